@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpcopy: the /dev/xpcopy character device, its commands and its counters.
+ *
+ * One dispatcher reads the size every command struct starts with, rejects it
+ * below the command's first version, and reads the struct with
+ * copy_struct_from_user(), which answers -E2BIG for a non-zero tail.
+ */
+#include <linux/capability.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "engine.h"
+
+#define XPC_COPY_FLAGS	(XPCOPY_COPY_WRITE | XPCOPY_COPY_READ | \
+			 XPCOPY_COPY_BOUNCE)
+
+struct xpc_ucmd {
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+};
+
+union xpc_ucmd_buffer {
+	struct xpcopy_features features;
+	struct xpcopy_copy copy;
+};
+
+struct xpc_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	unsigned int ioctl_num;
+	int (*execute)(struct xpc_ucmd *ucmd);
+};
+
+static int xpc_features(struct xpc_ucmd *ucmd);
+static int xpc_copy(struct xpc_ucmd *ucmd);
+
+/* Each entry: the command, its struct, and the last field of version 1. */
+#define XPC_IOCTL_OP(_nr, _ioctl, _fn, _struct, _last)			\
+	[_nr] = {							\
+		.size = sizeof(_struct),				\
+		.min_size = offsetofend(_struct, _last),		\
+		.ioctl_num = _ioctl,					\
+		.execute = _fn,						\
+	}
+
+static const struct xpc_ioctl_op xpc_ops[] = {
+	XPC_IOCTL_OP(XPCOPY_CMD_FEATURES, XPCOPY_FEATURES, xpc_features,
+		     struct xpcopy_features, nr_workers),
+	XPC_IOCTL_OP(XPCOPY_CMD_COPY, XPCOPY_COPY, xpc_copy,
+		     struct xpcopy_copy, copied),
+};
+
+/* Copy the command struct back, as much of it as the caller has room for. */
+static int xpc_ucmd_respond(struct xpc_ucmd *ucmd, size_t size)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd, min_t(size_t, size,
+							 ucmd->user_size)))
+		return -EFAULT;
+	return 0;
+}
+
+static int xpc_features(struct xpc_ucmd *ucmd)
+{
+	struct xpcopy_features *f = ucmd->cmd;
+	unsigned int i;
+
+	if (f->flags)
+		return -EINVAL;
+	f->abi_version = XPCOPY_ABI_VERSION;
+	f->batch_pages = xpc_batch_pages();
+	f->commands = 0;
+	for (i = 0; i < ARRAY_SIZE(xpc_ops); i++)
+		if (xpc_ops[i].execute)
+			f->commands |= BIT_ULL(i);
+	f->copy_flags = XPC_COPY_FLAGS;
+	f->max_iov = XPCOPY_IOV_MAX;
+	f->nr_workers = xpc_nr_workers();
+	return xpc_ucmd_respond(ucmd, sizeof(*f));
+}
+
+/* Read and check an array of ranges: each must not wrap, nor their sum. */
+static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt)
+{
+	struct xpcopy_iovec *iov;
+	u64 total = 0, end;
+	u32 i;
+
+	if (cnt > XPCOPY_IOV_MAX)
+		return ERR_PTR(-EINVAL);
+	if (!cnt)
+		return NULL;
+	iov = kvmalloc_array(cnt, sizeof(*iov), GFP_KERNEL);
+	if (!iov)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(iov, u64_to_user_ptr(uptr), cnt * sizeof(*iov))) {
+		kvfree(iov);
+		return ERR_PTR(-EFAULT);
+	}
+	for (i = 0; i < cnt; i++) {
+		if (check_add_overflow(iov[i].addr, iov[i].len, &end) ||
+		    check_add_overflow(total, iov[i].len, &total)) {
+			kvfree(iov);
+			return ERR_PTR(-EINVAL);
+		}
+	}
+	return iov;
+}
+
+/*
+ * The target's address space, if the caller may use it: its own, or any
+ * process's with CAP_SYS_PTRACE in the user namespace that owns that memory.
+ * ptrace_may_access() is not exported to modules, so neither the dumpable
+ * flag nor the security modules' ptrace hooks are consulted: the capability
+ * is required even for a process of the same user.
+ */
+static struct mm_struct *xpc_target_mm(pid_t nr)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct pid *pid;
+
+	pid = find_get_pid(nr);
+	if (!pid)
+		return ERR_PTR(-ESRCH);
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!task)
+		return ERR_PTR(-ESRCH);
+	mm = get_task_mm(task);
+	put_task_struct(task);
+	if (!mm)
+		return ERR_PTR(-ESRCH);
+	if (mm != current->mm && !ns_capable(mm->user_ns, CAP_SYS_PTRACE)) {
+		mmput(mm);
+		return ERR_PTR(-EPERM);
+	}
+	return mm;
+}
+
+static int xpc_copy(struct xpc_ucmd *ucmd)
+{
+	struct xpcopy_copy *cmd = ucmd->cmd;
+	u32 dir = cmd->flags & (XPCOPY_COPY_WRITE | XPCOPY_COPY_READ);
+	struct xpc_xfer x = {};
+	u64 copied = 0;
+	int ret;
+
+	if (cmd->flags & ~XPC_COPY_FLAGS || cmd->__reserved || cmd->pid < 0)
+		return -EINVAL;
+	if (dir != XPCOPY_COPY_WRITE && dir != XPCOPY_COPY_READ)
+		return -EINVAL;
+
+	x.write = dir == XPCOPY_COPY_WRITE;
+	x.bounce = cmd->flags & XPCOPY_COPY_BOUNCE;
+	x.lcnt = cmd->local_cnt;
+	x.rcnt = cmd->remote_cnt;
+	x.liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt);
+	if (IS_ERR(x.liov))
+		return PTR_ERR(x.liov);
+	x.riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt);
+	if (IS_ERR(x.riov)) {
+		ret = PTR_ERR(x.riov);
+		goto out_liov;
+	}
+	x.mm = xpc_target_mm(cmd->pid);
+	if (IS_ERR(x.mm)) {
+		ret = PTR_ERR(x.mm);
+		goto out_riov;
+	}
+
+	ret = xpc_engine_copy(&x, &copied);
+	mmput(x.mm);
+	if (!ret && put_user(copied, (u64 __user *)(ucmd->ubuffer +
+			     offsetof(struct xpcopy_copy, copied))))
+		ret = -EFAULT;
+out_riov:
+	kvfree(x.riov);
+out_liov:
+	kvfree(x.liov);
+	return ret;
+}
+
+static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	const unsigned int size_mask = _IOC_SIZEMASK << _IOC_SIZESHIFT;
+	const struct xpc_ioctl_op *op;
+	union xpc_ucmd_buffer buf;
+	struct xpc_ucmd ucmd = {};
+	unsigned int nr = _IOC_NR(cmd);
+	int ret;
+
+	if (_IOC_TYPE(cmd) != XPCOPY_TYPE || nr >= ARRAY_SIZE(xpc_ops))
+		return -ENOTTY;
+	op = &xpc_ops[nr];
+	if (!op->execute || (cmd & ~size_mask) != (op->ioctl_num & ~size_mask))
+		return -ENOTTY;
+
+	ucmd.ubuffer = (void __user *)arg;
+	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	if (ret)
+		return ret;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+	if (ucmd.user_size > PAGE_SIZE)
+		return -E2BIG;
+	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuffer,
+				    ucmd.user_size);
+	if (ret)
+		return ret;
+	ucmd.cmd = &buf;
+	return op->execute(&ucmd);
+}
+
+static const struct file_operations xpc_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = xpc_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+struct xpc_stat_attr {
+	struct device_attribute attr;
+	atomic64_t *val;
+};
+
+static ssize_t xpc_stat_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct xpc_stat_attr *sa = container_of(attr, struct xpc_stat_attr, attr);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(sa->val));
+}
+
+static struct xpc_stat_attr xpc_stat_copies = {
+	__ATTR(copies, 0444, xpc_stat_show, NULL), &xpc_stats.copies
+};
+
+static struct xpc_stat_attr xpc_stat_bytes = {
+	__ATTR(bytes, 0444, xpc_stat_show, NULL), &xpc_stats.bytes
+};
+
+static struct xpc_stat_attr xpc_stat_copy_bytes = {
+	__ATTR(copy_bytes, 0444, xpc_stat_show, NULL), &xpc_stats.copy_bytes
+};
+
+static struct xpc_stat_attr xpc_stat_pinned_now = {
+	__ATTR(pinned_now, 0444, xpc_stat_show, NULL), &xpc_stats.pinned_now
+};
+
+static struct xpc_stat_attr xpc_stat_pins_taken = {
+	__ATTR(pins_taken, 0444, xpc_stat_show, NULL), &xpc_stats.pins_taken
+};
+
+static struct xpc_stat_attr xpc_stat_pins_released = {
+	__ATTR(pins_released, 0444, xpc_stat_show, NULL),
+	&xpc_stats.pins_released
+};
+
+static ssize_t pinned_peak_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&xpc_stats.pinned_peak));
+}
+
+/* Writing 0 starts a new measurement: the peak becomes what is pinned now. */
+static ssize_t pinned_peak_store(struct device *dev,
+				 struct device_attribute *attr,
+				 const char *buf, size_t count)
+{
+	u64 val;
+	int ret;
+
+	ret = kstrtou64(buf, 0, &val);
+	if (ret)
+		return ret;
+	if (val)
+		return -EINVAL;
+	atomic64_set(&xpc_stats.pinned_peak,
+		     atomic64_read(&xpc_stats.pinned_now));
+	return count;
+}
+static DEVICE_ATTR_RW(pinned_peak);
+
+static struct attribute *xpc_stats_attrs[] = {
+	&xpc_stat_copies.attr.attr,
+	&xpc_stat_bytes.attr.attr,
+	&xpc_stat_copy_bytes.attr.attr,
+	&xpc_stat_pinned_now.attr.attr,
+	&dev_attr_pinned_peak.attr,
+	&xpc_stat_pins_taken.attr.attr,
+	&xpc_stat_pins_released.attr.attr,
+	NULL,
+};
+
+static const struct attribute_group xpc_stats_group = {
+	.name = "stats",
+	.attrs = xpc_stats_attrs,
+};
+
+static const struct attribute_group *xpc_groups[] = {
+	&xpc_stats_group,
+	NULL,
+};
+
+/*
+ * Anyone may open the device: every command checks its own authority (the
+ * capability for pid addressing), so the file itself grants nothing.
+ */
+static struct miscdevice xpc_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "xpcopy",
+	.fops = &xpc_fops,
+	.groups = xpc_groups,
+	.mode = 0666,
+};
+
+static int __init xpc_init(void)
+{
+	int ret;
+
+	ret = xpc_engine_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&xpc_misc);
+	if (ret)
+		goto err_engine;
+	return 0;
+
+err_engine:
+	xpc_engine_exit();
+	return ret;
+}
+
+static void __exit xpc_exit(void)
+{
+	misc_deregister(&xpc_misc);
+	xpc_engine_exit();
+}
+
+module_init(xpc_init);
+module_exit(xpc_exit);
+
+MODULE_DESCRIPTION("xpcopy: single-copy memory transfer between processes");
+MODULE_LICENSE("GPL");

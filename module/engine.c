@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpcopy: the copy engine.
+ *
+ * The caller pins a bounded batch of its own pages, cuts the batch into
+ * chunks and queues them. Kernel workers adopt the other address space
+ * (kthread_use_mm()) and copy each chunk with copy_to_user() or
+ * copy_from_user() against kmap_local_page() mappings of the pinned pages.
+ * The caller waits, unpins, and goes on with the next batch. The other
+ * process's pages are never pinned; the caller's are never mapped anywhere
+ * but in the kernel.
+ *
+ * A worker is a kernel thread and sees none of the caller's signals. When the
+ * caller is interrupted it cancels its request and sends SIGKILL to the
+ * workers busy on it: a worker allows that signal, so a fault stalled on
+ * userfaultfd gives up, and the copy ends with a short count.
+ */
+#include <linux/completion.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "compat.h"
+#include "engine.h"
+
+#define XPC_BATCH_PAGES_MAX	65536
+/* Below this many bytes per worker a batch is not split further. */
+#define XPC_MIN_CHUNK		(64 * 1024)
+
+static unsigned int batch_pages = 512;
+
+static int batch_pages_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (n < 1 || n > XPC_BATCH_PAGES_MAX)
+		return -EINVAL;
+	WRITE_ONCE(batch_pages, n);
+	return 0;
+}
+
+static const struct kernel_param_ops batch_pages_ops = {
+	.set = batch_pages_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(batch_pages, &batch_pages_ops, &batch_pages, 0644);
+MODULE_PARM_DESC(batch_pages,
+		 "most caller pages one copy pins at once (1-65536, default 512)");
+
+static unsigned int workers;
+module_param(workers, uint, 0444);
+MODULE_PARM_DESC(workers, "copy workers (default 0: one per online CPU)");
+
+struct xpc_stats xpc_stats;
+
+/* A position in an array of ranges. */
+struct xpc_iter {
+	const struct xpcopy_iovec *iov;
+	u32 cnt;
+	u32 idx;
+	u64 off;
+};
+
+/* One piece of the caller's side of a batch, in kernel memory. */
+struct xpc_frag {
+	struct page *page;	/* a pinned page, or NULL in the bounce buffer */
+	void *kaddr;		/* the bounce buffer's piece when !page */
+	unsigned int off;
+	unsigned int len;
+};
+
+/* One copy command while it runs; lives on the caller's stack. */
+struct xpc_req {
+	struct mm_struct *mm;
+	bool write;
+	bool cancel;
+	atomic_t pending;
+	struct completion done;
+};
+
+/* A run of frags that one worker copies to or from consecutive bytes of mm. */
+struct xpc_chunk {
+	struct list_head node;
+	struct xpc_req *req;
+	struct xpc_frag *frags;
+	unsigned int nfrags;
+	struct xpc_iter rit;
+	size_t len;
+	size_t done;
+};
+
+struct xpc_worker {
+	struct task_struct *task;
+	struct xpc_req *req;	/* under xpc_pool.lock: whom it copies for */
+};
+
+static struct {
+	spinlock_t lock;	/* protects queue and every worker's req */
+	struct list_head queue;
+	wait_queue_head_t wait;
+	struct xpc_worker *workers;
+	unsigned int nr;
+} xpc_pool;
+
+/**
+ * xpc_batch_pages() - the current cap of caller pages pinned by one copy
+ *
+ * Return: the value of the batch_pages module parameter.
+ */
+unsigned int xpc_batch_pages(void)
+{
+	return READ_ONCE(batch_pages);
+}
+
+/**
+ * xpc_nr_workers() - how many copy workers run
+ *
+ * Return: the number of worker threads.
+ */
+unsigned int xpc_nr_workers(void)
+{
+	return xpc_pool.nr;
+}
+
+static u64 xpc_iov_total(const struct xpcopy_iovec *iov, u32 cnt)
+{
+	u64 total = 0;
+	u32 i;
+
+	for (i = 0; i < cnt; i++)
+		total += iov[i].len;	/* the caller checked it cannot wrap */
+	return total;
+}
+
+static void xpc_iter_advance(struct xpc_iter *it, u64 n)
+{
+	while (n && it->idx < it->cnt) {
+		u64 left = it->iov[it->idx].len - it->off;
+
+		if (n < left) {
+			it->off += n;
+			return;
+		}
+		n -= left;
+		it->idx++;
+		it->off = 0;
+	}
+}
+
+/* The next non-empty range at @it, or NULL at the end. */
+static const struct xpcopy_iovec *xpc_iter_seg(struct xpc_iter *it)
+{
+	while (it->idx < it->cnt && it->off == it->iov[it->idx].len) {
+		it->idx++;
+		it->off = 0;
+	}
+	return it->idx < it->cnt ? &it->iov[it->idx] : NULL;
+}
+
+static void xpc_stats_pinned(long n)
+{
+	s64 now = atomic64_add_return(n, &xpc_stats.pinned_now);
+	s64 peak = atomic64_read(&xpc_stats.pinned_peak);
+
+	atomic64_add(n, &xpc_stats.pins_taken);
+	while (now > peak &&
+	       !atomic64_try_cmpxchg(&xpc_stats.pinned_peak, &peak, now))
+		;
+}
+
+static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
+{
+	if (!n)
+		return;
+	if (dirty)
+		unpin_user_pages_dirty_lock(pages, n, true);
+	else
+		unpin_user_pages(pages, n);
+	atomic64_sub(n, &xpc_stats.pinned_now);
+	atomic64_add(n, &xpc_stats.pins_released);
+}
+
+/* Worker side: copy one chunk between its frags and the adopted mm. */
+static void xpc_chunk_copy(struct xpc_chunk *c)
+{
+	struct xpc_iter *it = &c->rit;
+	bool write = c->req->write;
+	unsigned int i;
+
+	for (i = 0; i < c->nfrags; i++) {
+		struct xpc_frag *f = &c->frags[i];
+		unsigned int pos = 0;
+		void *base;
+
+		if (READ_ONCE(c->req->cancel))
+			return;
+		base = f->page ? kmap_local_page(f->page) : f->kaddr;
+		while (pos < f->len) {
+			const struct xpcopy_iovec *v = xpc_iter_seg(it);
+			void __user *uaddr;
+			size_t n, left;
+
+			if (!v)
+				break;
+			n = min_t(u64, f->len - pos, v->len - it->off);
+			uaddr = u64_to_user_ptr(v->addr + it->off);
+			if (write)
+				left = copy_to_user(uaddr, base + f->off + pos, n);
+			else
+				left = copy_from_user(base + f->off + pos, uaddr, n);
+			n -= left;
+			pos += n;
+			it->off += n;
+			c->done += n;
+			if (left)
+				break;
+		}
+		if (f->page)
+			kunmap_local(base);
+		if (pos < f->len)
+			return;
+		cond_resched();
+	}
+}
+
+static struct xpc_chunk *xpc_next_chunk(struct xpc_worker *w)
+{
+	struct xpc_chunk *c;
+
+	spin_lock(&xpc_pool.lock);
+	c = list_first_entry_or_null(&xpc_pool.queue, struct xpc_chunk, node);
+	if (c) {
+		list_del_init(&c->node);
+		w->req = c->req;
+	}
+	spin_unlock(&xpc_pool.lock);
+	return c;
+}
+
+static int xpc_worker_fn(void *data)
+{
+	struct xpc_worker *w = data;
+	struct mm_struct *used = NULL;
+	struct xpc_chunk *c = NULL;
+
+	/* The only way to interrupt a copy stalled on a fault (userfaultfd). */
+	allow_signal(SIGKILL);
+	while (!kthread_should_stop()) {
+		struct xpc_chunk *next;
+		struct xpc_req *req;
+
+		if (!c) {
+			wait_event_idle_exclusive(xpc_pool.wait,
+						  !list_empty(&xpc_pool.queue) ||
+						  kthread_should_stop());
+			c = xpc_next_chunk(w);
+			continue;
+		}
+		req = c->req;
+		if (used != req->mm) {
+			if (used)
+				kthread_unuse_mm(used);
+			used = req->mm;
+			kthread_use_mm(used);
+		}
+		xpc_chunk_copy(c);
+
+		/* No kick may land once req is cleared: drop any that did. */
+		spin_lock(&xpc_pool.lock);
+		w->req = NULL;
+		spin_unlock(&xpc_pool.lock);
+		if (signal_pending(current))
+			flush_signals(current);
+
+		next = xpc_next_chunk(w);
+		/*
+		 * Leave the mm before the caller can see its last chunk done:
+		 * the caller's reference is what keeps the mm's users alive,
+		 * and no worker holds on to an idle or dead address space.
+		 */
+		if (!next || next->req->mm != used) {
+			kthread_unuse_mm(used);
+			used = NULL;
+		}
+		if (atomic_dec_and_test(&req->pending))
+			complete(&req->done);
+		c = next;
+	}
+	if (used)
+		kthread_unuse_mm(used);
+	return 0;
+}
+
+/* Stop the request's chunks: drop the queued ones, kick the running ones. */
+static void xpc_cancel(struct xpc_req *req)
+{
+	struct xpc_chunk *c, *tmp;
+	unsigned int i;
+	int dropped = 0;
+
+	WRITE_ONCE(req->cancel, true);
+	spin_lock(&xpc_pool.lock);
+	list_for_each_entry_safe(c, tmp, &xpc_pool.queue, node) {
+		if (c->req == req) {
+			list_del_init(&c->node);
+			dropped++;
+		}
+	}
+	for (i = 0; i < xpc_pool.nr; i++)
+		if (xpc_pool.workers[i].req == req)
+			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
+	spin_unlock(&xpc_pool.lock);
+	if (dropped && atomic_sub_and_test(dropped, &req->pending))
+		complete(&req->done);
+}
+
+/*
+ * Copy one batch between @frags and the ranges at @rit, spread over the
+ * workers. Returns the bytes copied in order from the start of the batch in
+ * *@moved (bytes past a fault may have been copied too), and -EINTR when a
+ * signal cut it short.
+ */
+static int xpc_run_batch(struct xpc_req *req, struct xpc_chunk *chunks,
+			 struct xpc_frag *frags, unsigned int nfrags,
+			 size_t len, struct xpc_iter *rit, size_t *moved)
+{
+	unsigned int k, n = 0, f = 0, i;
+	struct xpc_iter it = *rit;
+	size_t per, sum = 0;
+	int ret = 0;
+
+	k = clamp_t(size_t, DIV_ROUND_UP(len, XPC_MIN_CHUNK), 1, xpc_pool.nr);
+	per = DIV_ROUND_UP(len, k);
+	while (f < nfrags) {
+		struct xpc_chunk *c = &chunks[n++];
+
+		c->req = req;
+		c->frags = &frags[f];
+		c->nfrags = 0;
+		c->rit = it;
+		c->len = 0;
+		c->done = 0;
+		while (f < nfrags && (c->len < per || n == k)) {
+			c->len += frags[f++].len;
+			c->nfrags++;
+		}
+		xpc_iter_advance(&it, c->len);
+	}
+
+	atomic_set(&req->pending, n);
+	reinit_completion(&req->done);
+	spin_lock(&xpc_pool.lock);
+	for (i = 0; i < n; i++)
+		list_add_tail(&chunks[i].node, &xpc_pool.queue);
+	spin_unlock(&xpc_pool.lock);
+	wake_up_nr(&xpc_pool.wait, n);
+
+	if (wait_for_completion_interruptible(&req->done)) {
+		xpc_cancel(req);
+		/* Workers give up at once: their faults see SIGKILL. */
+		wait_for_completion(&req->done);
+		ret = -EINTR;
+	}
+
+	for (i = 0; i < n; i++) {
+		sum += chunks[i].done;
+		if (chunks[i].done < chunks[i].len)
+			break;
+	}
+	*moved = sum;
+	xpc_iter_advance(rit, sum);
+	return ret;
+}
+
+/*
+ * Pin up to @cap pages of the caller's ranges at @lit, at most @want bytes,
+ * and describe them in @frags. Returns the bytes pinned; *@err is set when
+ * pinning stopped short of @want.
+ */
+static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
+			    unsigned int gup_flags, struct page **pages,
+			    unsigned int *npages, struct xpc_frag *frags,
+			    unsigned int *nfrags, int *err)
+{
+	const struct xpcopy_iovec *v;
+	size_t len = 0;
+
+	*npages = 0;
+	*nfrags = 0;
+	while (len < want && *npages < cap && (v = xpc_iter_seg(lit))) {
+		unsigned long start = v->addr + lit->off;
+		unsigned int first = offset_in_page(start);
+		u64 room = (u64)(cap - *npages) * PAGE_SIZE - first;
+		u64 n = min3(v->len - lit->off, want - len, room);
+		int nr = DIV_ROUND_UP(first + n, PAGE_SIZE);
+		int got, i;
+
+		got = pin_user_pages_fast(start & PAGE_MASK, nr, gup_flags,
+					  pages + *npages);
+		if (got <= 0) {
+			*err = got ? got : -EFAULT;
+			break;
+		}
+		xpc_stats_pinned(got);
+		if (got < nr) {
+			n = (u64)got * PAGE_SIZE - first;
+			*err = -EFAULT;
+		}
+		for (i = 0; i < got; i++) {
+			struct xpc_frag *f = &frags[(*nfrags)++];
+
+			f->page = pages[*npages + i];
+			f->kaddr = NULL;
+			f->off = i ? 0 : first;
+			f->len = min_t(u64, PAGE_SIZE - f->off, n);
+			n -= f->len;
+			len += f->len;
+			lit->off += f->len;
+		}
+		*npages += got;
+		if (*err)
+			break;
+	}
+	return len;
+}
+
+/* Copy between the bounce buffer and the caller's ranges at @lit. */
+static size_t xpc_local_copy(void *buf, size_t len, struct xpc_iter *lit,
+			     bool to_user, int *err)
+{
+	const struct xpcopy_iovec *v;
+	size_t pos = 0;
+
+	while (pos < len && (v = xpc_iter_seg(lit))) {
+		void __user *uaddr = u64_to_user_ptr(v->addr + lit->off);
+		size_t n = min_t(u64, len - pos, v->len - lit->off);
+		size_t left;
+
+		if (to_user)
+			left = copy_to_user(uaddr, buf + pos, n);
+		else
+			left = copy_from_user(buf + pos, uaddr, n);
+		pos += n - left;
+		lit->off += n - left;
+		if (left) {
+			*err = -EFAULT;
+			break;
+		}
+	}
+	return pos;
+}
+
+static unsigned int xpc_buf_frags(void *buf, size_t len, struct xpc_frag *frags)
+{
+	unsigned int n = 0;
+	size_t pos;
+
+	for (pos = 0; pos < len; pos += PAGE_SIZE, n++) {
+		frags[n].page = NULL;
+		frags[n].kaddr = buf + pos;
+		frags[n].off = 0;
+		frags[n].len = min_t(size_t, PAGE_SIZE, len - pos);
+	}
+	return n;
+}
+
+/**
+ * xpc_engine_copy() - run one copy command
+ * @x: what to copy; ranges validated by the caller
+ * @copied: out, bytes copied in order
+ *
+ * Context: process context of the caller, whose pages are pinned. Sleeps.
+ * When it returns no worker touches the caller's pages or @x->mm any more.
+ *
+ * Return: 0 when some bytes were copied or there was nothing to copy, with
+ * *@copied set; else -EFAULT, -EINTR or -ENOMEM.
+ */
+int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
+{
+	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
+	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
+	unsigned int cap = xpc_batch_pages();
+	unsigned int gup_flags = x->write ? 0 : FOLL_WRITE;
+	struct xpc_chunk *chunks;
+	struct xpc_frag *frags;
+	struct page **pages = NULL;
+	void *buf = NULL;
+	struct xpc_req req;
+	u64 total, done = 0;
+	int err = 0;
+
+	*copied = 0;
+	total = min(xpc_iov_total(x->liov, x->lcnt),
+		    xpc_iov_total(x->riov, x->rcnt));
+	if (!total)
+		return 0;
+
+	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
+	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
+	if (x->bounce)
+		buf = kvmalloc(array_size(cap, PAGE_SIZE), GFP_KERNEL);
+	else
+		pages = kvmalloc_array(cap, sizeof(*pages), GFP_KERNEL);
+	if (!chunks || !frags || (!buf && !pages)) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	req.mm = x->mm;
+	req.write = x->write;
+	req.cancel = false;
+	init_completion(&req.done);
+
+	while (done < total) {
+		u64 want = min_t(u64, total - done, (u64)cap * PAGE_SIZE);
+		unsigned int npages = 0, nfrags;
+		size_t len, moved = 0;
+		int ret;
+
+		if (!x->bounce)
+			len = xpc_pin_batch(&lit, want, cap, gup_flags, pages,
+					    &npages, frags, &nfrags, &err);
+		else if (x->write)
+			len = xpc_local_copy(buf, want, &lit, false, &err);
+		else
+			len = want;
+		if (!len)
+			break;
+		if (x->bounce)
+			nfrags = xpc_buf_frags(buf, len, frags);
+
+		ret = xpc_run_batch(&req, chunks, frags, nfrags, len, &rit,
+				    &moved);
+		if (x->bounce && !x->write) {
+			size_t out = xpc_local_copy(buf, moved, &lit, true,
+						    &err);
+
+			if (out < moved) {
+				moved = out;
+				len = out;
+			}
+		}
+		xpc_unpin(pages, npages, !x->write);
+		done += moved;
+		if (ret)
+			err = ret;
+		if (err || moved < len)
+			break;
+		if (signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+
+out_free:
+	kvfree(buf);
+	kvfree(pages);
+	kvfree(frags);
+	kfree(chunks);
+	if (done) {
+		*copied = done;
+		atomic64_inc(&xpc_stats.copies);
+		atomic64_add(done, &xpc_stats.bytes);
+		atomic64_add(x->bounce ? 2 * done : done,
+			     &xpc_stats.copy_bytes);
+		return 0;
+	}
+	return err ? err : -EFAULT;
+}
+
+/**
+ * xpc_engine_init() - start the copy workers
+ *
+ * Return: 0 or -errno.
+ */
+int xpc_engine_init(void)
+{
+	unsigned int i, nr = workers ? workers : num_online_cpus();
+	int err;
+
+	spin_lock_init(&xpc_pool.lock);
+	INIT_LIST_HEAD(&xpc_pool.queue);
+	init_waitqueue_head(&xpc_pool.wait);
+	xpc_pool.workers = kcalloc(nr, sizeof(*xpc_pool.workers), GFP_KERNEL);
+	if (!xpc_pool.workers)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		struct task_struct *t;
+
+		t = kthread_run(xpc_worker_fn, &xpc_pool.workers[i],
+				"xpcopy/%u", i);
+		if (IS_ERR(t)) {
+			err = PTR_ERR(t);
+			goto err_stop;
+		}
+		xpc_pool.workers[i].task = t;
+		xpc_pool.nr = i + 1;
+	}
+	return 0;
+
+err_stop:
+	xpc_engine_exit();
+	return err;
+}
+
+/**
+ * xpc_engine_exit() - stop the copy workers
+ *
+ * Context: no copy is running (the device is closed by everyone).
+ */
+void xpc_engine_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < xpc_pool.nr; i++)
+		kthread_stop(xpc_pool.workers[i].task);
+	kfree(xpc_pool.workers);
+	xpc_pool.workers = NULL;
+	xpc_pool.nr = 0;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xpcopy: the copy engine's interface to the rest of the module.
+ */
+#ifndef _XPCOPY_ENGINE_H
+#define _XPCOPY_ENGINE_H
+
+#include <linux/atomic.h>
+#include <linux/types.h>
+#include <uapi/linux/xpcopy.h>
+
+struct mm_struct;
+
+/**
+ * struct xpc_stats - counters shown under /sys/class/misc/xpcopy/stats/
+ * @copies: copy commands that succeeded
+ * @bytes: bytes those commands copied
+ * @copy_bytes: bytes moved by the kernel's user copies (twice @bytes for
+ *	the bounce path, once for the single copy)
+ * @pinned_now: caller pages pinned at this moment
+ * @pinned_peak: most caller pages pinned at once since load or reset
+ * @pins_taken: caller pages pinned since load
+ * @pins_released: caller pages unpinned since load
+ */
+struct xpc_stats {
+	atomic64_t copies;
+	atomic64_t bytes;
+	atomic64_t copy_bytes;
+	atomic64_t pinned_now;
+	atomic64_t pinned_peak;
+	atomic64_t pins_taken;
+	atomic64_t pins_released;
+};
+
+extern struct xpc_stats xpc_stats;
+
+/**
+ * struct xpc_xfer - one copy command, as the engine sees it
+ * @mm: the other address space; the caller holds a reference on its users
+ * @write: true to copy the caller's ranges into @mm, false for the reverse
+ * @bounce: copy twice through a kernel buffer instead of once
+ * @liov: the caller's ranges, validated
+ * @lcnt: number of @liov entries
+ * @riov: the ranges in @mm, validated
+ * @rcnt: number of @riov entries
+ */
+struct xpc_xfer {
+	struct mm_struct *mm;
+	bool write;
+	bool bounce;
+	const struct xpcopy_iovec *liov;
+	u32 lcnt;
+	const struct xpcopy_iovec *riov;
+	u32 rcnt;
+};
+
+int xpc_engine_init(void);
+void xpc_engine_exit(void);
+unsigned int xpc_batch_pages(void);
+unsigned int xpc_nr_workers(void);
+int xpc_engine_copy(const struct xpc_xfer *xfer, u64 *copied);
+
+#endif /* _XPCOPY_ENGINE_H */
