@@ -20,9 +20,11 @@
 
 #include "compat.h"
 #include "engine.h"
+#include "grant.h"
 
 #define XPC_COPY_FLAGS	(XPCOPY_COPY_WRITE | XPCOPY_COPY_READ | \
-			 XPCOPY_COPY_BOUNCE)
+			 XPCOPY_COPY_BOUNCE | XPCOPY_COPY_GRANT | \
+			 XPCOPY_COPY_PUBLISH)
 
 struct xpc_ucmd {
 	void __user *ubuffer;
@@ -33,6 +35,10 @@ struct xpc_ucmd {
 union xpc_ucmd_buffer {
 	struct xpcopy_features features;
 	struct xpcopy_copy copy;
+	struct xpcopy_grant grant;
+	struct xpcopy_grant_derive derive;
+	struct xpcopy_grant_revoke revoke;
+	struct xpcopy_grant_info info;
 };
 
 struct xpc_ioctl_op {
@@ -44,6 +50,10 @@ struct xpc_ioctl_op {
 
 static int xpc_features(struct xpc_ucmd *ucmd);
 static int xpc_copy(struct xpc_ucmd *ucmd);
+static int xpc_grant(struct xpc_ucmd *ucmd);
+static int xpc_derive(struct xpc_ucmd *ucmd);
+static int xpc_revoke(struct xpc_ucmd *ucmd);
+static int xpc_info(struct xpc_ucmd *ucmd);
 
 /* Each entry: the command, its struct, and the last field of version 1. */
 #define XPC_IOCTL_OP(_nr, _ioctl, _fn, _struct, _last)			\
@@ -59,6 +69,14 @@ static const struct xpc_ioctl_op xpc_ops[] = {
 		     struct xpcopy_features, nr_workers),
 	XPC_IOCTL_OP(XPCOPY_CMD_COPY, XPCOPY_COPY, xpc_copy,
 		     struct xpcopy_copy, copied),
+	XPC_IOCTL_OP(XPCOPY_CMD_GRANT, XPCOPY_GRANT, xpc_grant,
+		     struct xpcopy_grant, fd),
+	XPC_IOCTL_OP(XPCOPY_CMD_GRANT_DERIVE, XPCOPY_GRANT_DERIVE, xpc_derive,
+		     struct xpcopy_grant_derive, len),
+	XPC_IOCTL_OP(XPCOPY_CMD_GRANT_REVOKE, XPCOPY_GRANT_REVOKE, xpc_revoke,
+		     struct xpcopy_grant_revoke, __reserved),
+	XPC_IOCTL_OP(XPCOPY_CMD_GRANT_INFO, XPCOPY_GRANT_INFO, xpc_info,
+		     struct xpcopy_grant_info, __reserved),
 };
 
 /* Copy the command struct back, as much of it as the caller has room for. */
@@ -152,13 +170,20 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 {
 	struct xpcopy_copy *cmd = ucmd->cmd;
 	u32 dir = cmd->flags & (XPCOPY_COPY_WRITE | XPCOPY_COPY_READ);
+	bool by_grant = cmd->flags & XPCOPY_COPY_GRANT;
+	bool publish = cmd->flags & XPCOPY_COPY_PUBLISH;
+	struct xpc_grant *grant = NULL;
 	struct xpc_xfer x = {};
 	u64 copied = 0;
 	int ret;
 
-	if (cmd->flags & ~XPC_COPY_FLAGS || cmd->__reserved || cmd->pid < 0)
+	if (cmd->flags & ~XPC_COPY_FLAGS || cmd->__reserved)
 		return -EINVAL;
 	if (dir != XPCOPY_COPY_WRITE && dir != XPCOPY_COPY_READ)
+		return -EINVAL;
+	if (!by_grant && (cmd->pid < 0 || publish || cmd->seq))
+		return -EINVAL;
+	if (by_grant && !publish && cmd->seq)
 		return -EINVAL;
 
 	x.write = dir == XPCOPY_COPY_WRITE;
@@ -173,14 +198,26 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 		ret = PTR_ERR(x.riov);
 		goto out_liov;
 	}
-	x.mm = xpc_target_mm(cmd->pid);
-	if (IS_ERR(x.mm)) {
-		ret = PTR_ERR(x.mm);
-		goto out_riov;
+	if (by_grant) {
+		/* x.riov is ours: the grant turns offsets into addresses. */
+		grant = xpc_grant_prepare(cmd->grant_fd, &x,
+					  (struct xpcopy_iovec *)x.riov,
+					  publish);
+		ret = PTR_ERR_OR_ZERO(grant);
+	} else {
+		x.mm = xpc_target_mm(cmd->pid);
+		ret = PTR_ERR_OR_ZERO(x.mm);
 	}
+	if (ret)
+		goto out_riov;
 
 	ret = xpc_engine_copy(&x, &copied);
-	mmput(x.mm);
+	if (!ret && publish && copied == xpc_xfer_total(&x))
+		ret = xpc_grant_publish(grant, cmd->seq);
+	if (grant)
+		xpc_grant_finish(grant, &x);
+	else
+		mmput(x.mm);
 	if (!ret && put_user(copied, (u64 __user *)(ucmd->ubuffer +
 			     offsetof(struct xpcopy_copy, copied))))
 		ret = -EFAULT;
@@ -189,6 +226,30 @@ out_riov:
 out_liov:
 	kvfree(x.liov);
 	return ret;
+}
+
+static int xpc_grant(struct xpc_ucmd *ucmd)
+{
+	return xpc_grant_create(ucmd->cmd, ucmd->ubuffer);
+}
+
+static int xpc_derive(struct xpc_ucmd *ucmd)
+{
+	return xpc_grant_derive(ucmd->cmd, ucmd->ubuffer);
+}
+
+static int xpc_revoke(struct xpc_ucmd *ucmd)
+{
+	return xpc_grant_revoke(ucmd->cmd);
+}
+
+static int xpc_info(struct xpc_ucmd *ucmd)
+{
+	int ret = xpc_grant_info(ucmd->cmd);
+
+	if (ret)
+		return ret;
+	return xpc_ucmd_respond(ucmd, sizeof(struct xpcopy_grant_info));
 }
 
 static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)

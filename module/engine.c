@@ -89,7 +89,10 @@ struct xpc_req {
 	struct completion done;
 };
 
-/* A run of frags that one worker copies to or from consecutive bytes of mm. */
+/*
+ * A run of frags that one worker copies to or from consecutive bytes of mm;
+ * or, with no frags, one 64-bit store of @val at @store_addr in mm.
+ */
 struct xpc_chunk {
 	struct list_head node;
 	struct xpc_req *req;
@@ -98,6 +101,8 @@ struct xpc_chunk {
 	struct xpc_iter rit;
 	size_t len;
 	size_t done;
+	u64 store_addr;
+	u64 val;
 };
 
 struct xpc_worker {
@@ -141,6 +146,18 @@ static u64 xpc_iov_total(const struct xpcopy_iovec *iov, u32 cnt)
 	for (i = 0; i < cnt; i++)
 		total += iov[i].len;	/* the caller checked it cannot wrap */
 	return total;
+}
+
+/**
+ * xpc_xfer_total() - bytes a transfer asks for
+ * @x: the transfer
+ *
+ * Return: the length of the shorter side.
+ */
+u64 xpc_xfer_total(const struct xpc_xfer *x)
+{
+	return min(xpc_iov_total(x->liov, x->lcnt),
+		   xpc_iov_total(x->riov, x->rcnt));
 }
 
 static void xpc_iter_advance(struct xpc_iter *it, u64 n)
@@ -274,7 +291,16 @@ static int xpc_worker_fn(void *data)
 			used = req->mm;
 			kthread_use_mm(used);
 		}
-		xpc_chunk_copy(c);
+		if (c->store_addr) {
+			u64 __user *uaddr = u64_to_user_ptr(c->store_addr);
+
+			/* Everything copied before is visible before this. */
+			smp_mb();
+			if (!put_user(c->val, uaddr))
+				c->done = sizeof(u64);
+		} else {
+			xpc_chunk_copy(c);
+		}
 
 		/* No kick may land once req is cleared: drop any that did. */
 		spin_lock(&xpc_pool.lock);
@@ -326,6 +352,32 @@ static void xpc_cancel(struct xpc_req *req)
 }
 
 /*
+ * Hand @n chunks to the workers and wait for all of them. Returns -EINTR
+ * when a signal cut the wait short: the chunks then stopped early.
+ */
+static int xpc_queue_wait(struct xpc_req *req, struct xpc_chunk *chunks,
+			  unsigned int n)
+{
+	unsigned int i;
+
+	atomic_set(&req->pending, n);
+	reinit_completion(&req->done);
+	spin_lock(&xpc_pool.lock);
+	for (i = 0; i < n; i++)
+		list_add_tail(&chunks[i].node, &xpc_pool.queue);
+	spin_unlock(&xpc_pool.lock);
+	wake_up_nr(&xpc_pool.wait, n);
+
+	if (wait_for_completion_interruptible(&req->done)) {
+		xpc_cancel(req);
+		/* Workers give up at once: their faults see SIGKILL. */
+		wait_for_completion(&req->done);
+		return -EINTR;
+	}
+	return 0;
+}
+
+/*
  * Copy one batch between @frags and the ranges at @rit, spread over the
  * workers. Returns the bytes copied in order from the start of the batch in
  * *@moved (bytes past a fault may have been copied too), and -EINTR when a
@@ -351,6 +403,7 @@ static int xpc_run_batch(struct xpc_req *req, struct xpc_chunk *chunks,
 		c->rit = it;
 		c->len = 0;
 		c->done = 0;
+		c->store_addr = 0;
 		while (f < nfrags && (c->len < per || n == k)) {
 			c->len += frags[f++].len;
 			c->nfrags++;
@@ -358,21 +411,7 @@ static int xpc_run_batch(struct xpc_req *req, struct xpc_chunk *chunks,
 		xpc_iter_advance(&it, c->len);
 	}
 
-	atomic_set(&req->pending, n);
-	reinit_completion(&req->done);
-	spin_lock(&xpc_pool.lock);
-	for (i = 0; i < n; i++)
-		list_add_tail(&chunks[i].node, &xpc_pool.queue);
-	spin_unlock(&xpc_pool.lock);
-	wake_up_nr(&xpc_pool.wait, n);
-
-	if (wait_for_completion_interruptible(&req->done)) {
-		xpc_cancel(req);
-		/* Workers give up at once: their faults see SIGKILL. */
-		wait_for_completion(&req->done);
-		ret = -EINTR;
-	}
-
+	ret = xpc_queue_wait(req, chunks, n);
 	for (i = 0; i < n; i++) {
 		sum += chunks[i].done;
 		if (chunks[i].done < chunks[i].len)
@@ -475,6 +514,40 @@ static unsigned int xpc_buf_frags(void *buf, size_t len, struct xpc_frag *frags)
 	return n;
 }
 
+static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
+			 bool write)
+{
+	req->mm = mm;
+	req->write = write;
+	req->cancel = false;
+	init_completion(&req->done);
+}
+
+/**
+ * xpc_engine_store_u64() - store a 64-bit value in another address space
+ * @mm: the address space; the caller holds a reference on its users
+ * @addr: an 8-byte aligned address in @mm
+ * @val: the value
+ *
+ * A worker adopts @mm and stores @val after a full memory barrier, so every
+ * copy into @mm that finished before this call is visible before the value.
+ *
+ * Return: 0, -EFAULT or -EINTR.
+ */
+int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
+{
+	struct xpc_chunk c = { .store_addr = addr, .val = val };
+	struct xpc_req req;
+	int ret;
+
+	xpc_req_init(&req, mm, true);
+	c.req = &req;
+	ret = xpc_queue_wait(&req, &c, 1);
+	if (!ret && c.done != sizeof(u64))
+		ret = -EFAULT;
+	return ret;
+}
+
 /**
  * xpc_engine_copy() - run one copy command
  * @x: what to copy; ranges validated by the caller
@@ -501,8 +574,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	int err = 0;
 
 	*copied = 0;
-	total = min(xpc_iov_total(x->liov, x->lcnt),
-		    xpc_iov_total(x->riov, x->rcnt));
+	total = xpc_xfer_total(x);
 	if (!total)
 		return 0;
 
@@ -517,10 +589,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		goto out_free;
 	}
 
-	req.mm = x->mm;
-	req.write = x->write;
-	req.cancel = false;
-	init_completion(&req.done);
+	xpc_req_init(&req, x->mm, x->write);
 
 	while (done < total) {
 		u64 want = min_t(u64, total - done, (u64)cap * PAGE_SIZE);
@@ -560,6 +629,11 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		if (signal_pending(current)) {
 			err = -EINTR;
 			break;
+		}
+		if (x->check) {
+			err = x->check(x->check_arg);
+			if (err)
+				break;
 		}
 		cond_resched();
 	}

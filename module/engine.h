@@ -43,6 +43,9 @@ extern struct xpc_stats xpc_stats;
  * @lcnt: number of @liov entries
  * @riov: the ranges in @mm, validated
  * @rcnt: number of @riov entries
+ * @check: if set, called between batches; a non-zero return (-errno) stops
+ *	the copy there (a revoked grant)
+ * @check_arg: the argument of @check
  */
 struct xpc_xfer {
 	struct mm_struct *mm;
@@ -52,12 +55,16 @@ struct xpc_xfer {
 	u32 lcnt;
 	const struct xpcopy_iovec *riov;
 	u32 rcnt;
+	int (*check)(const void *arg);
+	const void *check_arg;
 };
 
 int xpc_engine_init(void);
 void xpc_engine_exit(void);
 unsigned int xpc_batch_pages(void);
 unsigned int xpc_nr_workers(void);
+u64 xpc_xfer_total(const struct xpc_xfer *x);
 int xpc_engine_copy(const struct xpc_xfer *xfer, u64 *copied);
+int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val);
 
 #endif /* _XPCOPY_ENGINE_H */

@@ -11,6 +11,40 @@
 #include <linux/ioctl.h>
 
 /**
+ * DOC: Grants
+ *
+ * A grant is how a process lets another touch its memory without giving it
+ * power over the rest: the owner exports one window of its address space
+ * with rights (read, write) as a file descriptor (%XPCOPY_GRANT) and hands
+ * it to whom it chooses (``SCM_RIGHTS``, ``pidfd_getfd``, fork). Holding the
+ * fd is the authority; no ptrace right or capability is needed.
+ *
+ * - Offsets: in grant mode the remote ranges of %XPCOPY_COPY are offsets
+ *   into the window; every range must lie inside it.
+ * - Lifetime: a grant refers to the address space the owner had when it
+ *   made the grant. When the owner exits or executes a new program, every
+ *   use fails with ``ESRCH``: no byte ever reaches the new image. The grant
+ *   does not keep the owner's memory alive. Closing the last fd frees it.
+ * - Attenuation: %XPCOPY_GRANT_DERIVE makes a narrower grant (a sub-window,
+ *   fewer rights) to pass on; a grant can never be widened.
+ * - Revocation: %XPCOPY_GRANT_REVOKE, by the owner or by the process that
+ *   derived the grant, ends it and every grant derived from it. Copies in
+ *   flight stop at the next batch boundary with a short count; later uses
+ *   fail with ``ESTALE``.
+ * - Ordered completion: a grant may name a 64-bit sequence word in the
+ *   owner's memory (%XPCOPY_GRANT_SEQ). A copy with %XPCOPY_COPY_PUBLISH
+ *   first copies all its data, then stores &xpcopy_copy.seq into the word
+ *   with release ordering, then wakes the waiters. A reader that loads the
+ *   word with acquire ordering and sees the value sees all the data copied
+ *   before it. A copy that fails or is cut short does not publish. The grant
+ *   fd polls readable (``EPOLLIN``) when a value was published since the
+ *   last read(2) of that fd; read(2) of 8 bytes returns the last published
+ *   value (blocking unless ``O_NONBLOCK``: then ``EAGAIN``). A revoked grant
+ *   polls ``EPOLLERR`` and reads fail with ``ESTALE``. An eventfd attached
+ *   at creation (%XPCOPY_GRANT_EVENTFD) is signalled at every publication.
+ */
+
+/**
  * DOC: General ioctl format
  *
  * Every command takes one struct that begins with ``__u32 size`` and
@@ -53,6 +87,21 @@
  * - ``EINTR``: a signal arrived before any byte was copied. After progress,
  *   the copy stops at a batch boundary with a short count.
  * - ``ENOMEM``: the kernel could not allocate its bookkeeping.
+ * - ``EBADF``: a grant fd that is not an open file descriptor.
+ *
+ * Errors of grants (see "Grants" below):
+ *
+ * - ``EINVAL``: the fd is open but is not an xpcopy grant; a window that is
+ *   empty or wraps; a sequence word that is not 8-byte aligned;
+ *   %XPCOPY_COPY_PUBLISH on a grant without a sequence word.
+ * - ``ERANGE``: a range, or a derived window, reaches outside the window.
+ * - ``EACCES``: the grant lacks the right the command needs (read for
+ *   %XPCOPY_COPY_READ, write for %XPCOPY_COPY_WRITE), or a derived grant
+ *   asks for a right its parent does not have.
+ * - ``ESTALE``: the grant, or a grant it was derived from, was revoked.
+ * - ``ESRCH``: the owner of the window has exited or executed a new program.
+ * - ``EPERM``: revoking a grant the caller neither owns nor derived.
+ * - ``EFAULT``: the sequence word is not writable memory of the caller.
  *
  * A zero-length copy succeeds with @copied 0, after every other check.
  */
@@ -69,6 +118,10 @@
 enum {
 	XPCOPY_CMD_FEATURES = 0x00,
 	XPCOPY_CMD_COPY = 0x01,
+	XPCOPY_CMD_GRANT = 0x02,
+	XPCOPY_CMD_GRANT_DERIVE = 0x03,
+	XPCOPY_CMD_GRANT_REVOKE = 0x04,
+	XPCOPY_CMD_GRANT_INFO = 0x05,
 };
 
 /**
@@ -116,6 +169,11 @@ struct xpcopy_iovec {
  * @XPCOPY_COPY_BOUNCE: copy twice through a kernel buffer of
  *	&xpcopy_features.batch_pages pages, as WriteProcessMemory does; for
  *	comparison, never faster
+ * @XPCOPY_COPY_GRANT: the target is the grant &xpcopy_copy.grant_fd, and
+ *	the remote ranges are offsets into its window
+ * @XPCOPY_COPY_PUBLISH: with @XPCOPY_COPY_GRANT on a grant with a sequence
+ *	word: after all data is copied, store &xpcopy_copy.seq into the word
+ *	and wake the waiters
  *
  * Exactly one of @XPCOPY_COPY_WRITE and @XPCOPY_COPY_READ must be set.
  */
@@ -123,6 +181,8 @@ enum xpcopy_copy_flags {
 	XPCOPY_COPY_WRITE = 1 << 0,
 	XPCOPY_COPY_READ = 1 << 1,
 	XPCOPY_COPY_BOUNCE = 1 << 2,
+	XPCOPY_COPY_GRANT = 1 << 3,
+	XPCOPY_COPY_PUBLISH = 1 << 4,
 };
 
 /**
@@ -131,12 +191,14 @@ enum xpcopy_copy_flags {
  * @flags: XPCOPY_COPY_* flags; unknown flags are %EINVAL
  * @pid: the target process, in the caller's pid namespace; the caller needs
  *	``CAP_SYS_PTRACE`` over it unless it is the caller itself
+ * @grant_fd: with %XPCOPY_COPY_GRANT, in place of @pid: a grant fd
  * @local_cnt: number of &struct xpcopy_iovec at @local_iov
  * @local_iov: the caller's ranges (pointer to an array)
  * @remote_cnt: number of &struct xpcopy_iovec at @remote_iov
  * @__reserved: must be 0
  * @remote_iov: the target's ranges (pointer to an array)
  * @copied: out, bytes copied
+ * @seq: with %XPCOPY_COPY_PUBLISH, the value to publish
  *
  * Bytes are copied in order, from the concatenation of one side's ranges to
  * the concatenation of the other's, until the shorter side ends, exactly as
@@ -153,15 +215,131 @@ enum xpcopy_copy_flags {
 struct xpcopy_copy {
 	__u32 size;
 	__u32 flags;
-	__s32 pid;
+	union {
+		__s32 pid;
+		__s32 grant_fd;
+	};
 	__u32 local_cnt;
 	__u64 local_iov;
 	__u32 remote_cnt;
 	__u32 __reserved;
 	__u64 remote_iov;
 	__u64 copied;
+	__u64 seq;
 };
 
 #define XPCOPY_COPY	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_COPY, struct xpcopy_copy)
+
+/**
+ * enum xpcopy_grant_flags - rights and options of a grant
+ * @XPCOPY_GRANT_READ: holders may copy out of the window
+ * @XPCOPY_GRANT_WRITE: holders may copy into the window
+ * @XPCOPY_GRANT_SEQ: &xpcopy_grant.seq_addr names a sequence word
+ * @XPCOPY_GRANT_EVENTFD: &xpcopy_grant.eventfd is signalled at every
+ *	publication
+ *
+ * At least one of @XPCOPY_GRANT_READ and @XPCOPY_GRANT_WRITE must be set.
+ */
+enum xpcopy_grant_flags {
+	XPCOPY_GRANT_READ = 1 << 0,
+	XPCOPY_GRANT_WRITE = 1 << 1,
+	XPCOPY_GRANT_SEQ = 1 << 2,
+	XPCOPY_GRANT_EVENTFD = 1 << 3,
+};
+
+/**
+ * struct xpcopy_grant - XPCOPY_GRANT: export a window of the caller's memory
+ * @size: sizeof(struct xpcopy_grant)
+ * @flags: XPCOPY_GRANT_* rights and options
+ * @addr: start of the window in the caller's address space
+ * @len: length of the window, not 0
+ * @seq_addr: with %XPCOPY_GRANT_SEQ, the address of an 8-byte aligned,
+ *	writable __u64 of the caller (inside the window or not)
+ * @eventfd: with %XPCOPY_GRANT_EVENTFD, an eventfd to signal; else 0
+ * @fd: out, the new grant fd (``O_CLOEXEC``); also the ioctl's return value
+ *
+ * The window need not be mapped yet: ranges are resolved at each copy.
+ */
+struct xpcopy_grant {
+	__u32 size;
+	__u32 flags;
+	__u64 addr;
+	__u64 len;
+	__u64 seq_addr;
+	__s32 eventfd;
+	__s32 fd;
+};
+
+#define XPCOPY_GRANT	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_GRANT, struct xpcopy_grant)
+
+/**
+ * struct xpcopy_grant_derive - XPCOPY_GRANT_DERIVE: a narrower grant
+ * @size: sizeof(struct xpcopy_grant_derive)
+ * @flags: rights of the new grant (%XPCOPY_GRANT_READ, %XPCOPY_GRANT_WRITE),
+ *	a non-empty subset of the parent's
+ * @grant_fd: the parent grant
+ * @fd: out, the new grant fd (``O_CLOEXEC``); also the ioctl's return value
+ * @offset: start of the new window, as an offset into the parent's
+ * @len: length of the new window, not 0
+ *
+ * The new grant shares the parent's owner, sequence word and waiters, and
+ * ends when the parent is revoked.
+ */
+struct xpcopy_grant_derive {
+	__u32 size;
+	__u32 flags;
+	__s32 grant_fd;
+	__s32 fd;
+	__u64 offset;
+	__u64 len;
+};
+
+#define XPCOPY_GRANT_DERIVE	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_GRANT_DERIVE, \
+				      struct xpcopy_grant_derive)
+
+/**
+ * struct xpcopy_grant_revoke - XPCOPY_GRANT_REVOKE: end a grant
+ * @size: sizeof(struct xpcopy_grant_revoke)
+ * @flags: must be 0
+ * @grant_fd: the grant to end, with every grant derived from it
+ * @__reserved: must be 0
+ *
+ * Allowed to the owner of the window and to the process that derived the
+ * grant. Revoking twice succeeds.
+ */
+struct xpcopy_grant_revoke {
+	__u32 size;
+	__u32 flags;
+	__s32 grant_fd;
+	__u32 __reserved;
+};
+
+#define XPCOPY_GRANT_REVOKE	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_GRANT_REVOKE, \
+				      struct xpcopy_grant_revoke)
+
+/**
+ * struct xpcopy_grant_info - XPCOPY_GRANT_INFO: what a grant allows
+ * @size: sizeof(struct xpcopy_grant_info)
+ * @flags: must be 0
+ * @grant_fd: the grant to describe
+ * @rights: out, the grant's XPCOPY_GRANT_* flags
+ * @len: out, length of the window
+ * @seq: out, the last value published through the grant's sequence word
+ * @revoked: out, 1 when revoked, 2 when the owner is gone, else 0
+ * @__reserved: must be 0
+ */
+struct xpcopy_grant_info {
+	__u32 size;
+	__u32 flags;
+	__s32 grant_fd;
+	__u32 rights;
+	__u64 len;
+	__u64 seq;
+	__u32 revoked;
+	__u32 __reserved;
+};
+
+#define XPCOPY_GRANT_INFO	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_GRANT_INFO, \
+				      struct xpcopy_grant_info)
 
 #endif /* _UAPI_LINUX_XPCOPY_H */

@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpcopy: grants.
+ *
+ * A grant is a window of its owner's address space with rights, held as a
+ * file. All grants derived from one original share a struct xpc_grant_src:
+ * the owner's mm (held by mmgrab(), so the memory itself is not kept alive),
+ * the sequence word, its waiters and the eventfd. Each grant holds its
+ * parent; a grant is revoked when it or any ancestor is.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "compat.h"
+#include "engine.h"
+#include "grant.h"
+
+#define XPC_GRANT_RIGHTS	(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
+#define XPC_GRANT_FLAGS		(XPC_GRANT_RIGHTS | XPCOPY_GRANT_SEQ | \
+				 XPCOPY_GRANT_EVENTFD)
+
+struct xpc_grant_src {
+	struct kref kref;
+	struct mm_struct *mm;		/* the owner's, by mmgrab() */
+	u64 seq_addr;			/* 0: no sequence word */
+	struct eventfd_ctx *efd;
+	struct mutex publish_lock;	/* orders the stores to seq_addr */
+	spinlock_t lock;		/* protects seq and gen */
+	u64 seq;			/* last value published */
+	u64 gen;			/* publications so far */
+	wait_queue_head_t wait;
+};
+
+struct xpc_grant {
+	struct kref kref;
+	struct xpc_grant_src *src;
+	struct xpc_grant *parent;	/* NULL for the original */
+	struct mm_struct *creator;	/* may revoke it, by mmgrab() */
+	u64 base;			/* window start in the owner's mm */
+	u64 len;
+	u32 rights;
+	bool revoked;
+	u64 seen;			/* src->gen at this file's last read */
+};
+
+static const struct file_operations xpc_grant_fops;
+
+static void xpc_src_free(struct kref *kref)
+{
+	struct xpc_grant_src *src = container_of(kref, struct xpc_grant_src,
+						 kref);
+
+	if (src->efd)
+		eventfd_ctx_put(src->efd);
+	mmdrop(src->mm);
+	kfree(src);
+}
+
+static void xpc_grant_free(struct kref *kref)
+{
+	struct xpc_grant *g = container_of(kref, struct xpc_grant, kref);
+
+	if (g->parent)
+		kref_put(&g->parent->kref, xpc_grant_free);
+	mmdrop(g->creator);
+	kref_put(&g->src->kref, xpc_src_free);
+	kfree(g);
+}
+
+static void xpc_grant_put(struct xpc_grant *g)
+{
+	kref_put(&g->kref, xpc_grant_free);
+}
+
+static bool xpc_grant_revoked(const struct xpc_grant *g)
+{
+	for (; g; g = g->parent)
+		if (READ_ONCE(g->revoked))
+			return true;
+	return false;
+}
+
+/* The grant behind @fd, with a reference, or ERR_PTR(-EBADF or -EINVAL). */
+static struct xpc_grant *xpc_grant_get(int fd)
+{
+	struct xpc_grant *g;
+	struct file *file;
+
+	file = fget(fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &xpc_grant_fops) {
+		fput(file);
+		return ERR_PTR(-EINVAL);
+	}
+	g = file->private_data;
+	kref_get(&g->kref);
+	fput(file);
+	return g;
+}
+
+/*
+ * Give @g a file and an fd, tell the caller the fd at @ufd, and only then
+ * make the fd visible, so that a failure leaves no fd behind. Consumes the
+ * caller's reference on @g.
+ */
+static int xpc_grant_install(struct xpc_grant *g, s32 __user *ufd)
+{
+	struct file *file;
+	int fd, ret;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_put;
+	}
+	file = anon_inode_getfile("[xpcopy-grant]", &xpc_grant_fops, g,
+				  O_RDWR);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_fd;
+	}
+	if (put_user(fd, ufd)) {
+		fput(file);	/* its release drops the reference */
+		put_unused_fd(fd);
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return fd;
+
+err_fd:
+	put_unused_fd(fd);
+err_put:
+	xpc_grant_put(g);
+	return ret;
+}
+
+/* A writable, aligned word of the caller's: pin it once for writing. */
+static int xpc_check_seq_word(u64 addr)
+{
+	struct page *page;
+
+	if (!IS_ALIGNED(addr, sizeof(u64)))
+		return -EINVAL;
+	if (pin_user_pages_fast(addr, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	unpin_user_page(page);
+	return 0;
+}
+
+/**
+ * xpc_grant_create() - XPCOPY_GRANT: export a window of the caller's memory
+ * @cmd: the command, read from userspace
+ * @ucmd: where it came from, to return the fd
+ *
+ * Return: the new fd, or -errno.
+ */
+int xpc_grant_create(struct xpcopy_grant *cmd,
+		     struct xpcopy_grant __user *ucmd)
+{
+	struct xpc_grant_src *src;
+	struct xpc_grant *g;
+	u64 end;
+	int ret;
+
+	if (cmd->flags & ~XPC_GRANT_FLAGS || !(cmd->flags & XPC_GRANT_RIGHTS))
+		return -EINVAL;
+	if (!cmd->len || check_add_overflow(cmd->addr, cmd->len, &end))
+		return -EINVAL;
+	if (!(cmd->flags & XPCOPY_GRANT_SEQ) && cmd->seq_addr)
+		return -EINVAL;
+	if (!(cmd->flags & XPCOPY_GRANT_EVENTFD) && cmd->eventfd)
+		return -EINVAL;
+	if (!current->mm)
+		return -ESRCH;
+	if (cmd->flags & XPCOPY_GRANT_SEQ) {
+		ret = xpc_check_seq_word(cmd->seq_addr);
+		if (ret)
+			return ret;
+	}
+
+	src = kzalloc(sizeof(*src), GFP_KERNEL);
+	if (!src)
+		return -ENOMEM;
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g) {
+		ret = -ENOMEM;
+		goto err_src;
+	}
+	if (cmd->flags & XPCOPY_GRANT_EVENTFD) {
+		src->efd = eventfd_ctx_fdget(cmd->eventfd);
+		if (IS_ERR(src->efd)) {
+			ret = PTR_ERR(src->efd);
+			goto err_g;
+		}
+	}
+	kref_init(&src->kref);
+	mmgrab(current->mm);
+	src->mm = current->mm;
+	src->seq_addr = cmd->flags & XPCOPY_GRANT_SEQ ? cmd->seq_addr : 0;
+	mutex_init(&src->publish_lock);
+	spin_lock_init(&src->lock);
+	init_waitqueue_head(&src->wait);
+
+	kref_init(&g->kref);
+	g->src = src;
+	mmgrab(current->mm);
+	g->creator = current->mm;
+	g->base = cmd->addr;
+	g->len = cmd->len;
+	g->rights = cmd->flags & XPC_GRANT_RIGHTS;
+	return xpc_grant_install(g, &ucmd->fd);
+
+err_g:
+	kfree(g);
+err_src:
+	kfree(src);
+	return ret;
+}
+
+/**
+ * xpc_grant_derive() - XPCOPY_GRANT_DERIVE: a narrower grant from a grant
+ * @cmd: the command, read from userspace
+ * @ucmd: where it came from, to return the fd
+ *
+ * Return: the new fd, or -errno.
+ */
+int xpc_grant_derive(struct xpcopy_grant_derive *cmd,
+		     struct xpcopy_grant_derive __user *ucmd)
+{
+	struct xpc_grant *parent, *g;
+	int ret;
+
+	if (cmd->flags & ~XPC_GRANT_RIGHTS || !cmd->flags || !cmd->len)
+		return -EINVAL;
+	parent = xpc_grant_get(cmd->grant_fd);
+	if (IS_ERR(parent))
+		return PTR_ERR(parent);
+	ret = -ESTALE;
+	if (xpc_grant_revoked(parent))
+		goto err_parent;
+	ret = -EACCES;
+	if (cmd->flags & ~parent->rights)
+		goto err_parent;
+	ret = -ERANGE;
+	if (cmd->offset > parent->len || cmd->len > parent->len - cmd->offset)
+		goto err_parent;
+	ret = -ESRCH;
+	if (!current->mm)
+		goto err_parent;
+
+	ret = -ENOMEM;
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g)
+		goto err_parent;
+	kref_init(&g->kref);
+	kref_get(&parent->src->kref);
+	g->src = parent->src;
+	g->parent = parent;		/* takes over our reference */
+	mmgrab(current->mm);
+	g->creator = current->mm;
+	g->base = parent->base + cmd->offset;
+	g->len = cmd->len;
+	g->rights = cmd->flags;
+	return xpc_grant_install(g, &ucmd->fd);
+
+err_parent:
+	xpc_grant_put(parent);
+	return ret;
+}
+
+/**
+ * xpc_grant_revoke() - XPCOPY_GRANT_REVOKE: end a grant and its descendants
+ * @cmd: the command, read from userspace
+ *
+ * Return: 0 or -errno.
+ */
+int xpc_grant_revoke(struct xpcopy_grant_revoke *cmd)
+{
+	struct xpc_grant *g;
+	int ret = 0;
+
+	if (cmd->flags || cmd->__reserved)
+		return -EINVAL;
+	g = xpc_grant_get(cmd->grant_fd);
+	if (IS_ERR(g))
+		return PTR_ERR(g);
+	if (current->mm && (current->mm == g->src->mm ||
+			    current->mm == g->creator)) {
+		WRITE_ONCE(g->revoked, true);
+		wake_up_interruptible_all(&g->src->wait);
+	} else {
+		ret = -EPERM;
+	}
+	xpc_grant_put(g);
+	return ret;
+}
+
+/**
+ * xpc_grant_info() - XPCOPY_GRANT_INFO: describe a grant
+ * @cmd: the command; its out fields are filled
+ *
+ * Return: 0 or -errno.
+ */
+int xpc_grant_info(struct xpcopy_grant_info *cmd)
+{
+	struct xpc_grant *g;
+
+	if (cmd->flags || cmd->__reserved || cmd->rights || cmd->len ||
+	    cmd->seq || cmd->revoked)
+		return -EINVAL;
+	g = xpc_grant_get(cmd->grant_fd);
+	if (IS_ERR(g))
+		return PTR_ERR(g);
+	cmd->rights = g->rights;
+	if (g->src->seq_addr)
+		cmd->rights |= XPCOPY_GRANT_SEQ;
+	if (g->src->efd)
+		cmd->rights |= XPCOPY_GRANT_EVENTFD;
+	cmd->len = g->len;
+	spin_lock(&g->src->lock);
+	cmd->seq = g->src->seq;
+	spin_unlock(&g->src->lock);
+	if (xpc_grant_revoked(g))
+		cmd->revoked = 1;
+	else if (!atomic_read(&g->src->mm->mm_users))
+		cmd->revoked = 2;
+	xpc_grant_put(g);
+	return 0;
+}
+
+static int xpc_grant_check(const void *arg)
+{
+	return xpc_grant_revoked(arg) ? -ESTALE : 0;
+}
+
+/**
+ * xpc_grant_prepare() - resolve a copy's target through a grant
+ * @fd: the grant fd
+ * @x: the transfer; gets the owner's mm and the revocation check
+ * @riov: the remote ranges as offsets; turned into addresses in place
+ * @publish: the copy will publish a sequence value
+ *
+ * Return: the grant, referenced, with a reference on the users of its
+ * owner's mm in @x->mm (both dropped by xpc_grant_finish()), or an
+ * ERR_PTR(): -EBADF, -EINVAL, -ESTALE, -EACCES, -ERANGE or -ESRCH.
+ */
+struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
+				    struct xpcopy_iovec *riov, bool publish)
+{
+	u32 need = x->write ? XPCOPY_GRANT_WRITE : XPCOPY_GRANT_READ;
+	struct xpc_grant *g;
+	int ret;
+	u32 i;
+
+	g = xpc_grant_get(fd);
+	if (IS_ERR(g))
+		return g;
+	ret = -ESTALE;
+	if (xpc_grant_revoked(g))
+		goto err;
+	ret = -EACCES;
+	if (!(g->rights & need))
+		goto err;
+	ret = -EINVAL;
+	if (publish && !g->src->seq_addr)
+		goto err;
+	ret = -ERANGE;
+	for (i = 0; i < x->rcnt; i++) {
+		if (riov[i].addr > g->len || riov[i].len > g->len - riov[i].addr)
+			goto err;
+		riov[i].addr += g->base;
+	}
+	ret = -ESRCH;
+	if (!mmget_not_zero(g->src->mm))
+		goto err;
+	x->mm = g->src->mm;
+	x->check = xpc_grant_check;
+	x->check_arg = g;
+	return g;
+
+err:
+	xpc_grant_put(g);
+	return ERR_PTR(ret);
+}
+
+/**
+ * xpc_grant_publish() - store a sequence value after a complete copy
+ * @g: the grant the data went through, from xpc_grant_prepare()
+ * @seq: the value
+ *
+ * Stores @seq into the owner's sequence word after the data (whose workers
+ * have all finished), then wakes the pollers and signals the eventfd. A
+ * revoked grant does not publish.
+ *
+ * Return: 0, -ESTALE or -EFAULT.
+ */
+int xpc_grant_publish(struct xpc_grant *g, u64 seq)
+{
+	struct xpc_grant_src *src = g->src;
+	int ret;
+
+	mutex_lock(&src->publish_lock);
+	ret = xpc_grant_check(g);
+	if (!ret)
+		ret = xpc_engine_store_u64(src->mm, src->seq_addr, seq);
+	if (!ret) {
+		spin_lock(&src->lock);
+		src->seq = seq;
+		src->gen++;
+		spin_unlock(&src->lock);
+	}
+	mutex_unlock(&src->publish_lock);
+	if (ret)
+		return ret;
+	wake_up_interruptible_poll(&src->wait, EPOLLIN | EPOLLRDNORM);
+	if (src->efd)
+		xpc_eventfd_signal(src->efd);
+	return 0;
+}
+
+/**
+ * xpc_grant_finish() - drop what xpc_grant_prepare() took
+ * @g: the grant
+ * @x: the transfer
+ */
+void xpc_grant_finish(struct xpc_grant *g, struct xpc_xfer *x)
+{
+	mmput(x->mm);
+	xpc_grant_put(g);
+}
+
+static __poll_t xpc_grant_poll(struct file *file, poll_table *wait)
+{
+	struct xpc_grant *g = file->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(file, &g->src->wait, wait);
+	if (xpc_grant_revoked(g))
+		return EPOLLERR;
+	spin_lock(&g->src->lock);
+	if (g->src->gen != g->seen)
+		mask = EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&g->src->lock);
+	return mask;
+}
+
+/* Take the last published value if there is a new one. */
+static bool xpc_grant_take(struct xpc_grant *g, u64 *val)
+{
+	bool fresh;
+
+	spin_lock(&g->src->lock);
+	fresh = g->src->gen != g->seen;
+	if (fresh) {
+		g->seen = g->src->gen;
+		*val = g->src->seq;
+	}
+	spin_unlock(&g->src->lock);
+	return fresh;
+}
+
+static ssize_t xpc_grant_read(struct file *file, char __user *buf,
+			      size_t count, loff_t *ppos)
+{
+	struct xpc_grant *g = file->private_data;
+	u64 val;
+	int ret;
+
+	if (count < sizeof(val))
+		return -EINVAL;
+	for (;;) {
+		if (xpc_grant_revoked(g))
+			return -ESTALE;
+		if (xpc_grant_take(g, &val))
+			break;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(g->src->wait,
+					       READ_ONCE(g->src->gen) != g->seen ||
+					       xpc_grant_revoked(g));
+		if (ret)
+			return ret;
+	}
+	if (put_user(val, (u64 __user *)buf))
+		return -EFAULT;
+	return sizeof(val);
+}
+
+static int xpc_grant_release(struct inode *inode, struct file *file)
+{
+	xpc_grant_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations xpc_grant_fops = {
+	.owner = THIS_MODULE,
+	.poll = xpc_grant_poll,
+	.read = xpc_grant_read,
+	.release = xpc_grant_release,
+	.llseek = noop_llseek,
+};
