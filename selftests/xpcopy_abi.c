@@ -167,10 +167,16 @@ TEST_F(xpcopy, features)
 	EXPECT_EQ(1ULL << XPCOPY_CMD_FEATURES,
 		  f.commands & (1ULL << XPCOPY_CMD_FEATURES));
 	EXPECT_EQ(1ULL << XPCOPY_CMD_COPY, f.commands & (1ULL << XPCOPY_CMD_COPY));
+	/* and the grant commands of this header */
+	for (unsigned int nr = XPCOPY_CMD_GRANT; nr <= XPCOPY_CMD_GRANT_INFO;
+	     nr++)
+		EXPECT_EQ(1ULL << nr, f.commands & (1ULL << nr));
 	EXPECT_EQ((__u64)(XPCOPY_COPY_READ | XPCOPY_COPY_WRITE |
 			  XPCOPY_COPY_BOUNCE),
 		  f.copy_flags & (XPCOPY_COPY_READ | XPCOPY_COPY_WRITE |
 				  XPCOPY_COPY_BOUNCE));
+	EXPECT_EQ((__u64)(XPCOPY_COPY_GRANT | XPCOPY_COPY_PUBLISH),
+		  f.copy_flags & (XPCOPY_COPY_GRANT | XPCOPY_COPY_PUBLISH));
 	EXPECT_EQ((__u32)XPCOPY_IOV_MAX, f.max_iov);
 	EXPECT_LE(1U, f.nr_workers);
 	ASSERT_EQ(0, xp_batch_pages(&batch))
@@ -236,28 +242,119 @@ TEST_F(xpcopy, features_flags_nonzero)
 /* ---- struct size rules, for every command ---- */
 
 /*
- * Issue cmd with a struct of declared size @sz in a zeroed two-page buffer
- * (guard pages around): the valid struct first, then @tail_val at byte
- * @tail_pos when tail_pos >= 0. Returns -errno or the ioctl's return.
+ * Every command of the header. v1 is the size of the command's first
+ * version: XPCOPY_COPY was first published without @seq (48 bytes), so a
+ * 48-byte struct must still work; the others are as first published.
  */
 struct cmd_desc {
 	const char *name;
+	unsigned int nr;
 	unsigned long cmd;
-	size_t ksize;
+	uint32_t v1;		/* first version: one byte less is EINVAL */
+	uint32_t ksize;		/* this header's struct */
 };
+
+#define CMD(_nr, _cmd, _struct, _v1) \
+	{ #_cmd, _nr, _cmd, _v1, sizeof(struct _struct) }
+
+static const struct cmd_desc all_cmds[] = {
+	CMD(XPCOPY_CMD_FEATURES, XPCOPY_FEATURES, xpcopy_features,
+	    offsetofend(struct xpcopy_features, nr_workers)),
+	CMD(XPCOPY_CMD_COPY, XPCOPY_COPY, xpcopy_copy,
+	    offsetofend(struct xpcopy_copy, copied)),
+	CMD(XPCOPY_CMD_GRANT, XPCOPY_GRANT, xpcopy_grant,
+	    sizeof(struct xpcopy_grant)),
+	CMD(XPCOPY_CMD_GRANT_DERIVE, XPCOPY_GRANT_DERIVE, xpcopy_grant_derive,
+	    sizeof(struct xpcopy_grant_derive)),
+	CMD(XPCOPY_CMD_GRANT_REVOKE, XPCOPY_GRANT_REVOKE, xpcopy_grant_revoke,
+	    sizeof(struct xpcopy_grant_revoke)),
+	CMD(XPCOPY_CMD_GRANT_INFO, XPCOPY_GRANT_INFO, xpcopy_grant_info,
+	    sizeof(struct xpcopy_grant_info)),
+};
+
+/* A grant over b, for the commands that take one. */
+static int make_grant(FIXTURE_DATA(xpcopy) *self, __u32 rights)
+{
+	struct xpcopy_grant g = {
+		.size = sizeof(g),
+		.flags = rights,
+		.addr = xp_ptr(self->b),
+		.len = 2 * self->page,
+	};
+
+	return xp_ioctl(self->fd, XPCOPY_GRANT, &g);
+}
+
+static int grant_info(int fd, int grant_fd, struct xpcopy_grant_info *gi)
+{
+	memset(gi, 0, sizeof(*gi));
+	gi->size = sizeof(*gi);
+	gi->grant_fd = grant_fd;
+	return xp_ioctl(fd, XPCOPY_GRANT_INFO, gi);
+}
+
+/* The grants the valid structs name: made once per test, on first use. */
+static int the_grant = -1, the_revokable = -1;
 
 static void cmd_valid(FIXTURE_DATA(xpcopy) *self, const struct cmd_desc *d,
 		      void *buf)
 {
-	if (d->cmd == XPCOPY_FEATURES) {
-		struct xpcopy_features f = { .size = sizeof(f) };
+	union {
+		struct xpcopy_features f;
+		struct xpcopy_copy c;
+		struct xpcopy_grant g;
+		struct xpcopy_grant_derive gd;
+		struct xpcopy_grant_revoke gr;
+		struct xpcopy_grant_info gi;
+	} u;
 
-		memcpy(buf, &f, sizeof(f));
-	} else {
-		memcpy(buf, &self->c, sizeof(self->c));
+	memset(&u, 0, sizeof(u));
+	switch (d->nr) {
+	case XPCOPY_CMD_FEATURES:
+		u.f.size = sizeof(u.f);
+		break;
+	case XPCOPY_CMD_COPY:
+		u.c = self->c;
+		break;
+	case XPCOPY_CMD_GRANT:
+		u.g.size = sizeof(u.g);
+		u.g.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE;
+		u.g.addr = xp_ptr(self->b);
+		u.g.len = 2 * self->page;
+		break;
+	case XPCOPY_CMD_GRANT_DERIVE:
+		if (the_grant < 0)
+			the_grant = make_grant(self, XPCOPY_GRANT_READ |
+						     XPCOPY_GRANT_WRITE);
+		u.gd.size = sizeof(u.gd);
+		u.gd.flags = XPCOPY_GRANT_READ;
+		u.gd.grant_fd = the_grant;
+		u.gd.offset = self->page;
+		u.gd.len = self->page;
+		break;
+	case XPCOPY_CMD_GRANT_REVOKE:
+		/* revoking twice succeeds */
+		if (the_revokable < 0)
+			the_revokable = make_grant(self, XPCOPY_GRANT_READ);
+		u.gr.size = sizeof(u.gr);
+		u.gr.grant_fd = the_revokable;
+		break;
+	case XPCOPY_CMD_GRANT_INFO:
+		if (the_grant < 0)
+			the_grant = make_grant(self, XPCOPY_GRANT_READ |
+						     XPCOPY_GRANT_WRITE);
+		u.gi.size = sizeof(u.gi);
+		u.gi.grant_fd = the_grant;
+		break;
 	}
+	memcpy(buf, &u, d->ksize);
 }
 
+/*
+ * Issue cmd with a struct of declared size @sz in a zeroed two-page buffer
+ * (guard pages around): the valid struct first, then @tail_val at byte
+ * @tail_pos when tail_pos >= 0. Returns -errno or the ioctl's return.
+ */
 static int sized_call(FIXTURE_DATA(xpcopy) *self, const struct cmd_desc *d,
 		      uint8_t *buf, uint32_t sz, long tail_pos, uint8_t tail_val)
 {
@@ -270,45 +367,80 @@ static int sized_call(FIXTURE_DATA(xpcopy) *self, const struct cmd_desc *d,
 	return call(self->fd, d->cmd, buf);
 }
 
-/* After a successful sized_call: the command did its job. */
+/* After sized_call: the command worked, and did its job. */
 static void check_worked(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(xpcopy) *self, const struct cmd_desc *d,
-			 uint8_t *buf, uint32_t sz)
+			 uint8_t *buf, uint32_t sz, int ret)
 {
-	if (d->cmd == XPCOPY_FEATURES) {
+	struct xpcopy_grant_info gi;
+	uint32_t seen = sz < d->ksize ? sz : d->ksize;
+
+	switch (d->nr) {
+	case XPCOPY_CMD_FEATURES: {
 		struct xpcopy_features f;
 
+		EXPECT_EQ(0, ret) TH_LOG("%s size %u", d->name, sz);
 		memcpy(&f, buf, sizeof(f));
 		EXPECT_EQ((__u32)XPCOPY_ABI_VERSION, f.abi_version)
 			TH_LOG("%s size %u", d->name, sz);
 		EXPECT_EQ((__u32)XPCOPY_IOV_MAX, f.max_iov)
 			TH_LOG("%s size %u", d->name, sz);
-	} else {
+		break;
+	}
+	case XPCOPY_CMD_COPY: {
 		struct xpcopy_copy c;
 
+		EXPECT_EQ(0, ret) TH_LOG("%s size %u", d->name, sz);
 		memcpy(&c, buf, sizeof(c));
 		EXPECT_EQ(LEN, c.copied) TH_LOG("%s size %u", d->name, sz);
 		EXPECT_EQ(-1, b_after_copy(self))
 			TH_LOG("%s size %u: bytes wrong", d->name, sz);
+		break;
 	}
-	/* nothing written past the kernel's struct */
-	for (size_t i = d->ksize; i < sz && i < 2 * self->page; i++) {
-		if (buf[i]) {
+	case XPCOPY_CMD_GRANT:
+	case XPCOPY_CMD_GRANT_DERIVE: {
+		bool derive = d->nr == XPCOPY_CMD_GRANT_DERIVE;
+
+		/* the new fd is the return value */
+		EXPECT_LT(0, ret) TH_LOG("%s size %u", d->name, sz);
+		if (ret <= 0)
+			break;
+		EXPECT_EQ(0, grant_info(self->fd, ret, &gi));
+		EXPECT_EQ((__u64)(derive ? 1 : 2) * self->page, gi.len);
+		EXPECT_EQ((__u32)(derive ? XPCOPY_GRANT_READ :
+			   XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE), gi.rights);
+		close(ret);
+		break;
+	}
+	case XPCOPY_CMD_GRANT_REVOKE:
+		EXPECT_EQ(0, ret) TH_LOG("%s size %u", d->name, sz);
+		EXPECT_EQ(0, grant_info(self->fd, the_revokable, &gi));
+		EXPECT_EQ(1U, gi.revoked);
+		break;
+	case XPCOPY_CMD_GRANT_INFO:
+		EXPECT_EQ(0, ret) TH_LOG("%s size %u", d->name, sz);
+		memcpy(&gi, buf, sizeof(gi));
+		EXPECT_EQ((__u64)2 * self->page, gi.len);
+		EXPECT_EQ((__u32)(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE),
+			  gi.rights);
+		EXPECT_EQ(0U, gi.revoked);
+		break;
+	}
+	/* nothing written past what the caller declared, nor past the
+	 * kernel's struct (the byte at sz may be the caller's 0xff marker) */
+	for (size_t i = seen; i < 2 * self->page; i++) {
+		if (buf[i] && !(i == sz && buf[i] == 0xff)) {
 			EXPECT_EQ(0, buf[i])
-				TH_LOG("%s size %u: byte %zu of the tail written",
-				       d->name, sz, i);
+				TH_LOG("%s size %u: byte %zu written", d->name,
+				       sz, i);
 			break;
 		}
 	}
 }
 
-static const struct cmd_desc all_cmds[] = {
-	{ "XPCOPY_FEATURES", XPCOPY_FEATURES, sizeof(struct xpcopy_features) },
-	{ "XPCOPY_COPY", XPCOPY_COPY, sizeof(struct xpcopy_copy) },
-};
-
-/* The iommufd-style sweep: one byte short, one byte long with a non-zero
- * tail, one byte long with a zero tail. */
+/* The iommufd-style sweep: one byte short of the first version, one byte
+ * longer than the kernel's struct with a non-zero tail, and with a zero
+ * tail; and the exact size. */
 TEST_F(xpcopy, cmd_length)
 {
 	uint8_t *buf = xp_map_guarded(2 * self->page);
@@ -317,23 +449,22 @@ TEST_F(xpcopy, cmd_length)
 	for (size_t i = 0; i < ARRAY_SIZE(all_cmds); i++) {
 		const struct cmd_desc *d = &all_cmds[i];
 		uint32_t k = d->ksize;
+		int ret;
 
-		/* the ioctl number carries the first version's size */
+		/* the ioctl number carries the header's struct size */
 		EXPECT_EQ(d->ksize, _IOC_SIZE(d->cmd)) TH_LOG("%s", d->name);
+		EXPECT_EQ(d->nr, _IOC_NR(d->cmd)) TH_LOG("%s", d->name);
 
-		EXPECT_EQ(-EINVAL, sized_call(self, d, buf, k - 1, k, 0xff))
+		EXPECT_EQ(-EINVAL, sized_call(self, d, buf, d->v1 - 1, k, 0xff))
 			TH_LOG("%s: one byte short", d->name);
 		ASSERT_B_UNCHANGED();
 		EXPECT_EQ(-E2BIG, sized_call(self, d, buf, k + 1, k, 0xff))
 			TH_LOG("%s: one byte long, non-zero", d->name);
 		ASSERT_B_UNCHANGED();
-		EXPECT_EQ(0, sized_call(self, d, buf, k, k, 0xff))
-			TH_LOG("%s: exact size (byte after it ignored)", d->name);
-		check_worked(_metadata, self, d, buf, k);
-		EXPECT_EQ(0xff, buf[k]);
-		EXPECT_EQ(0, sized_call(self, d, buf, k + 1, k + 1, 0xff))
-			TH_LOG("%s: one byte long, zero", d->name);
-		check_worked(_metadata, self, d, buf, k + 1);
+		ret = sized_call(self, d, buf, k, k, 0xff);
+		check_worked(_metadata, self, d, buf, k, ret);
+		ret = sized_call(self, d, buf, k + 1, -1, 0);
+		check_worked(_metadata, self, d, buf, k + 1, ret);
 	}
 }
 
@@ -345,10 +476,28 @@ TEST_F(xpcopy, struct_too_short)
 	for (size_t i = 0; i < ARRAY_SIZE(all_cmds); i++) {
 		const struct cmd_desc *d = &all_cmds[i];
 
-		for (uint32_t sz = 0; sz < d->ksize; sz++) {
+		for (uint32_t sz = 0; sz < d->v1; sz++) {
 			EXPECT_EQ(-EINVAL, sized_call(self, d, buf, sz, -1, 0))
 				TH_LOG("%s size %u", d->name, sz);
 			ASSERT_B_UNCHANGED();
+		}
+	}
+}
+
+/* Sizes from the first version up to the kernel's struct work: a caller
+ * built against the first header still works. */
+TEST_F(xpcopy, struct_older_version_ok)
+{
+	uint8_t *buf = xp_map_guarded(2 * self->page);
+
+	ASSERT_NE(NULL, buf);
+	for (size_t i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		const struct cmd_desc *d = &all_cmds[i];
+
+		for (uint32_t sz = d->v1; sz <= d->ksize; sz++) {
+			int ret = sized_call(self, d, buf, sz, -1, 0);
+
+			check_worked(_metadata, self, d, buf, sz, ret);
 		}
 	}
 }
@@ -392,12 +541,12 @@ TEST_F(xpcopy, struct_tail_zero_ok)
 
 		for (size_t j = 0; j < ARRAY_SIZE(sizes); j++) {
 			uint32_t sz = sizes[j];
+			int ret;
 
 			/* a non-zero byte just past the declared size is not
 			 * part of the struct */
-			EXPECT_EQ(0, sized_call(self, d, buf, sz, sz, 0xff))
-				TH_LOG("%s size %u", d->name, sz);
-			check_worked(_metadata, self, d, buf, sz);
+			ret = sized_call(self, d, buf, sz, sz, 0xff);
+			check_worked(_metadata, self, d, buf, sz, ret);
 		}
 	}
 }
@@ -426,7 +575,8 @@ TEST_F(xpcopy, struct_larger_than_page)
 TEST_F(xpcopy, cmd_size_bits_ignored)
 {
 	uint8_t *buf = xp_map_guarded(2 * self->page);
-	unsigned int sizes[] = { 0, 1, 8, 40, 47, 48, 49, 4095, _IOC_SIZEMASK };
+	unsigned int sizes[] = { 0, 1, 8, 40, 47, 48, 49, 56, 4095,
+				 _IOC_SIZEMASK };
 
 	ASSERT_NE(NULL, buf);
 	for (size_t i = 0; i < ARRAY_SIZE(all_cmds); i++) {
@@ -434,12 +584,14 @@ TEST_F(xpcopy, cmd_size_bits_ignored)
 
 		for (size_t j = 0; j < ARRAY_SIZE(sizes); j++) {
 			struct cmd_desc alt = *d;
+			int ret;
 
 			alt.cmd = _IOC(_IOC_READ | _IOC_WRITE, XPCOPY_TYPE,
-				       _IOC_NR(d->cmd), sizes[j]);
-			EXPECT_EQ(0, sized_call(self, &alt, buf, d->ksize, -1, 0))
+				       d->nr, sizes[j]);
+			ret = sized_call(self, &alt, buf, d->ksize, -1, 0);
+			if (ret < 0)
 				TH_LOG("%s with size bits %u", d->name, sizes[j]);
-			check_worked(_metadata, self, &alt, buf, d->ksize);
+			check_worked(_metadata, self, &alt, buf, d->ksize, ret);
 		}
 	}
 }

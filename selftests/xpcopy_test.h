@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +52,10 @@
 #define XPCOPY_DEV		"/dev/xpcopy"
 #define XPCOPY_STATS_DIR	"/sys/class/misc/xpcopy/stats/"
 #define XPCOPY_BATCH_PARAM	"/sys/module/xpcopy/parameters/batch_pages"
+
+#ifndef offsetofend
+#define offsetofend(T, m)	(offsetof(T, m) + sizeof(((T *)0)->m))
+#endif
 
 #define KiB	(1024ULL)
 #define MiB	(1024ULL * KiB)
