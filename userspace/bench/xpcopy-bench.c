@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -83,6 +84,8 @@ struct method {
 
 static int xp_setup(const struct method *, char *, size_t);
 static int xp_copy(const struct method *, enum dir, size_t);
+static int grant_setup(const struct method *, char *, size_t);
+static void grant_teardown(const struct method *);
 static int pvw_setup(const struct method *, char *, size_t);
 static int pvw_copy(const struct method *, enum dir, size_t);
 static int mt_setup(const struct method *, char *, size_t);
@@ -109,6 +112,13 @@ static const struct method methods[] = {
 		.dirs = D_WRITE | D_READ, .module = true,
 		.arg = XPCOPY_COPY_BOUNCE,
 		.setup = xp_setup, .copy = xp_copy,
+	}, {
+		.name = "xpcopy-grant",
+		.help = "XPCOPY_COPY through a grant fd of the target's buffer (no ptrace right needed)",
+		.dirs = D_WRITE | D_READ, .module = true,
+		.arg = XPCOPY_COPY_GRANT,
+		.setup = grant_setup, .copy = xp_copy,
+		.teardown = grant_teardown,
 	}, {
 		.name = "pvw",
 		.help = "process_vm_writev / process_vm_readv",
@@ -183,6 +193,7 @@ static struct {
 	int cmd_fd, rep_fd;	/* to and from the child */
 	int xfd;		/* /dev/xpcopy */
 	int memfd;		/* /proc/<child>/mem */
+	int grant_fd;		/* a grant of the child's buffer */
 	bool have_feat;
 	struct xpcopy_features feat;
 
@@ -194,7 +205,7 @@ static struct {
 	uint64_t seed;
 	int64_t pinned_now_end;
 	bool have_pinned_now_end;
-} g = { .cmd_fd = -1, .rep_fd = -1, .xfd = -1, .memfd = -1 };
+} g = { .cmd_fd = -1, .rep_fd = -1, .xfd = -1, .memfd = -1, .grant_fd = -1 };
 
 static volatile sig_atomic_t timed_out;
 static volatile pid_t child_pid;	/* for the signal handlers */
@@ -344,6 +355,7 @@ enum child_op {
 	OP_SHM_IN,	/* memcpy shm -> buf (the receiving side of a write) */
 	OP_SHM_OUT,	/* memcpy buf -> shm (the sending side of a read) */
 	OP_SHM_RTT,	/* receive a request, send the same bytes back */
+	OP_GRANT,	/* make a read-write grant of buf; reply its fd */
 	OP_EXIT,
 };
 
@@ -406,6 +418,29 @@ static void touch_pages(unsigned char *buf, size_t len)
 		((volatile unsigned char *)buf)[i] = 0x5a;
 }
 
+/* A grant of the whole buffer, kept open in the child for the parent. */
+static int child_grant(unsigned char *buf)
+{
+	struct xpcopy_grant gr = {
+		.size = sizeof(gr),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE,
+		.addr = (uintptr_t)buf,
+		.len = g.bufsize,
+	};
+	int fd = open(XPCOPY_DEV, O_RDWR | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, XPCOPY_GRANT, &gr) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	close(fd);
+	return gr.fd;
+}
+
 static void __attribute__((noreturn))
 child_main(pid_t parent, int cmd_fd, int rep_fd)
 {
@@ -453,6 +488,11 @@ child_main(pid_t parent, int cmd_fd, int rep_fd)
 			case OP_SHM_RTT:
 				memcpy(buf, g.shm, msg.len);
 				memcpy(g.shm, buf, msg.len);
+				break;
+			case OP_GRANT:
+				rep.val = child_grant(buf);
+				if (rep.val < 0)
+					rep.status = errno;
 				break;
 			case OP_EXIT:
 				_exit(0);
@@ -692,17 +732,23 @@ static int xp_copy(const struct method *m, enum dir dir, size_t len)
 		struct xpcopy_iovec l = {
 			.addr = (uintptr_t)(local + done), .len = len - done,
 		};
+		/* In grant mode remote addresses are offsets into the window. */
 		struct xpcopy_iovec r = {
-			.addr = g.remote + done, .len = len - done,
+			.addr = (m->arg & XPCOPY_COPY_GRANT ? 0 : g.remote) + done,
+			.len = len - done,
 		};
 		struct xpcopy_copy c = {
 			.size = sizeof(c),
 			.flags = (dir == DIR_WRITE ? XPCOPY_COPY_WRITE :
 				  XPCOPY_COPY_READ) | m->arg,
-			.pid = g.child,
 			.local_cnt = 1, .local_iov = (uintptr_t)&l,
 			.remote_cnt = 1, .remote_iov = (uintptr_t)&r,
 		};
+
+		if (m->arg & XPCOPY_COPY_GRANT)
+			c.grant_fd = g.grant_fd;
+		else
+			c.pid = g.child;
 
 		if (ioctl(g.xfd, XPCOPY_COPY, &c)) {
 			if (errno == EINTR)
@@ -715,6 +761,47 @@ static int xp_copy(const struct method *m, enum dir dir, size_t len)
 		done += c.copied;
 	}
 	return 0;
+}
+
+/*
+ * xpcopy-grant: the child exports its buffer as a grant and the parent takes
+ * the fd with pidfd_getfd() (a real peer would pass it with SCM_RIGHTS).
+ */
+static int grant_setup(const struct method *m, char *why, size_t whylen)
+{
+	int64_t cfd;
+	int pidfd, ret = xp_setup(m, why, whylen);
+
+	if (ret)
+		return ret;
+	if (!(g.feat.commands & (1ULL << XPCOPY_CMD_GRANT))) {
+		snprintf(why, whylen, "the module has no XPCOPY_GRANT");
+		return 1;
+	}
+	if (g.grant_fd >= 0)
+		return 0;
+	if (child_cmd(OP_GRANT, 0, 0, &cfd)) {
+		snprintf(why, whylen, "XPCOPY_GRANT in the target: %s", errmsg);
+		return 1;
+	}
+	pidfd = syscall(SYS_pidfd_open, g.child, 0);
+	if (pidfd < 0) {
+		snprintf(why, whylen, "pidfd_open: %s", strerror(errno));
+		return 1;
+	}
+	g.grant_fd = syscall(SYS_pidfd_getfd, pidfd, (int)cfd, 0);
+	if (g.grant_fd < 0)
+		snprintf(why, whylen, "pidfd_getfd: %s", strerror(errno));
+	close(pidfd);
+	return g.grant_fd < 0 ? 1 : 0;
+}
+
+static void grant_teardown(const struct method *m)
+{
+	(void)m;
+	if (g.grant_fd >= 0)
+		close(g.grant_fd);
+	g.grant_fd = -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1601,7 +1688,7 @@ static void usage(FILE *f)
 "  -h, --help           this text\n"
 "\n"
 "Exit status: 0 all good; 1 a copy failed, data did not verify or the\n"
-"timeout hit; 2 usage error.\n"
+"timeout hit (outputs are still written); 2 usage error; 3 hard timeout.\n"
 "\n"
 "methods:\n");
 	for (i = 0; i < NR_METHODS; i++)
