@@ -183,6 +183,7 @@ static struct {
 	bool selected[NR_METHODS];
 	bool skipped[NR_METHODS];
 	bool failed[NR_METHODS];
+	bool ready[NR_METHODS];		/* set up: tear down at the end */
 	char skip_why[NR_METHODS][160];
 
 	/* buffers: src and dst here, tbuf in the child, shm shared */
@@ -913,9 +914,10 @@ static int mt_setup(const struct method *m, char *why, size_t whylen)
 	mt.tids = xmalloc(mt.n * sizeof(*mt.tids));
 	mt.failed = xmalloc(mt.n * sizeof(*mt.failed));
 	mt.err = xmalloc(mt.n * sizeof(*mt.err));
-	if (pthread_barrier_init(&mt.start, NULL, mt.n) ||
-	    pthread_barrier_init(&mt.done, NULL, mt.n))
-		return fail("pthread_barrier_init failed");
+	if (pthread_barrier_init(&mt.start, NULL, mt.n))
+		die("pthread_barrier_init failed");
+	if (pthread_barrier_init(&mt.done, NULL, mt.n))
+		die("pthread_barrier_init failed");
 	/* Signals go to the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -2055,6 +2057,8 @@ int main(int argc, char **argv)
 			g.skipped[i] = true;
 			fprintf(stderr, "xpcopy-bench: skipping %s: %s\n",
 				m->name, g.skip_why[i]);
+		} else {
+			g.ready[i] = true;
 		}
 	}
 
@@ -2102,7 +2106,7 @@ int main(int argc, char **argv)
 	}
 
 	for (i = 0; i < NR_METHODS; i++)
-		if (g.selected[i] && !g.skipped[i] && methods[i].teardown)
+		if (g.ready[i] && methods[i].teardown)
 			methods[i].teardown(&methods[i]);
 	if (stop_child()) {
 		add_error("the target child did not exit cleanly");
