@@ -580,8 +580,9 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 
 	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
 	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
-	if (x->bounce)
-		buf = kvmalloc(array_size(cap, PAGE_SIZE), GFP_KERNEL);
+	if (x->bounce)	/* no bigger than the copy: small ones stay cheap */
+		buf = kvmalloc(min_t(u64, total, (u64)cap * PAGE_SIZE),
+			       GFP_KERNEL);
 	else
 		pages = kvmalloc_array(cap, sizeof(*pages), GFP_KERNEL);
 	if (!chunks || !frags || (!buf && !pages)) {
