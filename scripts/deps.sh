@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what building and testing xpcopy needs, on Debian 12, and extract
+# the few files of the 6.12 kernel source the tests use (kselftest harness,
+# checkpatch) into a cache outside the repository. Idempotent: when
+# everything is present it runs no apt at all and returns at once.
+#
+# Environment:
+#	XPCOPY_SRC_CACHE  cache directory (default /var/tmp/xpcopy-src)
+set -euo pipefail
+
+PACKAGES=(
+	build-essential
+	cpio
+	busybox-static
+	qemu-system-x86
+	liburing-dev
+	sparse
+	gnuplot-nox
+	linux-image-amd64
+	linux-headers-amd64
+	linux-image-6.12-amd64
+	linux-headers-6.12-amd64
+	linux-source-6.12
+)
+
+# The files the tests take from the kernel source, relative to its top.
+SRC_FILES=(
+	tools/testing/selftests/kselftest_harness.h
+	tools/testing/selftests/kselftest.h
+	scripts/checkpatch.pl
+	scripts/spelling.txt
+	scripts/const_structs.checkpatch
+)
+
+CACHE=${XPCOPY_SRC_CACHE:-/var/tmp/xpcopy-src}
+SRC_NAME=linux-source-6.12
+TARBALL=/usr/src/$SRC_NAME.tar.xz
+
+say() { echo "deps: $*"; }
+
+# One dpkg-query for all packages; names it does not know are missing.
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' \
+		"${PACKAGES[@]}" 2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
+missing=()
+for p in "${PACKAGES[@]}"; do
+	grep -qx -- "$p" <<<"$installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		say "missing packages: ${missing[*]}; run this script as root" >&2
+		exit 1
+	fi
+	say "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+	say "all ${#PACKAGES[@]} packages present"
+fi
+
+# Kernel source extraction. The version stamp makes a linux-source update
+# refresh the cache.
+src_version=$(dpkg-query -W -f='${Version}' "$SRC_NAME")
+dest=$CACHE/$SRC_NAME
+stamp=$dest/.xpcopy-version
+need=0
+[ "$(cat "$stamp" 2>/dev/null)" = "$src_version" ] || need=1
+for f in "${SRC_FILES[@]}"; do
+	[ -s "$dest/$f" ] || need=1
+done
+
+if [ $need = 1 ]; then
+	[ -f "$TARBALL" ] || { say "$TARBALL not found" >&2; exit 1; }
+	say "extracting ${#SRC_FILES[@]} files of $SRC_NAME $src_version into $dest"
+	mkdir -p "$CACHE"
+	tmp=$(mktemp -d "$CACHE/.extract.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	tar -xJf "$TARBALL" -C "$tmp" "${SRC_FILES[@]/#/$SRC_NAME/}"
+	# Move the files into place only once all were extracted, so that an
+	# interrupted run leaves no partial file behind.
+	for f in "${SRC_FILES[@]}"; do
+		mkdir -p "$(dirname "$dest/$f")"
+		mv -f "$tmp/$SRC_NAME/$f" "$dest/$f"
+	done
+	echo "$src_version" >"$stamp"
+else
+	say "$SRC_NAME $src_version files present in $dest"
+fi
+
+# What the test pipeline runs, checked here so that a broken install shows
+# up now rather than in the middle of a run.
+for cmd in make gcc qemu-system-x86_64 busybox cpio gzip sparse; do
+	command -v "$cmd" >/dev/null || { say "command $cmd not found" >&2; exit 1; }
+done
