@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Print the kernel test matrix, one kernel a line:
+#
+#	<kver> <vmlinuz> <KDIR>
+#
+# A matrix entry is a Debian -amd64 kernel of the 6.1 or 6.12 series with
+# both /boot/vmlinuz-<kver> and /lib/modules/<kver>/build (its headers)
+# installed. Versions are found here, at run time, never hard-coded. When
+# several kernels of one series are installed (an old ABI left behind by an
+# upgrade), only the newest is kept.
+#
+# KERNELS="6.12" (space-separated substrings) keeps the kernels whose version
+# contains one of the words, not followed by a digit: "6.1" selects
+# 6.1.0-56-amd64 but not 6.12.117+deb12-amd64. The filter applies before
+# the newest of each series is picked, so it can also select an older kernel.
+#
+# Exits 1, with a message on stderr, when the matrix is empty.
+set -euo pipefail
+
+series_re='^6\.(1|12)\.'
+
+matrix=$(
+	for vmlinuz in /boot/vmlinuz-*-amd64; do
+		[ -e "$vmlinuz" ] || continue
+		kver=${vmlinuz#/boot/vmlinuz-}
+		[[ $kver =~ $series_re ]] || continue
+		kdir=/lib/modules/$kver/build
+		[ -f "$kdir/Makefile" ] || continue
+		if [ -n "${KERNELS:-}" ]; then
+			keep=0
+			for f in $KERNELS; do
+				rest=${kver#*"$f"}
+				[ "$rest" != "$kver" ] || continue
+				[[ $rest =~ ^[0-9] ]] || keep=1
+			done
+			[ $keep = 1 ] || continue
+		fi
+		echo "$kver $vmlinuz $kdir"
+	done | sort -V |
+	awk '{ split($1, v, "."); series = v[1] "." v[2]
+	       if (!(series in last)) order[n++] = series
+	       last[series] = $0 }
+	     END { for (i = 0; i < n; i++) print last[order[i]] }'
+)
+
+if [ -z "$matrix" ]; then
+	echo "kernels.sh: no kernel with /boot/vmlinuz-X and /lib/modules/X/build" \
+	     "matches${KERNELS:+ KERNELS=\"$KERNELS\"} (run scripts/deps.sh)" >&2
+	exit 1
+fi
+echo "$matrix"
