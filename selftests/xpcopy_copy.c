@@ -100,7 +100,95 @@ struct plan {
 	struct side loc, rem;
 	struct xpcopy_iovec *l, *r;
 	__u32 lcnt, rcnt;
+	/*
+	 * When a fault cuts a copy short, what the destination ranges hold
+	 * past the count is not promised by the contract: lenient leaves
+	 * those bytes out of the check. Bytes outside the ranges are always
+	 * checked, and so is everything when the copy was not cut by a fault.
+	 */
+	bool lenient;
 };
+
+/* A span of a window, [a, b). */
+struct ival {
+	size_t a, b;
+};
+
+static int ival_cmp(const void *x, const void *y)
+{
+	const struct ival *p = x, *q = y;
+
+	return p->a < q->a ? -1 : p->a > q->a;
+}
+
+/*
+ * The parts of the destination ranges after the first @skip bytes, as
+ * window offsets, sorted. Returns how many, or -1 on allocation failure.
+ */
+static long tail_ivals(const struct side *dst, const struct xpcopy_iovec *dv,
+		       __u32 dn, __u64 skip, struct ival **out)
+{
+	struct ival *iv = calloc(dn ? dn : 1, sizeof(*iv));
+	long n = 0;
+
+	if (!iv)
+		return -1;
+	for (__u32 i = 0; i < dn; i++) {
+		__u64 a = dv[i].addr, len = dv[i].len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		a += skip;
+		len -= skip;
+		skip = 0;
+		if (a < xp_ptr(dst->base) || a - xp_ptr(dst->base) >= dst->len)
+			continue;	/* outside the window: nothing to mask */
+		iv[n].a = a - xp_ptr(dst->base);
+		iv[n].b = iv[n].a + len > dst->len ? dst->len : iv[n].a + len;
+		n++;
+	}
+	qsort(iv, n, sizeof(*iv), ival_cmp);
+	*out = iv;
+	return n;
+}
+
+/*
+ * Compare window offsets [from, to) of the destination with the model,
+ * leaving out the spans @iv. Returns the window offset of the first
+ * difference, -1 if none, or INT64_MIN if the target did not answer.
+ */
+static long long dst_cmp(FIXTURE_DATA(copy) *self, const struct side *dst,
+			 bool local, size_t from, size_t to,
+			 const struct ival *iv, long n)
+{
+	size_t pos = from;
+
+	for (long i = 0; i <= n && pos < to; i++) {
+		size_t end = i < n ? iv[i].a : to;
+		long long d;
+
+		if (end > to)
+			end = to;
+		if (end > pos) {
+			if (local)
+				d = xp_cmp(dst->base + pos, self->scratch + pos,
+					   end - pos);
+			else
+				d = xp_target_cmp(&self->t,
+						  xp_ptr(dst->base + pos),
+						  end - pos, pos);
+			if (d == INT64_MIN)
+				return d;
+			if (d >= 0)
+				return (long long)pos + d;
+		}
+		if (i < n && iv[i].b > pos)
+			pos = iv[i].b;
+	}
+	return -1;
+}
 
 static bool side_map(struct side *s, size_t len, uint64_t seed)
 {
@@ -226,18 +314,22 @@ static void run_plan(struct __test_metadata *_metadata,
 
 	/* the destination window, guard bytes and gaps included */
 	if (dst->chk_len) {
-		if (rd)
-			diff = xp_cmp(dst->base + dst->chk_off,
-				      self->scratch + dst->chk_off,
-				      dst->chk_len);
-		else
-			diff = xp_target_cmp(&self->t,
-					     xp_ptr(dst->base + dst->chk_off),
-					     dst->chk_len, dst->chk_off);
+		__u64 done = ret == 0 ? copied : 0;
+		struct ival *iv = NULL;
+		long n = 0;
+
+		if (p->lenient) {
+			n = tail_ivals(dst, rd ? p->l : p->r,
+				       rd ? p->lcnt : p->rcnt, done, &iv);
+			ASSERT_LE(0, n);
+		}
+		diff = dst_cmp(self, dst, rd, dst->chk_off,
+			       dst->chk_off + dst->chk_len, iv, n);
 		EXPECT_EQ(-1, diff)
-			TH_LOG("destination (%s) wrong at window offset %lld",
-			       rd ? "local" : "remote",
-			       diff < 0 ? diff : diff + (long long)dst->chk_off);
+			TH_LOG("destination (%s) wrong at window offset %lld%s",
+			       rd ? "local" : "remote", diff,
+			       p->lenient ? "" : " (past the count included)");
+		free(iv);
 	}
 	/* the source window is unchanged */
 	if (src->chk_len) {
@@ -512,7 +604,8 @@ TEST_F(copy, self_copy)
  */
 static void half_unmapped(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(copy) *self,
-			  const FIXTURE_VARIANT(copy) *variant, bool remote)
+			  const FIXTURE_VARIANT(copy) *variant, bool remote,
+			  bool strict)
 {
 	size_t pg = self->page, len = 4 * pg;
 	struct plan p = { 0 };
@@ -531,6 +624,7 @@ static void half_unmapped(struct __test_metadata *_metadata,
 	p.l = &l;
 	p.r = &r;
 	p.lcnt = p.rcnt = 1;
+	p.lenient = !strict;
 	run_plan(_metadata, self, variant, &p, 0, 2 * pg - 100);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
@@ -538,12 +632,12 @@ static void half_unmapped(struct __test_metadata *_metadata,
 
 TEST_F(copy, half_unmapped_remote)
 {
-	half_unmapped(_metadata, self, variant, true);
+	half_unmapped(_metadata, self, variant, true, false);
 }
 
 TEST_F(copy, half_unmapped_local)
 {
-	half_unmapped(_metadata, self, variant, false);
+	half_unmapped(_metadata, self, variant, false, false);
 }
 
 /* The fault is in the second remote range: short count, the first range. */
@@ -567,6 +661,7 @@ TEST_F(copy, fault_in_second_range)
 	p.r = r;
 	p.lcnt = 1;
 	p.rcnt = 2;
+	p.lenient = true;
 	run_plan(_metadata, self, variant, &p, 0, 5000);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
@@ -579,7 +674,7 @@ TEST_F(copy, fault_in_second_range)
 static void bad_side(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(copy) *self,
 		     const FIXTURE_VARIANT(copy) *variant, bool remote,
-		     int prot, int want)
+		     int prot, int want, bool strict)
 {
 	size_t pg = self->page;
 	struct plan p = { 0 };
@@ -604,6 +699,7 @@ static void bad_side(struct __test_metadata *_metadata,
 	p.l = &l;
 	p.r = &r;
 	p.lcnt = p.rcnt = 1;
+	p.lenient = !strict;
 	run_plan(_metadata, self, variant, &p, want, 0);
 	if (prot >= 0)
 		side_unmap(bad);
@@ -613,7 +709,8 @@ static void bad_side(struct __test_metadata *_metadata,
 /* No forced writes: a read-only destination is EFAULT, and unchanged. */
 TEST_F(copy, readonly_destination)
 {
-	bad_side(_metadata, self, variant, !variant->read, PROT_READ, -EFAULT);
+	bad_side(_metadata, self, variant, !variant->read, PROT_READ, -EFAULT,
+		 true);
 }
 
 /* A read-only source is fine. */
@@ -642,22 +739,22 @@ TEST_F(copy, readonly_source)
 
 TEST_F(copy, prot_none_remote)
 {
-	bad_side(_metadata, self, variant, true, PROT_NONE, -EFAULT);
+	bad_side(_metadata, self, variant, true, PROT_NONE, -EFAULT, false);
 }
 
 TEST_F(copy, prot_none_local)
 {
-	bad_side(_metadata, self, variant, false, PROT_NONE, -EFAULT);
+	bad_side(_metadata, self, variant, false, PROT_NONE, -EFAULT, false);
 }
 
 TEST_F(copy, unmapped_remote)
 {
-	bad_side(_metadata, self, variant, true, -1, -EFAULT);
+	bad_side(_metadata, self, variant, true, -1, -EFAULT, false);
 }
 
 TEST_F(copy, unmapped_local)
 {
-	bad_side(_metadata, self, variant, false, -1, -EFAULT);
+	bad_side(_metadata, self, variant, false, -1, -EFAULT, false);
 }
 
 static void kernel_addr(struct __test_metadata *_metadata,
@@ -677,6 +774,7 @@ static void kernel_addr(struct __test_metadata *_metadata,
 	p.l = &l;
 	p.r = &r;
 	p.lcnt = p.rcnt = 1;
+	p.lenient = true;
 	run_plan(_metadata, self, variant, &p, -EFAULT, 0);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
@@ -690,6 +788,20 @@ TEST_F(copy, kernel_address_remote)
 TEST_F(copy, kernel_address_local)
 {
 	kernel_addr(_metadata, self, variant, false);
+}
+
+/*
+ * Beyond the contract's letter, as process_vm_readv(2) behaves: a copy cut
+ * short by a fault in the source leaves the destination past the count as
+ * it was, and a copy that fails leaves all of it. (A READ that fills the
+ * rest of the caller's range with zeroes, as copy_from_user() does to its
+ * destination on a fault, fails here.)
+ */
+TEST_F(copy, fault_keeps_rest_of_destination)
+{
+	half_unmapped(_metadata, self, variant, true, true);
+	bad_side(_metadata, self, variant, true, PROT_NONE, -EFAULT, true);
+	bad_side(_metadata, self, variant, true, -1, -EFAULT, true);
 }
 
 /* ---- counters and batches ---- */
@@ -815,7 +927,7 @@ TEST_F(copy, thp_buffers)
 	madvise(p.rem.base, len, MADV_HUGEPAGE);
 	xp_fill(p.loc.base, len, SEED_L, 0);
 	xp_fill(p.rem.base, len, SEED_R, 0);
-	l.addr = xp_ptr(p.loc.base + huge - 4095);
+	l.addr = xp_ptr(p.loc.base + huge / 2 - 4095);
 	l.len = 2 * MiB + 4097;
 	r.addr = xp_ptr(p.rem.base + 1);
 	r.len = 2 * MiB + 4097;
