@@ -12,8 +12,16 @@
 #define _XPCOPY_COMPAT_H
 
 #include <linux/eventfd.h>
+#include <linux/mm_types.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/user_namespace.h>
 
 #include "compat_probed.h"
+
+#ifdef XPC_HAVE_TASK_EXEC_STATE
+#include <linux/sched/exec_state.h>
+#endif
 
 /* Linux 6.8 dropped the count argument of eventfd_signal(). */
 static inline void xpc_eventfd_signal(struct eventfd_ctx *ctx)
@@ -22,6 +30,26 @@ static inline void xpc_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);
+#endif
+}
+
+/*
+ * The user namespace that owns @task's memory @mm, with a reference. It was
+ * mm->user_ns until struct task_exec_state (new in 7.2, absent in 6.12)
+ * moved it, with dumpability, to the task.
+ */
+static inline struct user_namespace *xpc_mm_user_ns(struct task_struct *task,
+						    struct mm_struct *mm)
+{
+#ifdef XPC_HAVE_TASK_EXEC_STATE
+	struct user_namespace *ns;
+
+	rcu_read_lock();
+	ns = get_user_ns(rcu_dereference(task->exec_state)->user_ns);
+	rcu_read_unlock();
+	return ns;
+#else
+	return get_user_ns(mm->user_ns);
 #endif
 }
 

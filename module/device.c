@@ -144,9 +144,11 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt)
  */
 static struct mm_struct *xpc_target_mm(pid_t nr)
 {
+	struct user_namespace *ns;
 	struct task_struct *task;
 	struct mm_struct *mm;
 	struct pid *pid;
+	bool allowed;
 
 	pid = find_get_pid(nr);
 	if (!pid)
@@ -156,10 +158,18 @@ static struct mm_struct *xpc_target_mm(pid_t nr)
 	if (!task)
 		return ERR_PTR(-ESRCH);
 	mm = get_task_mm(task);
-	put_task_struct(task);
-	if (!mm)
+	if (!mm) {
+		put_task_struct(task);
 		return ERR_PTR(-ESRCH);
-	if (mm != current->mm && !ns_capable(mm->user_ns, CAP_SYS_PTRACE)) {
+	}
+	allowed = mm == current->mm;
+	if (!allowed) {
+		ns = xpc_mm_user_ns(task, mm);
+		allowed = ns_capable(ns, CAP_SYS_PTRACE);
+		put_user_ns(ns);
+	}
+	put_task_struct(task);
+	if (!allowed) {
 		mmput(mm);
 		return ERR_PTR(-EPERM);
 	}
