@@ -1912,6 +1912,41 @@ TEST_F(grant, publish_revoked)
 	ASSERT_OWNER_UNCHANGED();
 }
 
+/*
+ * The word stops being writable after the grant was made: the data still
+ * lands, nothing is published. The header says a copy fails only when
+ * nothing was copied, but also that a publication stores the word; which
+ * of 0 (full count, no publication) or EFAULT the module answers is logged.
+ */
+TEST_F(grant, publish_word_unwritable)
+{
+	struct region rg[] = { { self->page, 100, S_DATA, 0 } };
+	struct xpcopy_grant_info in;
+	__u64 *seqw, copied;
+	int gfd, ret;
+
+	seqw = map_anon(self->page);
+	ASSERT_NE(NULL, seqw);
+	*seqw = 0x5555;
+	gfd = grant_seq(self->dev, GW, self->buf + self->page, self->page,
+			seqw, 0);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, mprotect(seqw, self->page, PROT_READ));
+	ret = gcopy(self->dev, CW | CP, gfd, self->data, 100, 0, 9, &copied);
+	if (ret == 0) {
+		ASSERT_EQ(100ULL, copied);
+	} else {
+		ASSERT_EQ(-EFAULT, ret);
+	}
+	TH_LOG("PUBLISH with an unwritable word: %s",
+	       ret ? "EFAULT, after the data was copied" : "0, full count");
+	ASSERT_IMAGE(rg, 1);
+	ASSERT_EQ(0x5555ULL, *seqw);
+	ASSERT_EQ(0, poll_now(gfd));
+	ASSERT_EQ(0, info(self->dev, gfd, &in));
+	ASSERT_EQ(0ULL, in.seq);
+}
+
 /* A derived grant publishes into the original's word and wakes its fd. */
 TEST_F(grant, publish_through_derived)
 {
