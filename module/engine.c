@@ -208,6 +208,18 @@ static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
 	atomic64_add(n, &xpc_stats.pins_released);
 }
 
+/*
+ * copy_from_user() without its zero padding: on a fault the caller's bytes
+ * past the count stay as they were, as process_vm_readv() leaves them.
+ */
+static unsigned long xpc_copy_in(void *to, const void __user *from,
+				 unsigned long n)
+{
+	if (!access_ok(from, n))
+		return n;
+	return __copy_from_user(to, from, n);
+}
+
 /* Worker side: copy one chunk between its frags and the adopted mm. */
 static void xpc_chunk_copy(struct xpc_chunk *c)
 {
@@ -235,7 +247,7 @@ static void xpc_chunk_copy(struct xpc_chunk *c)
 			if (write)
 				left = copy_to_user(uaddr, base + f->off + pos, n);
 			else
-				left = copy_from_user(base + f->off + pos, uaddr, n);
+				left = xpc_copy_in(base + f->off + pos, uaddr, n);
 			n -= left;
 			pos += n;
 			it->off += n;

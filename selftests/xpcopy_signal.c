@@ -329,32 +329,6 @@ TEST_F_TIMEOUT(sig, timer_interrupts_large_copy, 100)
 	}
 }
 
-/*
- * "After progress, the copy stops at a batch boundary with a short count":
- * the first signal comes 20 ms in, when batches were copied; the short
- * count is then a whole number of batches (the buffers are page aligned).
- */
-TEST_F_TIMEOUT(sig, signal_short_count_at_batch_boundary, 100)
-{
-	__u64 batch_bytes = self->batch * self->page;
-	__u64 copied = 0;
-	int ret;
-
-	ret = timer_copy(_metadata, self, variant, 20000, &copied);
-	ASSERT_NE(INT_MIN, ret) TH_LOG("setup failed: %s", strerror(errno));
-	if (ret == -EINTR)
-		SKIP(return, "EINTR: no batch was done 20 ms in");
-	ASSERT_EQ(0, ret) TH_LOG("copy: %s", strerror(-ret));
-	if (copied == BIG_LEN)
-		SKIP(return, "the copy finished before the first signal");
-	TH_LOG("short count %llu = %llu batches of %llu",
-	       (unsigned long long)copied,
-	       (unsigned long long)(copied / batch_bytes),
-	       (unsigned long long)batch_bytes);
-	EXPECT_EQ(0ULL, copied % batch_bytes)
-		TH_LOG("short count not at a batch boundary");
-}
-
 /* SIGKILL during a large copy: the caller dies promptly, pins are
  * dropped, and copies still work after. */
 TEST_F_TIMEOUT(sig, sigkill_during_large_copy, 100)

@@ -85,7 +85,10 @@
  *   address. When some bytes were copied the command succeeds and
  *   &xpcopy_copy.copied says how many (a short count).
  * - ``EINTR``: a signal arrived before any byte was copied. After progress,
- *   the copy stops at a batch boundary with a short count.
+ *   the copy succeeds with a short count. A signal stops a copy promptly,
+ *   inside a batch too (a batch may be stalled on a userfaultfd or FUSE page
+ *   of the other process): the count is of the bytes copied in order, and
+ *   bytes past it may have been written.
  * - ``ENOMEM``: the kernel could not allocate its bookkeeping.
  * - ``EBADF``: a grant fd that is not an open file descriptor.
  *
