@@ -12,6 +12,7 @@
 #define _XPCOPY_COMPAT_H
 
 #include <linux/eventfd.h>
+#include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
@@ -30,6 +31,19 @@ static inline void xpc_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);
+#endif
+}
+
+/* Linux 6.5 dropped the vmas argument of pin_user_pages_remote(). */
+static inline long xpc_pin_remote(struct mm_struct *mm, unsigned long start,
+				  unsigned long nr, unsigned int gup_flags,
+				  struct page **pages, int *locked)
+{
+#ifdef XPC_HAVE_PIN_USER_PAGES_REMOTE_NOVMAS
+	return pin_user_pages_remote(mm, start, nr, gup_flags, pages, locked);
+#else
+	return pin_user_pages_remote(mm, start, nr, gup_flags, pages, NULL,
+				     locked);
 #endif
 }
 

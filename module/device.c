@@ -24,7 +24,8 @@
 
 #define XPC_COPY_FLAGS	(XPCOPY_COPY_WRITE | XPCOPY_COPY_READ | \
 			 XPCOPY_COPY_BOUNCE | XPCOPY_COPY_GRANT | \
-			 XPCOPY_COPY_PUBLISH)
+			 XPCOPY_COPY_PUBLISH | XPCOPY_COPY_INLINE | \
+			 XPCOPY_COPY_WORKER)
 
 struct xpc_ucmd {
 	void __user *ubuffer;
@@ -195,9 +196,16 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 		return -EINVAL;
 	if (by_grant && !publish && cmd->seq)
 		return -EINVAL;
+	if (cmd->flags & XPCOPY_COPY_INLINE &&
+	    cmd->flags & (XPCOPY_COPY_WORKER | XPCOPY_COPY_BOUNCE))
+		return -EINVAL;
 
 	x.write = dir == XPCOPY_COPY_WRITE;
 	x.bounce = cmd->flags & XPCOPY_COPY_BOUNCE;
+	if (cmd->flags & XPCOPY_COPY_INLINE)
+		x.path = XPC_PATH_INLINE;
+	else if (cmd->flags & XPCOPY_COPY_WORKER)
+		x.path = XPC_PATH_WORKER;
 	x.lcnt = cmd->local_cnt;
 	x.rcnt = cmd->remote_cnt;
 	x.liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt);
@@ -338,6 +346,11 @@ static struct xpc_stat_attr xpc_stat_pins_released = {
 	&xpc_stats.pins_released
 };
 
+static struct xpc_stat_attr xpc_stat_inline_copies = {
+	__ATTR(inline_copies, 0444, xpc_stat_show, NULL),
+	&xpc_stats.inline_copies
+};
+
 static ssize_t pinned_peak_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
@@ -372,6 +385,7 @@ static struct attribute *xpc_stats_attrs[] = {
 	&dev_attr_pinned_peak.attr,
 	&xpc_stat_pins_taken.attr.attr,
 	&xpc_stat_pins_released.attr.attr,
+	&xpc_stat_inline_copies.attr.attr,
 	NULL,
 };
 

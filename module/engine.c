@@ -19,6 +19,7 @@
 #include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -57,6 +58,14 @@ static const struct kernel_param_ops batch_pages_ops = {
 module_param_cb(batch_pages, &batch_pages_ops, &batch_pages, 0644);
 MODULE_PARM_DESC(batch_pages,
 		 "most caller pages one copy pins at once (1-65536, default 512)");
+
+static unsigned int inline_max = 65536;
+module_param(inline_max, uint, 0644);
+MODULE_PARM_DESC(inline_max,
+		 "copies of at most this many bytes run in the caller's context (default 65536)");
+
+/* Most pages of the other process the caller-context path pins at once. */
+#define XPC_INLINE_PAGES	16
 
 static unsigned int workers;
 module_param(workers, uint, 0444);
@@ -486,7 +495,7 @@ static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
 	return len;
 }
 
-/* Copy between the bounce buffer and the caller's ranges at @lit. */
+/* Copy between kernel memory and the caller's ranges at @lit. */
 static size_t xpc_local_copy(void *buf, size_t len, struct xpc_iter *lit,
 			     bool to_user, int *err)
 {
@@ -501,7 +510,7 @@ static size_t xpc_local_copy(void *buf, size_t len, struct xpc_iter *lit,
 		if (to_user)
 			left = copy_to_user(uaddr, buf + pos, n);
 		else
-			left = copy_from_user(buf + pos, uaddr, n);
+			left = xpc_copy_in(buf + pos, uaddr, n);
 		pos += n - left;
 		lit->off += n - left;
 		if (left) {
@@ -524,6 +533,21 @@ static unsigned int xpc_buf_frags(void *buf, size_t len, struct xpc_frag *frags)
 		frags[n].len = min_t(size_t, PAGE_SIZE, len - pos);
 	}
 	return n;
+}
+
+/* Between batches: stop on a signal or when the check (revocation) says so. */
+static int xpc_between_batches(const struct xpc_xfer *x)
+{
+	if (signal_pending(current))
+		return -EINTR;
+	if (x->check) {
+		int err = x->check(x->check_arg);
+
+		if (err)
+			return err;
+	}
+	cond_resched();
+	return 0;
 }
 
 static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
@@ -560,18 +584,11 @@ int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 	return ret;
 }
 
-/**
- * xpc_engine_copy() - run one copy command
- * @x: what to copy; ranges validated by the caller
- * @copied: out, bytes copied in order
- *
- * Context: process context of the caller, whose pages are pinned. Sleeps.
- * When it returns no worker touches the caller's pages or @x->mm any more.
- *
- * Return: 0 when some bytes were copied or there was nothing to copy, with
- * *@copied set; else -EFAULT, -EINTR or -ENOMEM.
+/*
+ * The worker path: pin a batch of the caller's pages (or fill the bounce
+ * buffer), let the workers copy it in the other mm, unpin, next batch.
  */
-int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
+static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
 	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
 	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
@@ -582,13 +599,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	struct page **pages = NULL;
 	void *buf = NULL;
 	struct xpc_req req;
-	u64 total, done = 0;
 	int err = 0;
-
-	*copied = 0;
-	total = xpc_xfer_total(x);
-	if (!total)
-		return 0;
 
 	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
 	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
@@ -604,8 +615,8 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 
 	xpc_req_init(&req, x->mm, x->write);
 
-	while (done < total) {
-		u64 want = min_t(u64, total - done, (u64)cap * PAGE_SIZE);
+	while (*done < total) {
+		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
 		unsigned int npages = 0, nfrags;
 		size_t len, moved = 0;
 		int ret;
@@ -634,21 +645,14 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 			}
 		}
 		xpc_unpin(pages, npages, !x->write);
-		done += moved;
+		*done += moved;
 		if (ret)
 			err = ret;
 		if (err || moved < len)
 			break;
-		if (signal_pending(current)) {
-			err = -EINTR;
+		err = xpc_between_batches(x);
+		if (err)
 			break;
-		}
-		if (x->check) {
-			err = x->check(x->check_arg);
-			if (err)
-				break;
-		}
-		cond_resched();
 	}
 
 out_free:
@@ -656,12 +660,111 @@ out_free:
 	kvfree(pages);
 	kvfree(frags);
 	kfree(chunks);
+	return err;
+}
+
+/*
+ * The caller-context path, for small copies, with no hand-off: pin a few of
+ * the other process's pages (within the cap) under its mmap lock, map them
+ * in the kernel only, and copy between them and the caller's own memory.
+ */
+static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
+{
+	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
+	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
+	unsigned int max = min(xpc_batch_pages(), XPC_INLINE_PAGES);
+	unsigned int gup_flags = x->write ? FOLL_WRITE : 0;
+	struct page *pages[XPC_INLINE_PAGES];
+	int err = 0;
+
+	while (*done < total) {
+		const struct xpcopy_iovec *v = xpc_iter_seg(&rit);
+		unsigned long start = v->addr + rit.off;
+		unsigned int first = offset_in_page(start);
+		u64 n = min3(v->len - rit.off, total - *done,
+			     (u64)max * PAGE_SIZE - first);
+		int nr = DIV_ROUND_UP(first + n, PAGE_SIZE);
+		size_t moved = 0;
+		int locked = 1;
+		long got;
+		int i;
+
+		if (mmap_read_lock_killable(x->mm))
+			return -EINTR;
+		got = xpc_pin_remote(x->mm, start & PAGE_MASK, nr, gup_flags,
+				     pages, &locked);
+		if (locked)
+			mmap_read_unlock(x->mm);
+		if (got <= 0)
+			return got ? got : -EFAULT;
+		xpc_stats_pinned(got);
+		if (got < nr) {
+			n = (u64)got * PAGE_SIZE - first;
+			err = -EFAULT;
+		}
+		for (i = 0; i < got && moved < n; i++) {
+			unsigned int off = i ? 0 : first;
+			size_t len = min_t(u64, PAGE_SIZE - off, n - moved);
+			void *kaddr = kmap_local_page(pages[i]);
+			size_t c;
+
+			c = xpc_local_copy(kaddr + off, len, &lit, !x->write,
+					   &err);
+			kunmap_local(kaddr);
+			moved += c;
+			if (c < len)
+				break;
+		}
+		xpc_unpin(pages, got, x->write);
+		*done += moved;
+		rit.off += moved;
+		if (err || moved < n)
+			break;
+		err = xpc_between_batches(x);
+		if (err)
+			break;
+	}
+	return err;
+}
+
+/**
+ * xpc_engine_copy() - run one copy command
+ * @x: what to copy; ranges validated by the caller
+ * @copied: out, bytes copied in order
+ *
+ * Small copies run in the caller's context (no hand-off to a worker), larger
+ * ones on the workers; @x->path can force either.
+ *
+ * Context: process context of the caller, whose pages are pinned. Sleeps.
+ * When it returns no worker touches the caller's pages or @x->mm any more.
+ *
+ * Return: 0 when some bytes were copied or there was nothing to copy, with
+ * *@copied set; else -EFAULT, -EINTR, -ENOMEM or the @x->check error.
+ */
+int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
+{
+	u64 total = xpc_xfer_total(x), done = 0;
+	bool inl;
+	int err;
+
+	*copied = 0;
+	if (!total)
+		return 0;
+	inl = x->path == XPC_PATH_INLINE ||
+	      (x->path == XPC_PATH_AUTO && !x->bounce &&
+	       total <= READ_ONCE(inline_max));
+	if (inl)
+		err = xpc_inline_copy(x, total, &done);
+	else
+		err = xpc_worker_copy(x, total, &done);
 	if (done) {
 		*copied = done;
 		atomic64_inc(&xpc_stats.copies);
 		atomic64_add(done, &xpc_stats.bytes);
 		atomic64_add(x->bounce ? 2 * done : done,
 			     &xpc_stats.copy_bytes);
+		if (inl)
+			atomic64_inc(&xpc_stats.inline_copies);
 		return 0;
 	}
 	return err ? err : -EFAULT;

@@ -17,10 +17,12 @@ struct mm_struct;
  * @bytes: bytes those commands copied
  * @copy_bytes: bytes moved by the kernel's user copies (twice @bytes for
  *	the bounce path, once for the single copy)
- * @pinned_now: caller pages pinned at this moment
- * @pinned_peak: most caller pages pinned at once since load or reset
- * @pins_taken: caller pages pinned since load
- * @pins_released: caller pages unpinned since load
+ * @pinned_now: pages pinned at this moment (the caller's on the worker
+ *	path, the other process's on the caller-context path)
+ * @pinned_peak: most pages pinned at once since load or reset
+ * @pins_taken: pages pinned since load
+ * @pins_released: pages unpinned since load
+ * @inline_copies: copies that ran in the caller's context, not on a worker
  */
 struct xpc_stats {
 	atomic64_t copies;
@@ -30,6 +32,14 @@ struct xpc_stats {
 	atomic64_t pinned_peak;
 	atomic64_t pins_taken;
 	atomic64_t pins_released;
+	atomic64_t inline_copies;
+};
+
+/* Where a copy runs: chosen by size, or forced by the caller. */
+enum xpc_path {
+	XPC_PATH_AUTO,
+	XPC_PATH_INLINE,
+	XPC_PATH_WORKER,
 };
 
 extern struct xpc_stats xpc_stats;
@@ -39,6 +49,7 @@ extern struct xpc_stats xpc_stats;
  * @mm: the other address space; the caller holds a reference on its users
  * @write: true to copy the caller's ranges into @mm, false for the reverse
  * @bounce: copy twice through a kernel buffer instead of once
+ * @path: caller's context or workers
  * @liov: the caller's ranges, validated
  * @lcnt: number of @liov entries
  * @riov: the ranges in @mm, validated
@@ -51,6 +62,7 @@ struct xpc_xfer {
 	struct mm_struct *mm;
 	bool write;
 	bool bounce;
+	enum xpc_path path;
 	const struct xpcopy_iovec *liov;
 	u32 lcnt;
 	const struct xpcopy_iovec *riov;

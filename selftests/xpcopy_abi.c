@@ -177,6 +177,8 @@ TEST_F(xpcopy, features)
 				  XPCOPY_COPY_BOUNCE));
 	EXPECT_EQ((__u64)(XPCOPY_COPY_GRANT | XPCOPY_COPY_PUBLISH),
 		  f.copy_flags & (XPCOPY_COPY_GRANT | XPCOPY_COPY_PUBLISH));
+	EXPECT_EQ((__u64)(XPCOPY_COPY_INLINE | XPCOPY_COPY_WORKER),
+		  f.copy_flags & (XPCOPY_COPY_INLINE | XPCOPY_COPY_WORKER));
 	EXPECT_EQ((__u32)XPCOPY_IOV_MAX, f.max_iov);
 	EXPECT_LE(1U, f.nr_workers);
 	ASSERT_EQ(0, xp_batch_pages(&batch))
@@ -703,6 +705,54 @@ TEST_F(xpcopy, baseline_self_copy)
 	c.flags |= XPCOPY_COPY_BOUNCE;
 	ASSERT_EQ(0, call(self->fd, XPCOPY_COPY, &c));
 	EXPECT_EQ(LEN, c.copied);
+	EXPECT_EQ(-1, b_after_copy(self));
+}
+
+/* The caller-context path cannot also be the workers' or the bounce's. */
+TEST_F(xpcopy, copy_path_conflict)
+{
+	const __u32 flags[] = {
+		XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE | XPCOPY_COPY_WORKER,
+		XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE | XPCOPY_COPY_BOUNCE,
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+		struct xpcopy_copy c = self->c;
+
+		c.flags = flags[i];
+		EXPECT_EQ(-EINVAL, call(self->fd, XPCOPY_COPY, &c))
+			TH_LOG("flags 0x%x", flags[i]);
+		ASSERT_B_UNCHANGED();
+	}
+}
+
+/*
+ * Without a path flag, a copy of at most inline_max bytes runs in the
+ * caller's context and a larger one on the workers: the inline_copies
+ * counter tells which.
+ */
+TEST_F(xpcopy, copy_path_by_size)
+{
+	uint64_t before, after, max;
+	struct xpcopy_copy c = self->c;
+
+	ASSERT_EQ(0, xp_read_u64("/sys/module/xpcopy/parameters/inline_max",
+				 &max));
+	ASSERT_LE((uint64_t)LEN, max) TH_LOG("inline_max below the test size");
+	ASSERT_EQ(0, xp_stat("inline_copies", &before));
+	ASSERT_EQ(0, call(self->fd, XPCOPY_COPY, &c));
+	EXPECT_EQ(LEN, c.copied);
+	ASSERT_EQ(0, xp_stat("inline_copies", &after));
+	EXPECT_EQ(before + 1, after);
+	EXPECT_EQ(-1, b_after_copy(self));
+
+	xp_fill(self->b, 2 * self->page, SEED_B, 0);
+	c = self->c;
+	c.flags |= XPCOPY_COPY_WORKER;
+	ASSERT_EQ(0, call(self->fd, XPCOPY_COPY, &c));
+	EXPECT_EQ(LEN, c.copied);
+	ASSERT_EQ(0, xp_stat("inline_copies", &before));
+	EXPECT_EQ(after, before);
 	EXPECT_EQ(-1, b_after_copy(self));
 }
 

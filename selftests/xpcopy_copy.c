@@ -43,14 +43,30 @@ FIXTURE_VARIANT(copy)
 	bool bounce;
 };
 
+/*
+ * Every copy test runs on each path: the workers (caller's pages pinned,
+ * target mm adopted), the caller's context (target's pages pinned) and the
+ * bounce buffer, each forced whatever the size, in both directions.
+ */
 FIXTURE_VARIANT_ADD(copy, write)
 {
-	.flags = XPCOPY_COPY_WRITE,
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
 };
 
 FIXTURE_VARIANT_ADD(copy, read)
 {
-	.flags = XPCOPY_COPY_READ,
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_WORKER,
+	.read = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, write_inline)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE,
+};
+
+FIXTURE_VARIANT_ADD(copy, read_inline)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_INLINE,
 	.read = true,
 };
 

@@ -177,6 +177,12 @@ struct xpcopy_iovec {
  * @XPCOPY_COPY_PUBLISH: with @XPCOPY_COPY_GRANT on a grant with a sequence
  *	word: after all data is copied, store &xpcopy_copy.seq into the word
  *	and wake the waiters
+ * @XPCOPY_COPY_INLINE: copy in the caller's context: pin a few pages of the
+ *	target at a time and copy between them and the caller's memory, with
+ *	no hand-off to a worker. By default copies of at most the module
+ *	parameter ``inline_max`` bytes go this way. Not with
+ *	@XPCOPY_COPY_WORKER or @XPCOPY_COPY_BOUNCE.
+ * @XPCOPY_COPY_WORKER: copy on the kernel workers whatever the size
  *
  * Exactly one of @XPCOPY_COPY_WRITE and @XPCOPY_COPY_READ must be set.
  */
@@ -186,6 +192,8 @@ enum xpcopy_copy_flags {
 	XPCOPY_COPY_BOUNCE = 1 << 2,
 	XPCOPY_COPY_GRANT = 1 << 3,
 	XPCOPY_COPY_PUBLISH = 1 << 4,
+	XPCOPY_COPY_INLINE = 1 << 5,
+	XPCOPY_COPY_WORKER = 1 << 6,
 };
 
 /**
@@ -210,10 +218,12 @@ enum xpcopy_copy_flags {
  * ended in an unmapped page, or a signal arrived) or when there was nothing
  * to copy; it fails only when nothing was copied.
  *
- * The caller's pages are pinned in batches of at most
- * &xpcopy_features.batch_pages, copied by a kernel worker that adopts the
- * target's address space, and unpinned before the next batch. The target's
- * pages are never pinned and never mapped anywhere but in the kernel.
+ * On the worker path the caller's pages are pinned in batches of at most
+ * &xpcopy_features.batch_pages, copied by kernel workers that adopt the
+ * target's address space, and unpinned before the next batch. On the
+ * caller-context path (%XPCOPY_COPY_INLINE) a few of the target's pages are
+ * pinned at a time instead. Pages are never mapped anywhere but in the
+ * kernel, and never pinned more than &xpcopy_features.batch_pages at once.
  */
 struct xpcopy_copy {
 	__u32 size;
