@@ -98,10 +98,7 @@ struct xpc_req {
 	struct completion done;
 };
 
-/*
- * A run of frags that one worker copies to or from consecutive bytes of mm;
- * or, with no frags, one 64-bit store of @val at @store_addr in mm.
- */
+/* A run of frags that one worker copies to or from consecutive bytes of mm. */
 struct xpc_chunk {
 	struct list_head node;
 	struct xpc_req *req;
@@ -110,8 +107,6 @@ struct xpc_chunk {
 	struct xpc_iter rit;
 	size_t len;
 	size_t done;
-	u64 store_addr;
-	u64 val;
 };
 
 struct xpc_worker {
@@ -312,16 +307,7 @@ static int xpc_worker_fn(void *data)
 			used = req->mm;
 			kthread_use_mm(used);
 		}
-		if (c->store_addr) {
-			u64 __user *uaddr = u64_to_user_ptr(c->store_addr);
-
-			/* Everything copied before is visible before this. */
-			smp_mb();
-			if (!put_user(c->val, uaddr))
-				c->done = sizeof(u64);
-		} else {
-			xpc_chunk_copy(c);
-		}
+		xpc_chunk_copy(c);
 
 		/* No kick may land once req is cleared: drop any that did. */
 		spin_lock(&xpc_pool.lock);
@@ -424,7 +410,6 @@ static int xpc_run_batch(struct xpc_req *req, struct xpc_chunk *chunks,
 		c->rit = it;
 		c->len = 0;
 		c->done = 0;
-		c->store_addr = 0;
 		while (f < nfrags && (c->len < per || n == k)) {
 			c->len += frags[f++].len;
 			c->nfrags++;
@@ -565,23 +550,34 @@ static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
  * @addr: an 8-byte aligned address in @mm
  * @val: the value
  *
- * A worker adopts @mm and stores @val after a full memory barrier, so every
- * copy into @mm that finished before this call is visible before the value.
+ * In the caller's context: pin the page under @mm's mmap lock, map it in
+ * the kernel and store @val with release ordering, so that every copy into
+ * @mm that finished before this call (the caller has waited for its
+ * workers) is visible before the value.
  *
  * Return: 0, -EFAULT or -EINTR.
  */
 int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 {
-	struct xpc_chunk c = { .store_addr = addr, .val = val };
-	struct xpc_req req;
-	int ret;
+	struct page *page;
+	int locked = 1;
+	void *kaddr;
+	long got;
 
-	xpc_req_init(&req, mm, true);
-	c.req = &req;
-	ret = xpc_queue_wait(&req, &c, 1);
-	if (!ret && c.done != sizeof(u64))
-		ret = -EFAULT;
-	return ret;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	got = xpc_pin_remote(mm, addr & PAGE_MASK, 1, FOLL_WRITE, &page,
+			     &locked);
+	if (locked)
+		mmap_read_unlock(mm);
+	if (got != 1)
+		return got < 0 && got != -EFAULT ? -EINTR : -EFAULT;
+	xpc_stats_pinned(1);
+	kaddr = kmap_local_page(page);
+	smp_store_release((u64 *)(kaddr + offset_in_page(addr)), val);
+	kunmap_local(kaddr);
+	xpc_unpin(&page, 1, true);
+	return 0;
 }
 
 /*

@@ -317,8 +317,7 @@ int xpc_grant_info(struct xpcopy_grant_info *cmd)
 {
 	struct xpc_grant *g;
 
-	if (cmd->flags || cmd->__reserved || cmd->rights || cmd->len ||
-	    cmd->seq || cmd->revoked)
+	if (cmd->flags || cmd->__reserved)
 		return -EINVAL;
 	g = xpc_grant_get(cmd->grant_fd);
 	if (IS_ERR(g))

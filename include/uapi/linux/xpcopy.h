@@ -38,10 +38,17 @@
  *   word with acquire ordering and sees the value sees all the data copied
  *   before it. A copy that fails or is cut short does not publish. The grant
  *   fd polls readable (``EPOLLIN``) when a value was published since the
- *   last read(2) of that fd; read(2) of 8 bytes returns the last published
+ *   last read(2) of that open file (dup(2), fork(2) and ``SCM_RIGHTS`` share
+ *   the open file, and so its read position); read(2) of 8 bytes returns the last published
  *   value (blocking unless ``O_NONBLOCK``: then ``EAGAIN``). A revoked grant
  *   polls ``EPOLLERR`` and reads fail with ``ESTALE``. An eventfd attached
  *   at creation (%XPCOPY_GRANT_EVENTFD) is signalled at every publication.
+ *   When the publication itself fails after the data was copied (the grant
+ *   was revoked in between: ``ESTALE``; the word is no longer writable:
+ *   ``EFAULT``; a signal: ``EINTR``), the command fails although the data
+ *   landed: nothing was published, and repeating the copy is safe.
+ * - A copy already running when the owner exits completes (it holds the
+ *   address space until it returns); every later use fails with ``ESRCH``.
  */
 
 /**
@@ -97,7 +104,8 @@
  * - ``EINVAL``: the fd is open but is not an xpcopy grant; a window that is
  *   empty or wraps; a sequence word that is not 8-byte aligned;
  *   %XPCOPY_COPY_PUBLISH on a grant without a sequence word.
- * - ``ERANGE``: a range, or a derived window, reaches outside the window.
+ * - ``ERANGE``: a range, or a derived window, reaches outside the window
+ *   (a range whose offset + len wraps around is ``EINVAL``, as everywhere).
  * - ``EACCES``: the grant lacks the right the command needs (read for
  *   %XPCOPY_COPY_READ, write for %XPCOPY_COPY_WRITE), or a derived grant
  *   asks for a right its parent does not have.
