@@ -574,6 +574,7 @@ int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 		return got < 0 && got != -EFAULT ? -EINTR : -EFAULT;
 	xpc_stats_pinned(1);
 	kaddr = kmap_local_page(page);
+	/* Pairs with the reader's acquire load of the word: data first. */
 	smp_store_release((u64 *)(kaddr + offset_in_page(addr)), val);
 	kunmap_local(kaddr);
 	xpc_unpin(&page, 1, true);
