@@ -1,0 +1,401 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The xpcopy test runner, inside the QEMU guest (busybox ash).
+#
+# Loads /xpcopy.ko, runs every test case of every executable in /tests/ on
+# its own, under a timeout, checks the kernel log and the pin counters after
+# each, unloads the module, prints one line per case:
+#
+#	ok N name
+#	ok N name # SKIP reason
+#	not ok N name # reason
+#
+# and finally
+#
+#	XPCOPY-RESULT kver=<uname -r> passed=N failed=N skipped=N
+#
+# Configuration: /xpcopy/config (written by mkinitramfs.sh), then kernel
+# command line words xpct.<key>=<value> (timeout, verbose, filter, insmod,
+# hung_task; commas stand for spaces), which win. Keys:
+#
+#	XPCOPY_TIMEOUT	seconds a case may run before it is killed (120)
+#	XPCOPY_VERBOSE	1: print every case's output, not only failures'
+#	XPCOPY_FILTER	space-separated shell patterns; only cases whose name
+#			(bin:case) matches one run; empty: all
+#	XPCOPY_INSMOD	module parameters for insmod
+#	XPCOPY_HUNG_TASK  kernel.hung_task_timeout_secs, so that a task stuck
+#			in D state is reported before its case times out (30)
+#
+# Files: every file a test leaves in $XPCOPY_OUT (/out) is sent back to the
+# host over the console (see send_file), and so are results.tsv (number,
+# status, seconds and name of each case) and, when a case failed, the whole
+# kernel log as dmesg.log.
+
+PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH
+
+XPCOPY_TIMEOUT=120
+XPCOPY_VERBOSE=0
+XPCOPY_FILTER=
+XPCOPY_INSMOD=
+XPCOPY_HUNG_TASK=30
+[ -r /xpcopy/config ] && . /xpcopy/config
+
+for w in $(cat /proc/cmdline); do
+	case $w in
+	xpct.timeout=*)	XPCOPY_TIMEOUT=${w#*=} ;;
+	xpct.verbose=*)	XPCOPY_VERBOSE=${w#*=} ;;
+	xpct.filter=*)	XPCOPY_FILTER=$(echo "${w#*=}" | tr ',' ' ') ;;
+	xpct.insmod=*)	XPCOPY_INSMOD=$(echo "${w#*=}" | tr ',' ' ') ;;
+	xpct.hung_task=*) XPCOPY_HUNG_TASK=${w#*=} ;;
+	esac
+done
+
+XPCOPY_OUT=/out
+export XPCOPY_OUT
+TMPDIR=/tmp
+export TMPDIR
+
+KVER=$(uname -r)
+WORK=/tmp/xpcopy-run
+mkdir -p "$WORK" "$XPCOPY_OUT"
+DMESG_LOG=$WORK/dmesg.log	# the whole kernel log, chunk by chunk
+RESULTS=$WORK/results.tsv	# one line per case
+printf 'n\tstatus\tseconds\tname\n' >"$RESULTS"
+
+BAD_RE='BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|INFO: task .* blocked|kmemleak|Call Trace'
+
+n=0
+passed=0
+failed=0
+skipped=0
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+# result <ok|fail|skip> <name> [reason]
+# Also appends "<n> <status> <seconds> <name>" to $RESULTS (sent back to the
+# host as results.tsv, tab-separated); the case's time is in $CASE_TIME.
+CASE_TIME=0
+result() {
+	n=$((n + 1))
+	printf '%s\t%s\t%s\t%s\n' "$n" "$1" "$CASE_TIME" "$2" >>"$RESULTS"
+	case $1 in
+	ok)	passed=$((passed + 1))
+		echo "ok $n $2${3:+ # $3}" ;;
+	skip)	skipped=$((skipped + 1))
+		echo "ok $n $2 # SKIP ${3:-no reason given}" ;;
+	*)	failed=$((failed + 1))
+		echo "not ok $n $2 # ${3:-failed}" ;;
+	esac
+}
+
+# Print a file, each line prefixed with "# <tag>".
+show() {
+	sed "s/^/# $2/" "$1"
+}
+
+# send_file <path> [name]: send a file back to the host over the console.
+send_file() {
+	xpcopy-send-file "$@"
+}
+
+# ---------------------------------------------------------------------------
+# Checks after each case
+
+# Take the kernel messages since the previous call (dmesg -c reads and clears
+# in one step: no message falls between two checks) into $WORK/dmesg.new,
+# appending them to the whole log. Returns 0 when none is suspicious; the
+# suspicious chunk is then in $WORK/dmesg.new.
+dmesg_clean() {
+	dmesg -c >"$WORK/dmesg.new" 2>/dev/null
+	cat "$WORK/dmesg.new" >>"$DMESG_LOG"
+	! grep -v 'XPCOPY-MARK' "$WORK/dmesg.new" | grep -q -E "$BAD_RE"
+}
+
+# Outstanding FOLL_PIN pins: nr_foll_pin_acquired - nr_foll_pin_released.
+# Writing stat_refresh folds the per-cpu counter deltas first.
+PINS_ACQ=
+PINS_REL=
+read_pins() {
+	echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
+	PINS_ACQ=$(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat)
+	PINS_REL=$(awk '$1 == "nr_foll_pin_released" { print $2 }' /proc/vmstat)
+}
+
+# Returns 0 when the pins are back to the baseline, retrying for 1 s: a
+# process's pins may be released a little after it exited.
+pins_balanced() {
+	local i=0
+	[ -n "$PINS_BASE" ] || return 0
+	while :; do
+		read_pins
+		[ $((PINS_ACQ - PINS_REL)) = "$PINS_BASE" ] && return 0
+		i=$((i + 1))
+		[ $i -ge 10 ] && return 1
+		usleep 100000
+	done
+}
+
+# Kill what a case left behind: the harness runs each test in a child of its
+# own process group, which a timeout does not reach. Kernel threads have no
+# executable; the runner, its parent (init) and the baseline stay.
+kill_strays() {
+	local d p
+	for d in /proc/[0-9]*; do
+		p=${d#/proc/}
+		[ "$p" = 1 ] || [ "$p" = $$ ] && continue
+		case " $BASELINE_PIDS " in *" $p "*) continue ;; esac
+		[ -e "$d/exe" ] && kill -9 "$p" 2>/dev/null
+	done
+}
+
+# check_after <name> <status> <reason> <output file>
+# Runs the kernel log and pin checks, then reports the case.
+check_after() {
+	local name=$1 status=$2 reason=$3 out=$4 extra=
+	kill_strays
+	if ! dmesg_clean; then
+		[ "$status" = fail ] && extra="$reason; " || extra=
+		status=fail
+		reason="${extra}kernel log: $(grep -v 'XPCOPY-MARK' "$WORK/dmesg.new" |
+			grep -E -o "$BAD_RE" | head -n 1)"
+		DMESG_BAD=1
+	else
+		DMESG_BAD=0
+	fi
+	if ! pins_balanced; then
+		[ "$status" = fail ] && extra="$reason; " || extra=
+		status=fail
+		reason="${extra}pins leaked: nr_foll_pin_acquired=$PINS_ACQ nr_foll_pin_released=$PINS_REL (difference before: $PINS_BASE)"
+		# Judge the next cases on their own pins.
+		PINS_BASE=$((PINS_ACQ - PINS_REL))
+	fi
+	result "$status" "$name" "$reason"
+	CASE_TIME=0
+	if [ -n "$out" ] && [ -s "$out" ] &&
+	   { [ "$status" = fail ] || [ "$XPCOPY_VERBOSE" = 1 ]; }; then
+		show "$out" "  "
+	fi
+	[ "$DMESG_BAD" = 1 ] && show "$WORK/dmesg.new" "dmesg: "
+	return 0
+}
+
+# ---------------------------------------------------------------------------
+# Test cases
+
+# Is <name> selected by XPCOPY_FILTER?
+selected() {
+	local p r=1
+	[ -z "$XPCOPY_FILTER" ] && return 0
+	set -f		# the patterns are for case, not for file names
+	for p in $XPCOPY_FILTER; do
+		# shellcheck disable=SC2254
+		case $1 in $p) r=0 ;; esac
+	done
+	set +f
+	return $r
+}
+
+# list_cases <bin>: print the harness names of its cases, one a line, in the
+# order the harness runs them ("FIXTURE.TEST" or "FIXTURE.VARIANT.TEST";
+# TEST() tests are in fixture "global"). Prints "-" for a binary that does not
+# use the kselftest harness: it is run once, as one case.
+#
+# The harness of linux 6.12 prints, on stderr, for -l, a table of fixtures
+# "%-20s %-25s %s\n" (fixture, variant, test) where the n-th row of a fixture
+# holds its n-th variant and its n-th test (not their product); fixtures are
+# separated by a line of dashes. Columns are found by position, since names
+# longer than their column push the next column right.
+list_cases() {
+	local bin=$1
+	if ! grep -q -F 'run specified test' "$bin"; then
+		echo -
+		return 0
+	fi
+	timeout -k 5 60 "$bin" -l 2>&1 >/dev/null | awk '
+	function flush(   i, j) {
+		if (fixture == "")
+			return
+		for (j = 0; j < nt; j++) {
+			if (nv == 0)
+				print fixture "." tests[j]
+		}
+		for (i = 0; i < nv; i++)
+			for (j = 0; j < nt; j++)
+				print fixture "." variants[i] "." tests[j]
+		fixture = ""; nv = 0; nt = 0
+	}
+	function max(a, b) { return a > b ? a : b }
+	function first(s) { sub(/^ +/, "", s); sub(/ .*/, "", s); return s }
+	/^# FIXTURE/ { header = 1; next }
+	!header { next }
+	/^---/ { flush(); next }
+	{
+		line = $0
+		if (substr(line, 1, 1) != " ") {
+			fixture = first(line)
+			p = max(20, length(fixture)) + 2
+		} else {
+			p = 22
+		}
+		rest = substr(line, p)
+		if (rest != "" && substr(rest, 1, 1) != " ") {
+			v = first(rest)
+			variants[nv++] = v
+			t = substr(rest, max(25, length(v)) + 2)
+		} else {
+			t = substr(rest, 27)
+		}
+		t = first(t)
+		if (t != "")
+			tests[nt++] = t
+	}
+	END {
+		flush()
+		if (!header)
+			print "LIST-FAILED"
+	}'
+}
+
+# run_case <bin> <harness name or ->
+run_case() {
+	local bin=$1 case=$2 name rc start elapsed status reason out
+	name=$(basename "$bin")
+	[ "$case" = - ] || name="$name:$case"
+	selected "$name" || return 0
+
+	out=$WORK/out
+	echo "XPCOPY-MARK $((n + 1)) $name" >/dev/kmsg
+	start=$(date +%s)
+	# In a command substitution with stderr to /dev/null, so that the
+	# shell's "Terminated" when the timeout kills the case stays out of
+	# the console. (busybox ash ignores the redirections of a subshell
+	# inside a redirected { } group: no such construct here.)
+	if [ "$case" = - ]; then
+		rc=$(cd /tmp && exec 2>/dev/null &&
+		     timeout -k 5 "$XPCOPY_TIMEOUT" "$bin" >"$out" 2>&1 </dev/null
+		     echo $?)
+	else
+		rc=$(cd /tmp && exec 2>/dev/null &&
+		     timeout -k 5 "$XPCOPY_TIMEOUT" "$bin" -r "$case" >"$out" 2>&1 </dev/null
+		     echo $?)
+	fi
+	elapsed=$(($(date +%s) - start))
+	CASE_TIME=$elapsed
+	if [ "$XPCOPY_VERBOSE" = 1 ] || [ "$elapsed" -ge 10 ]; then
+		echo "# $name: exit $rc after ${elapsed}s"
+	fi
+
+	reason=
+	case $rc in
+	0)	status=ok
+		if [ "$case" != - ] && ! grep -q -E '^(not )?ok [0-9]+ ' "$out"; then
+			status=fail
+			reason="no test ran: the harness knows no case $case"
+		elif grep -q -E '^not ok [0-9]+ ' "$out"; then
+			status=fail
+			reason="exit 0 but the TAP output says not ok"
+		elif grep -q -E '^ok [0-9]+ .* # SKIP' "$out"; then
+			status=skip
+		elif grep -q -E '^ok [0-9]+ .* # XFAIL' "$out"; then
+			reason="XFAIL $(grep -m 1 -E '^ok [0-9]+ .* # XFAIL' "$out" | sed 's/.* # XFAIL *//')"
+		fi ;;
+	4)	status=skip ;;
+	124|137|143)
+		status=fail
+		if [ "$elapsed" -ge "$XPCOPY_TIMEOUT" ]; then
+			reason="timeout: killed after ${elapsed}s"
+		else
+			reason="killed by signal $((rc - 128))"
+		fi ;;
+	*)	status=fail
+		if [ $rc -gt 128 ]; then
+			reason="killed by signal $((rc - 128))"
+		else
+			reason="exit code $rc"
+		fi ;;
+	esac
+	if [ "$status" = skip ]; then
+		reason=$(grep -m 1 -F '# SKIP' "$out" | sed 's/.*# SKIP *//')
+		[ -n "$reason" ] || reason="exit code 4, no reason given"
+	fi
+	check_after "$name" "$status" "$reason" "$out"
+}
+
+# ---------------------------------------------------------------------------
+# Main
+
+echo
+echo "# xpcopy guest runner on $KVER, $(nproc) cpus, timeout ${XPCOPY_TIMEOUT}s${XPCOPY_FILTER:+, filter: $XPCOPY_FILTER}"
+
+[ -w /proc/sys/kernel/hung_task_timeout_secs ] &&
+	echo "$XPCOPY_HUNG_TASK" >/proc/sys/kernel/hung_task_timeout_secs
+
+# Processes that were there before any test: not strays.
+BASELINE_PIDS=
+for d in /proc/[0-9]*; do
+	[ -e "$d/exe" ] && BASELINE_PIDS="$BASELINE_PIDS ${d#/proc/}"
+done
+
+# Boot messages are not the module's doing: shown, not counted.
+dmesg_clean || { echo "# the kernel log had suspicious lines before the module was loaded:"; show "$WORK/dmesg.new" "boot: "; }
+
+read_pins
+if [ -n "$PINS_ACQ" ] && [ -n "$PINS_REL" ]; then
+	PINS_BASE=$((PINS_ACQ - PINS_REL))
+	[ "$PINS_BASE" = 0 ] || echo "# pins outstanding before the tests: $PINS_BASE; checking against that"
+else
+	PINS_BASE=
+	echo "# /proc/vmstat has no nr_foll_pin_* counters: pin check disabled"
+fi
+
+# module_load
+echo "XPCOPY-MARK $((n + 1)) module_load" >/dev/kmsg
+# shellcheck disable=SC2086
+if insmod /xpcopy.ko $XPCOPY_INSMOD >"$WORK/out" 2>&1; then
+	MODULE_LOADED=1
+	check_after module_load ok "" "$WORK/out"
+else
+	MODULE_LOADED=0
+	check_after module_load fail "insmod failed: $(head -n 1 "$WORK/out")" "$WORK/out"
+fi
+[ "$XPCOPY_VERBOSE" = 1 ] && ls -l /dev/xpcopy 2>&1 | sed 's/^/# /'
+
+for bin in /tests/*; do
+	[ -f "$bin" ] && [ -x "$bin" ] || continue
+	cases=$(list_cases "$bin")
+	if [ "$cases" = LIST-FAILED ] || [ -z "$cases" ]; then
+		name=$(basename "$bin"):list
+		if selected "$name"; then
+			timeout -k 5 60 "$bin" -l >"$WORK/out" 2>&1
+			check_after "$name" fail "'$(basename "$bin") -l' listed no test case" "$WORK/out"
+		fi
+		continue
+	fi
+	for c in $cases; do
+		run_case "$bin" "$c"
+	done
+done
+[ -e /tests ] && [ -n "$(ls /tests)" ] || echo "# no test binaries in /tests"
+
+# module_unload
+echo "XPCOPY-MARK $((n + 1)) module_unload" >/dev/kmsg
+if [ "$MODULE_LOADED" = 0 ]; then
+	check_after module_unload skip "the module was not loaded" ""
+elif rmmod xpcopy >"$WORK/out" 2>&1; then
+	check_after module_unload ok "" "$WORK/out"
+else
+	check_after module_unload fail "rmmod failed: $(head -n 1 "$WORK/out")" "$WORK/out"
+fi
+
+# Files back to the host.
+for f in "$XPCOPY_OUT"/*; do
+	[ -f "$f" ] && send_file "$f"
+done
+send_file "$RESULTS" results.tsv
+[ "$failed" -gt 0 ] && send_file "$DMESG_LOG" dmesg.log
+
+dmesg -n 1
+echo "XPCOPY-RESULT kver=$KVER passed=$passed failed=$failed skipped=$skipped"
