@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# xpcopy: build and test. The module is built out of tree for every kernel
+# of the matrix (scripts/kernels.sh: the installed Debian 6.1 and 6.12
+# kernels) and tested in QEMU guests, never on the host.
+#
+#   make check          everything: deps, modules, selftests, boot each kernel
+#   make module         build/<kver>/xpcopy.ko for every kernel
+#   make modules-check  W=1 C=1 (sparse) builds; any warning fails
+#   make checkpatch     checkpatch.pl --strict on the module and uapi header
+#   make selftests      static test binaries in build/selftests/bin/
+#   make userspace      userspace/ programs, once userspace/Makefile exists
+#   make deps           install packages, extract kselftest/checkpatch files
+#   make kernels        print the kernel matrix
+#   make bench          (not yet)
+#   make clean          remove build/
+#   make help           this text
+#
+# Knobs (make VAR=value or environment):
+#   KERNELS="6.12"      test only kernels whose version contains a word
+#   XPCOPY_TIMEOUT=120  seconds per test case in the guest
+#   XPCOPY_FILTER=...   shell patterns of cases to run (bin:FIXTURE.TEST)
+#   XPCOPY_VERBOSE=1    show every case's output
+#   QEMU_CPU=max        guest cpu model, e.g. max,-fsrm,-erms
+#   GUEST_TIMEOUT=1200  wall-clock limit of one guest, seconds
+#   GUEST_APPEND=...    more guest kernel command line
+#   JOBS=<nproc>        parallel jobs of each build
+
+SRC_CACHE	?= /var/tmp/xpcopy-src/linux-source-6.12
+KSFT_DIR	?= $(SRC_CACHE)/tools/testing/selftests
+CHECKPATCH	?= $(SRC_CACHE)/scripts/checkpatch.pl
+BUILD		:= $(CURDIR)/build
+JOBS		?= $(shell nproc)
+
+export KERNELS XPCOPY_TIMEOUT XPCOPY_FILTER XPCOPY_VERBOSE XPCOPY_INSMOD
+export XPCOPY_HUNG_TASK
+export QEMU_CPU QEMU_SMP QEMU_MEM GUEST_TIMEOUT GUEST_APPEND JOBS
+export XPCOPY_BUILD := $(BUILD)
+
+# -j for sub-makes, unless this make already shares a jobserver with them.
+SUBJOBS = $$(case "$$MAKEFLAGS" in *jobserver*) ;; *) echo -j$(JOBS) ;; esac)
+
+.PHONY: all deps kernels module modules-check checkpatch selftests userspace \
+	check bench clean help
+
+all: module selftests
+
+deps:
+	@scripts/deps.sh
+
+kernels: deps
+	@scripts/kernels.sh
+
+module: deps
+	@scripts/build-modules.sh
+
+modules-check: deps
+	@scripts/build-modules.sh check
+
+checkpatch: deps
+	@CHECKPATCH=$(CHECKPATCH) scripts/checkpatch.sh
+
+selftests: deps
+	@[ -f selftests/Makefile ] || { echo "selftests: no selftests/Makefile" >&2; exit 1; }
+	+$(MAKE) -C selftests $(SUBJOBS) O=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR)
+
+userspace:
+	@if [ -f userspace/Makefile ]; then \
+		$(MAKE) -C userspace $(SUBJOBS) O=$(BUILD)/userspace; \
+	 else \
+		echo "userspace: no userspace/Makefile yet, nothing to build"; \
+	 fi
+
+check:
+	+@scripts/check.sh
+
+bench:
+	@echo "make bench: not yet"
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile

@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh: what "make check" does.
+#
+#   1. scripts/deps.sh
+#   2. the module for every kernel of the matrix (scripts/kernels.sh), in
+#      parallel; a kernel whose build fails is not booted and counts one
+#      failure
+#   3. the selftests (make selftests) and userspace (make userspace)
+#   4. per kernel, one after the other: initramfs, boot, tests
+#   5. per-kernel results, skipped cases with their reasons, the time of
+#      each phase, and last exactly one line "N passed, N failed"
+#
+# Exits 1 when any case failed or any kernel gave no result.
+#
+# Environment: everything scripts/kernels.sh, build-module.sh,
+# mkinitramfs.sh and run-guest.sh read (KERNELS, QEMU_CPU, GUEST_TIMEOUT,
+# XPCOPY_TIMEOUT, XPCOPY_FILTER, XPCOPY_VERBOSE, ...), and
+#	XPCOPY_TESTS_DIR  prebuilt test executables: skip "make selftests"
+#	MAKE		  the make to run for selftests and userspace
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${XPCOPY_BUILD:-$top/build}
+export XPCOPY_BUILD=$build
+make=${MAKE:-make}
+cd "$top" || exit 1
+
+timings=()
+t_start=
+phase_start() { t_start=$(date +%s.%N); echo "=== $1"; }
+phase_end() {
+	local t
+	t=$(awk -v a="$(date +%s.%N)" -v b="$t_start" 'BEGIN { print a - b }')
+	timings+=("$(printf '%-44s %7.1fs' "$1" "$t")")
+}
+die() { echo "check: $*" >&2; exit 1; }
+
+phase_start "deps"
+"$top/scripts/deps.sh" || die "scripts/deps.sh failed"
+phase_end "deps"
+
+matrix=$("$top/scripts/kernels.sh") || die "no kernel to test"
+kvers=$(cut -d' ' -f1 <<<"$matrix")
+echo "kernels:"
+sed 's/^/  /' <<<"$matrix"
+
+phase_start "module builds"
+"$top/scripts/build-modules.sh" || echo "check: some module builds failed; going on with the others"
+phase_end "module builds ($(echo $kvers | wc -w) kernel(s) in parallel)"
+
+phase_start "selftests, userspace"
+if [ -n "${XPCOPY_TESTS_DIR:-}" ]; then
+	echo "using prebuilt tests in $XPCOPY_TESTS_DIR"
+else
+	"$make" --no-print-directory selftests || die "make selftests failed"
+fi
+"$make" --no-print-directory userspace || die "make userspace failed"
+phase_end "selftests, userspace build"
+
+for kver in $kvers; do
+	dir=$build/$kver
+	rm -f "$dir/result"
+	if [ ! -f "$dir/xpcopy.ko" ]; then
+		echo "XPCOPY-NOBUILD kver=$kver reason=module_build_failed" >"$dir/result"
+		continue
+	fi
+	phase_start "initramfs $kver"
+	"$top/scripts/mkinitramfs.sh" "$kver" "$dir/initramfs.cpio.gz" ||
+		die "mkinitramfs.sh $kver failed"
+	phase_end "initramfs $kver"
+
+	phase_start "boot + tests $kver"
+	rm -rf "$dir/out"
+	"$top/scripts/run-guest.sh" "$kver" "$dir/initramfs.cpio.gz" \
+		"$dir/console.log" "$dir/out" | tee "$dir/run-guest.out"
+	tail -n 1 "$dir/run-guest.out" | grep -E '^XPCOPY-(NO)?RESULT ' >"$dir/result" ||
+		echo "XPCOPY-NORESULT kver=$kver reason=run-guest.sh_failed" >"$dir/result"
+	phase_end "boot + tests $kver"
+done
+
+# ---------------------------------------------------------------------------
+# Summary
+
+total_pass=0
+total_fail=0
+skips=
+echo
+echo "=============================== xpcopy results ==============================="
+for kver in $kvers; do
+	dir=$build/$kver
+	res=$(cat "$dir/result")
+	case $res in
+	XPCOPY-RESULT*)
+		p=$(grep -o 'passed=[0-9]*' <<<"$res" | cut -d= -f2)
+		f=$(grep -o 'failed=[0-9]*' <<<"$res" | cut -d= -f2)
+		s=$(grep -o 'skipped=[0-9]*' <<<"$res" | cut -d= -f2)
+		echo "$kver: $p passed, $f failed, $s skipped (log: ${dir#"$top"/}/console.log)"
+		grep -E '^not ok [0-9]+ ' "$dir/console.log" | sed 's/^/    /'
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+		skips+=$(grep -E '^ok [0-9]+ .* # SKIP' "$dir/console.log" |
+			 sed -E "s/^ok [0-9]+ /    $kver: /")$'\n'
+		;;
+	XPCOPY-NOBUILD*)
+		echo "$kver: FAILED: the module did not build (log: ${dir#"$top"/}/build-run.log)"
+		total_fail=$((total_fail + 1))
+		;;
+	*)
+		echo "$kver: FAILED: no result: $(sed 's/.*reason=//; s/_/ /g' <<<"$res") (log: ${dir#"$top"/}/console.log); its end:"
+		tail -n 25 "$dir/console.log" 2>/dev/null | sed 's/^/    | /'
+		total_fail=$((total_fail + 1))
+		;;
+	esac
+done
+skips=$(sed '/^$/d' <<<"$skips")
+if [ -n "$skips" ]; then
+	echo "skipped:"
+	echo "$skips"
+fi
+echo "timings:"
+printf '    %s\n' "${timings[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
