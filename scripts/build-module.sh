@@ -59,8 +59,21 @@ mirror() {
 }
 
 mirror
-# Kernel API differences, found by compiling probes (module/compat.h).
-"$top/scripts/compat-probe.sh" "$kdir" "$dest/module/compat_probed.h"
+# Kernel API differences, found by compiling probes (module/compat.h). The
+# probes take a kbuild run; they are run again only when they or the
+# kernel's headers changed.
+probe_key=$(
+	cd "$top/scripts" &&
+	{ cat compat-probe.sh compat/*.c 2>/dev/null
+	  echo "$kdir"
+	  stat -L -c '%n %s %Y' "$kdir/Makefile" "$kdir/Module.symvers" \
+		"$kdir/include/generated/autoconf.h" 2>/dev/null
+	} | sha256sum | cut -d' ' -f1)
+if [ ! -f "$dest/module/compat_probed.h" ] ||
+   [ "$(cat "$dest/.compat-probe-key" 2>/dev/null)" != "$probe_key" ]; then
+	"$top/scripts/compat-probe.sh" "$kdir" "$dest/module/compat_probed.h"
+	echo "$probe_key" >"$dest/.compat-probe-key"
+fi
 
 if [ "$mode" = build ]; then
 	rm -f "$build/$kver/xpcopy.ko"
