@@ -601,7 +601,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
 	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
 	if (x->bounce)	/* no bigger than the copy: small ones stay cheap */
-		buf = kvmalloc(min_t(u64, total, (u64)cap * PAGE_SIZE),
+		buf = kvmalloc(min_t(u64, total - *done, (u64)cap * PAGE_SIZE),
 			       GFP_KERNEL);
 	else
 		pages = kvmalloc_array(cap, sizeof(*pages), GFP_KERNEL);
@@ -611,6 +611,9 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	}
 
 	xpc_req_init(&req, x->mm, x->write);
+	/* Go on where the caller-context path stopped, if it ran first. */
+	xpc_iter_advance(&lit, *done);
+	xpc_iter_advance(&rit, *done);
 
 	while (*done < total) {
 		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
@@ -664,6 +667,12 @@ out_free:
  * The caller-context path, for small copies, with no hand-off: pin a few of
  * the other process's pages (within the cap) under its mmap lock, map them
  * in the kernel only, and copy between them and the caller's own memory.
+ *
+ * Chosen by size, pages are pinned with FOLL_NOWAIT: a page that would make
+ * the caller wait (I/O, or a fault held by userfaultfd) is left to the
+ * workers, whose waits a signal can always cut short; -EAGAIN says "the
+ * workers take the rest". Forced by the caller, it waits as CMA does
+ * (killably).
  */
 static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
@@ -674,6 +683,8 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct page *pages[XPC_INLINE_PAGES];
 	int err = 0;
 
+	if (x->path != XPC_PATH_INLINE)
+		gup_flags |= FOLL_NOWAIT;
 	while (*done < total) {
 		const struct xpcopy_iovec *v = xpc_iter_seg(&rit);
 		unsigned long start = v->addr + rit.off;
@@ -692,13 +703,14 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 				     pages, &locked);
 		if (locked)
 			mmap_read_unlock(x->mm);
-		if (got <= 0)
-			return got ? got : -EFAULT;
+		if (got == 0 || got == -EBUSY)
+			return -EAGAIN;
+		if (got < 0)
+			return got;
 		xpc_stats_pinned(got);
-		if (got < nr) {
+		/* Short: the next round finds out why, at the page it stopped. */
+		if (got < nr)
 			n = (u64)got * PAGE_SIZE - first;
-			err = -EFAULT;
-		}
 		for (i = 0; i < got && moved < n; i++) {
 			unsigned int off = i ? 0 : first;
 			size_t len = min_t(u64, PAGE_SIZE - off, n - moved);
@@ -750,9 +762,12 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	inl = x->path == XPC_PATH_INLINE ||
 	      (x->path == XPC_PATH_AUTO && !x->bounce &&
 	       total <= READ_ONCE(inline_max));
-	if (inl)
+	if (inl) {
 		err = xpc_inline_copy(x, total, &done);
-	else
+		if (err == -EAGAIN)
+			inl = false;
+	}
+	if (!inl)
 		err = xpc_worker_copy(x, total, &done);
 	if (done) {
 		*copied = done;

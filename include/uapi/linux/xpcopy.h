@@ -188,7 +188,10 @@ struct xpcopy_iovec {
  * @XPCOPY_COPY_INLINE: copy in the caller's context: pin a few pages of the
  *	target at a time and copy between them and the caller's memory, with
  *	no hand-off to a worker. By default copies of at most the module
- *	parameter ``inline_max`` bytes go this way. Not with
+ *	parameter ``inline_max`` bytes go this way, and hand a page that would
+ *	make the caller wait (I/O, userfaultfd) and the rest of the copy to
+ *	the workers; forced by this flag, the caller waits for such a page
+ *	(killably, as process_vm_writev() does). Not with
  *	@XPCOPY_COPY_WORKER or @XPCOPY_COPY_BOUNCE.
  * @XPCOPY_COPY_WORKER: copy on the kernel workers whatever the size
  *
