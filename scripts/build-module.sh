@@ -28,7 +28,16 @@ build=${XPCOPY_BUILD:-$top/build}
 kdir=/lib/modules/$kver/build
 jobs=${JOBS:-$(nproc)}
 
-[ -f "$kdir/Makefile" ] || { echo "build-module: no $kdir" >&2; exit 1; }
+# A kernel whose headers need a newer toolchain than the host's (Debian
+# sid's, scripts/sid.sh) is built inside its chroot: there the build tree is
+# bind-mounted at /xpcopy-build and scripts/ at /xpcopy-scripts, in a
+# private mount namespace that vanishes with the build.
+root=
+sid_root=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/root
+if [ ! -f "$kdir/Makefile" ] && [ -f "$sid_root$kdir/Makefile" ]; then
+	root=$sid_root
+fi
+[ -f "$root$kdir/Makefile" ] || { echo "build-module: no $kdir" >&2; exit 1; }
 
 case $mode in
 build)	dest=$build/$kver/src ;;
@@ -59,25 +68,46 @@ mirror() {
 }
 
 mirror
+
+# Run a command where the kernel's headers are; $M and $S name the build
+# tree and scripts/ as that command sees them.
+if [ -z "$root" ]; then
+	M=$dest
+	S=$top/scripts
+	in_kbuild() { "$@"; }
+else
+	M=/xpcopy-build
+	S=/xpcopy-scripts
+	in_kbuild() {
+		unshare -m sh -ec '
+			r=$1 d=$2 s=$3; shift 3
+			mkdir -p "$r/xpcopy-build" "$r/xpcopy-scripts"
+			mount --bind "$d" "$r/xpcopy-build"
+			mount --bind "$s" "$r/xpcopy-scripts"
+			mount -t proc proc "$r/proc"
+			exec chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+		' sh "$root" "$dest" "$top/scripts" "$@"
+	}
+fi
 # Kernel API differences, found by compiling probes (module/compat.h). The
 # probes take a kbuild run; they are run again only when they or the
 # kernel's headers changed.
 probe_key=$(
 	cd "$top/scripts" &&
 	{ cat compat-probe.sh compat/*.c 2>/dev/null
-	  echo "$kdir"
-	  stat -L -c '%n %s %Y' "$kdir/Makefile" "$kdir/Module.symvers" \
-		"$kdir/include/generated/autoconf.h" 2>/dev/null
+	  echo "$root$kdir"
+	  stat -L -c '%n %s %Y' "$root$kdir/Makefile" "$root$kdir/Module.symvers" \
+		"$root$kdir/include/generated/autoconf.h" 2>/dev/null
 	} | sha256sum | cut -d' ' -f1)
 if [ ! -f "$dest/module/compat_probed.h" ] ||
    [ "$(cat "$dest/.compat-probe-key" 2>/dev/null)" != "$probe_key" ]; then
-	"$top/scripts/compat-probe.sh" "$kdir" "$dest/module/compat_probed.h"
+	in_kbuild "$S/compat-probe.sh" "$kdir" "$M/module/compat_probed.h"
 	echo "$probe_key" >"$dest/.compat-probe-key"
 fi
 
 if [ "$mode" = build ]; then
 	rm -f "$build/$kver/xpcopy.ko"
-	make -C "$kdir" M="$dest" -j"$jobs" modules
+	in_kbuild make -C "$kdir" M="$M" -j"$jobs" modules
 	cp "$dest/xpcopy.ko" "$build/$kver/xpcopy.ko"
 	echo "build-module: $build/$kver/xpcopy.ko"
 	exit 0
@@ -85,9 +115,9 @@ fi
 
 # check: a full build, so that every file is compiled and checked.
 log=$build/$kver/check.log
-make -C "$kdir" M="$dest" clean >/dev/null
+in_kbuild make -C "$kdir" M="$M" clean >/dev/null
 set +e
-make -C "$kdir" M="$dest" -j"$jobs" W=1 C=1 modules >"$log" 2>&1
+in_kbuild make -C "$kdir" M="$M" -j"$jobs" W=1 C=1 modules >"$log" 2>&1
 rc=$?
 set -e
 cat "$log"

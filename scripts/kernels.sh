@@ -5,7 +5,9 @@
 #
 #	<kver> <vmlinuz> <KDIR>
 #
-# A matrix entry is a Debian -amd64 kernel of the 6.1 or 6.12 series with
+# The matrix: Debian 12's two kernel series, and the newest kernel of Debian
+# sid (scripts/sid.sh). A Debian 12 entry is an -amd64 kernel of the 6.1 or
+# 6.12 series with
 # both /boot/vmlinuz-<kver> and /lib/modules/<kver>/build (its headers)
 # installed. Versions are found here, at run time, never hard-coded. When
 # several kernels of one series are installed (an old ABI left behind by an
@@ -21,6 +23,18 @@ set -euo pipefail
 
 series_re='^6\.(1|12)\.'
 
+# Keep a kernel if KERNELS is unset or names it.
+wanted() {
+	local f rest
+	[ -n "${KERNELS:-}" ] || return 0
+	for f in $KERNELS; do
+		rest=${1#*"$f"}
+		[ "$rest" != "$1" ] || continue
+		[[ $rest =~ ^[0-9] ]] || return 0
+	done
+	return 1
+}
+
 matrix=$(
 	for vmlinuz in /boot/vmlinuz-*-amd64; do
 		[ -e "$vmlinuz" ] || continue
@@ -28,15 +42,7 @@ matrix=$(
 		[[ $kver =~ $series_re ]] || continue
 		kdir=/lib/modules/$kver/build
 		[ -f "$kdir/Makefile" ] || continue
-		if [ -n "${KERNELS:-}" ]; then
-			keep=0
-			for f in $KERNELS; do
-				rest=${kver#*"$f"}
-				[ "$rest" != "$kver" ] || continue
-				[[ $rest =~ ^[0-9] ]] || keep=1
-			done
-			[ $keep = 1 ] || continue
-		fi
+		wanted "$kver" || continue
 		echo "$kver $vmlinuz $kdir"
 	done | sort -V |
 	awk '{ split($1, v, "."); series = v[1] "." v[2]
@@ -44,6 +50,15 @@ matrix=$(
 	       last[series] = $0 }
 	     END { for (i = 0; i < n; i++) print last[order[i]] }'
 )
+
+# The newest kernel Debian ships (sid's), built in a chroot: XPCOPY_SID=0
+# leaves it out. Its line names the chroot instead of a KDIR on the host.
+if [ "${XPCOPY_SID:-1}" != 0 ]; then
+	sid=$("$(dirname "$0")/sid.sh") || { echo "kernels.sh: scripts/sid.sh failed" >&2; exit 1; }
+	if wanted "${sid%% *}"; then
+		matrix=$(printf '%s\n%s' "$matrix" "$sid" | sed '/^$/d')
+	fi
+fi
 
 if [ -z "$matrix" ]; then
 	echo "kernels.sh: no kernel with /boot/vmlinuz-X and /lib/modules/X/build" \

@@ -27,7 +27,8 @@
 #	QEMU_EXTRA	more qemu arguments (word-split)
 #	GUEST_TIMEOUT	wall-clock limit in seconds (default 1200)
 #	GUEST_APPEND	more kernel command line, e.g. "xpct.verbose=1"
-#	XPCOPY_VMLINUZ	kernel image (default /boot/vmlinuz-<kver>)
+#	XPCOPY_VMLINUZ	kernel image (default /boot/vmlinuz-<kver>, or the
+#			one scripts/sid.sh fetched)
 set -euo pipefail
 
 usage="usage: run-guest.sh <kver> <initramfs> <logfile> [outdir]"
@@ -37,6 +38,9 @@ log=${3:?$usage}
 outdir=${4:-}
 
 vmlinuz=${XPCOPY_VMLINUZ:-/boot/vmlinuz-$kver}
+# Debian sid's kernel lives in the cache scripts/sid.sh keeps.
+sid_vmlinuz=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/boot/vmlinuz-$kver
+[ -e "$vmlinuz" ] || [ ! -e "$sid_vmlinuz" ] || vmlinuz=$sid_vmlinuz
 cpu=${QEMU_CPU:-max}
 smp=${QEMU_SMP:-2}
 mem=${QEMU_MEM:-2048}
