@@ -12,7 +12,7 @@
 #   make userspace      userspace/ programs, once userspace/Makefile exists
 #   make deps           install packages, extract kselftest/checkpatch files
 #   make kernels        print the kernel matrix
-#   make bench          (not yet)
+#   make bench          run xpcopy-bench in a guest, results in bench-results/
 #   make clean          remove build/
 #   make help           this text
 #
@@ -74,8 +74,8 @@ userspace:
 check:
 	+@scripts/check.sh
 
-bench:
-	@echo "make bench: not yet"
+bench: deps
+	@scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -14,6 +14,8 @@
 #			a missing module is not an error here: the guest then
 #			reports a failed module_load
 #	XPCOPY_TESTS_DIR  test executables (default: $XPCOPY_BUILD/selftests/bin)
+#	XPCOPY_MODE	"tests" (default) or "bench": what the guest runs
+#	XPCOPY_BENCH_ARGS  arguments of xpcopy-bench in bench mode
 #	XPCOPY_INITRAMFS_EXTRA  directories whose contents are copied to / in
 #			the initramfs, after everything else (space-separated)
 #	XPCOPY_TIMEOUT, XPCOPY_VERBOSE, XPCOPY_FILTER, XPCOPY_INSMOD,
@@ -43,6 +45,13 @@ cp "$busybox" "$stage/bin/busybox"
 install -m 0755 "$top/scripts/guest/init" "$stage/init"
 install -m 0755 "$top/scripts/guest/run-tests.sh" "$stage/xpcopy/run-tests.sh"
 install -m 0755 "$top/scripts/guest/send-file.sh" "$stage/bin/xpcopy-send-file"
+install -m 0755 "$top/scripts/guest/run-bench.sh" "$stage/xpcopy/run-bench.sh"
+# The userspace programs (benchmark, examples) on the guest's PATH.
+for p in "$build"/userspace/bin/*; do
+	[ -f "$p" ] && [ -x "$p" ] && cp "$p" "$stage/usr/bin/"
+done
+[ "${XPCOPY_MODE:-tests}" = tests ] || echo "$XPCOPY_MODE" >"$stage/xpcopy/mode"
+[ -z "${XPCOPY_BENCH_ARGS:-}" ] || printf '%s\n' "$XPCOPY_BENCH_ARGS" >"$stage/xpcopy/bench-args"
 
 # The kernel needs /dev/console before devtmpfs is mounted to give /init a
 # console; cpio cannot hold device nodes unless made as root.
