@@ -7,9 +7,10 @@
 #   2. the module for every kernel of the matrix (scripts/kernels.sh), in
 #      parallel; a kernel whose build fails is not booted and counts one
 #      failure
-#   3. the selftests (make selftests) and userspace (make userspace)
-#   4. per kernel, one after the other: initramfs, boot, tests
-#   5. per-kernel results, skipped cases with their reasons, the time of
+#   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds
+#   4. the selftests (make selftests) and userspace (make userspace)
+#   5. per kernel, one after the other: initramfs, boot, tests
+#   6. per-kernel results, skipped cases with their reasons, the time of
 #      each phase, and last exactly one line "N passed, N failed"
 #
 # Exits 1 when any case failed or any kernel gave no result.
@@ -50,6 +51,25 @@ phase_start "module builds"
 "$top/scripts/build-modules.sh" || echo "check: some module builds failed; going on with the others"
 phase_end "module builds ($(echo $kvers | wc -w) kernel(s) in parallel)"
 
+# Static checks, each one case of the total: checkpatch --strict on the
+# module and the UAPI header, and a W=1 C=1 (sparse) build per kernel.
+static_pass=0
+static_fail=0
+static_failed=
+phase_start "static checks"
+for chk in checkpatch modules-check; do
+	if "$make" --no-print-directory "$chk" >"$build/$chk.out" 2>&1; then
+		static_pass=$((static_pass + 1))
+		echo "ok $chk"
+	else
+		static_fail=$((static_fail + 1))
+		static_failed+="$chk "
+		echo "not ok $chk (log: ${build#"$top"/}/$chk.out)"
+		tail -n 20 "$build/$chk.out" | sed 's/^/    | /'
+	fi
+done
+phase_end "static checks (checkpatch, W=1 C=1 builds)"
+
 phase_start "selftests, userspace"
 if [ -n "${XPCOPY_TESTS_DIR:-}" ]; then
 	echo "using prebuilt tests in $XPCOPY_TESTS_DIR"
@@ -83,11 +103,12 @@ done
 # ---------------------------------------------------------------------------
 # Summary
 
-total_pass=0
-total_fail=0
+total_pass=$static_pass
+total_fail=$static_fail
 skips=
 echo
 echo "=============================== xpcopy results ==============================="
+echo "static checks: $static_pass passed, $static_fail failed${static_failed:+ ($static_failed)}"
 for kver in $kvers; do
 	dir=$build/$kver
 	res=$(cat "$dir/result")
