@@ -15,6 +15,9 @@
 #			when source and destination are congruent modulo 1-2 MiB,
 #			slowing every method by 10x or more; "max" brings it back
 #	QEMU_MEM	guest memory in MiB (default 3072)
+#	BENCH_THP	the guest's transparent huge page setting: always,
+#			madvise or never (default: the kernel's, "always" on
+#			Debian); the JSON records the setting in force
 #	BENCH_RESULTS	where the results go (default: <repo>/bench-results)
 set -euo pipefail
 
@@ -40,7 +43,7 @@ make -s -C "$top" userspace
 
 mkdir -p "$build/bench" "$results"
 rm -f "$results"/bench.{json,csv,txt,png} "$results"/bench-latency.png
-XPCOPY_MODE=bench XPCOPY_BENCH_ARGS=${BENCH_ARGS:-} \
+XPCOPY_MODE=bench XPCOPY_BENCH_ARGS=${BENCH_ARGS:-} XPCOPY_BENCH_THP=${BENCH_THP:-} \
 XPCOPY_TESTS_DIR=$build/bench/no-tests \
 	"$top/scripts/mkinitramfs.sh" "$kver" "$build/bench/initramfs.cpio.gz"
 set +e

@@ -21,6 +21,9 @@ else
 fi
 grep -o -w -E 'erms|fsrm' /proc/cpuinfo | sort -u | tr '\n' ' ' |
 	sed 's/^/bench: guest cpu flags: /; s/$/\n/'
+thp=$(cat /xpcopy/bench-thp 2>/dev/null)
+[ -z "$thp" ] || echo "$thp" >/sys/kernel/mm/transparent_hugepage/enabled ||
+	echo "bench: cannot set THP to $thp"
 echo "bench: THP $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 
 # shellcheck disable=SC2086	# the arguments are words on purpose
