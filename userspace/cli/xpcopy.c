@@ -140,6 +140,13 @@ static int usage_err(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "%s: %s\n(see '%s --help')\n", cmd_name, buf,
 		cmd_name);
+	if (json) {
+		fprintf(json_out, "{\"command\":");
+		json_str(json_out, cmd_name[6] ? cmd_name + 7 : "xpcopy");
+		fprintf(json_out, ",\"ok\":false,\"usage_error\":true,\"error\":");
+		json_str(json_out, buf);
+		fprintf(json_out, "}\n");
+	}
 	return EXIT_USAGE;
 }
 
@@ -240,7 +247,9 @@ static int parse_pair(const char *s, uint64_t *a, uint64_t *b)
 	for (size_t i = 0; i < n; i++)
 		if (!isdigit((unsigned char)first[i]))
 			return -EINVAL;
-	if (parse_u64(first, a) || parse_u64(colon + 1, b))
+	errno = 0;
+	*a = strtoull(first, NULL, 10);
+	if (errno || parse_u64(colon + 1, b))
 		return -EINVAL;
 	return 0;
 }
@@ -591,6 +600,9 @@ static int parse_end(const char *s, struct end *e)
 	}
 	if (!*s)
 		return usage_err("empty file name");
+	if (isdigit((unsigned char)*s) && s[strspn(s, "0123456789")] == ':')
+		return usage_err("bad PID:ADDR '%s' (ADDR is decimal, or hex with 0x; ./%s for a file)",
+				 s, s);
 	e->kind = END_FILE;
 	e->path = s;
 	return 0;
