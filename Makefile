@@ -18,7 +18,7 @@
 #
 # Knobs (make VAR=value or environment):
 #   KERNELS="6.12"      test only kernels whose version contains a word
-#   XPCOPY_TIMEOUT=120  seconds per test case in the guest
+#   XPCOPY_TIMEOUT=300  seconds per test case in the guest
 #   XPCOPY_FILTER=...   shell patterns of cases to run (bin:FIXTURE.TEST)
 #   XPCOPY_VERBOSE=1    show every case's output
 #   QEMU_CPU=max        guest cpu model, e.g. max,-fsrm,-erms

@@ -23,6 +23,8 @@ PACKAGES=(
 	linux-image-6.12-amd64
 	linux-headers-6.12-amd64
 	linux-source-6.12
+	pkg-config
+	debootstrap
 )
 
 # The files the tests take from the kernel source, relative to its top.

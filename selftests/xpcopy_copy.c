@@ -1020,7 +1020,7 @@ static int memfd_pattern(const char *name, size_t size, uint64_t seed)
  * is source byte p % 16 MiB. A batch lost, repeated or misplaced near the
  * end changes that. pinned_peak must stay within batch_pages throughout.
  */
-TEST_F_TIMEOUT(copy, virtual_4g, 110)
+TEST_F_TIMEOUT(copy, virtual_4g, 240)
 {
 	bool rd = variant->read;
 	int src_mfd, dst_mfd;

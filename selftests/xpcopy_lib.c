@@ -1136,4 +1136,18 @@ TEST_F_TIMEOUT(cli, grant_runs_a_command, 120)
 	ASSERT_EQ(5, ret) TH_LOG("stderr: %s", err);
 }
 
+/*
+ * userspace/examples/lib-copy.c, built against the installed library with
+ * pkg-config --cflags --libs xpcopy (userspace/Makefile), runs: it writes a
+ * string into a child and the child checks it.
+ */
+TEST(pkgconfig_program_runs)
+{
+	if (access("/dev/xpcopy", F_OK))
+		SKIP(return, "/dev/xpcopy absent: the module is not loaded");
+	if (system("command -v lib-copy >/dev/null"))
+		SKIP(return, "lib-copy is not on PATH (make userspace)");
+	ASSERT_EQ(0, system("lib-copy"));
+}
+
 TEST_HARNESS_MAIN

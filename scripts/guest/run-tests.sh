@@ -19,7 +19,7 @@
 # command line words xpct.<key>=<value> (timeout, verbose, filter, insmod,
 # hung_task; commas stand for spaces), which win. Keys:
 #
-#	XPCOPY_TIMEOUT	seconds a case may run before it is killed (120)
+#	XPCOPY_TIMEOUT	seconds a case may run before it is killed (300)
 #	XPCOPY_VERBOSE	1: print every case's output, not only failures'
 #	XPCOPY_FILTER	space-separated shell patterns; only cases whose name
 #			(bin:case) matches one run; empty: all
@@ -35,7 +35,7 @@
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export PATH
 
-XPCOPY_TIMEOUT=120
+XPCOPY_TIMEOUT=300
 XPCOPY_VERBOSE=0
 XPCOPY_FILTER=
 XPCOPY_INSMOD=
