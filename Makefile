@@ -6,6 +6,7 @@
 #
 #   make check          everything: deps, modules, selftests, boot each kernel
 #   make module         build/<kver>/xpcopy.ko for every kernel
+#   make module KDIR=d  xpcopy.ko here, against the headers in d
 #   make modules-check  W=1 C=1 (sparse) builds; any warning fails
 #   make checkpatch     checkpatch.pl --strict on the module and uapi header
 #   make selftests      static test binaries in build/selftests/bin/
@@ -51,8 +52,16 @@ deps:
 kernels: deps
 	@scripts/kernels.sh
 
+ifeq ($(KDIR),)
 module: deps
 	@scripts/build-modules.sh
+else
+# make module KDIR=<headers>: one build against those headers, in place
+# (as DKMS and packagers do), compat probes first.
+module:
+	@scripts/compat-probe.sh $(KDIR) module/compat_probed.h
+	+$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+endif
 
 modules-check: deps
 	@scripts/build-modules.sh check
@@ -79,6 +88,9 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+	rm -f xpcopy.ko xpcopy.o xpcopy.mod xpcopy.mod.c xpcopy.mod.o \
+		Module.symvers modules.order .*.cmd module/*.o module/.*.cmd \
+		module/compat_probed.h
 
 help:
 	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile

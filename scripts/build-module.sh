@@ -51,7 +51,8 @@ mirror() {
 	mkdir -p "$dest"
 	(cd "$srcdir" && find Kbuild module include -type f \
 		! -name '*.o' ! -name '*.ko' ! -name '*.mod' ! -name '*.mod.c' \
-		! -name '.*.cmd' ! -name Module.symvers ! -name modules.order) \
+		! -name '.*.cmd' ! -name Module.symvers ! -name modules.order \
+		! -name compat_probed.h) \
 		>"$dest/.sources"
 	while read -r rel; do
 		if ! cmp -s "$srcdir/$rel" "$dest/$rel"; then
