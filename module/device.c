@@ -14,6 +14,7 @@
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -158,10 +159,15 @@ static struct mm_struct *xpc_target_mm(pid_t nr)
 	put_pid(pid);
 	if (!task)
 		return ERR_PTR(-ESRCH);
+	/* No exec between taking the mm and judging it, as mm_access(). */
+	if (down_read_killable(&task->signal->exec_update_lock)) {
+		mm = ERR_PTR(-EINTR);
+		goto out_task;
+	}
 	mm = get_task_mm(task);
 	if (!mm) {
-		put_task_struct(task);
-		return ERR_PTR(-ESRCH);
+		mm = ERR_PTR(-ESRCH);
+		goto out_unlock;
 	}
 	allowed = mm == current->mm;
 	if (!allowed) {
@@ -169,11 +175,14 @@ static struct mm_struct *xpc_target_mm(pid_t nr)
 		allowed = ns_capable(ns, CAP_SYS_PTRACE);
 		put_user_ns(ns);
 	}
-	put_task_struct(task);
 	if (!allowed) {
 		mmput(mm);
-		return ERR_PTR(-EPERM);
+		mm = ERR_PTR(-EPERM);
 	}
+out_unlock:
+	up_read(&task->signal->exec_update_lock);
+out_task:
+	put_task_struct(task);
 	return mm;
 }
 

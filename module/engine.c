@@ -287,8 +287,12 @@ static int xpc_worker_fn(void *data)
 	struct mm_struct *used = NULL;
 	struct xpc_chunk *c = NULL;
 
-	/* The only way to interrupt a copy stalled on a fault (userfaultfd). */
-	allow_signal(SIGKILL);
+	/*
+	 * The only way to interrupt a copy stalled on a fault (userfaultfd):
+	 * SIGKILL from xpc_cancel(), a kernel signal. One sent from userspace
+	 * stays ignored, so it cannot cut short someone else's next chunk.
+	 */
+	allow_kernel_signal(SIGKILL);
 	while (!kthread_should_stop()) {
 		struct xpc_chunk *next;
 		struct xpc_req *req;
@@ -454,7 +458,8 @@ static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
 		got = pin_user_pages_fast(start & PAGE_MASK, nr, gup_flags,
 					  pages + *npages);
 		if (got <= 0) {
-			*err = got ? got : -EFAULT;
+			/* -EOVERFLOW: a range up against the top of memory */
+			*err = got && got != -EOVERFLOW ? got : -EFAULT;
 			break;
 		}
 		xpc_stats_pinned(got);
@@ -570,8 +575,10 @@ int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 			     &locked);
 	if (locked)
 		mmap_read_unlock(mm);
+	if (got == -EINTR || got == -ERESTARTSYS)
+		return -EINTR;
 	if (got != 1)
-		return got < 0 && got != -EFAULT ? -EINTR : -EFAULT;
+		return got == -ENOMEM ? -ENOMEM : -EFAULT;
 	xpc_stats_pinned(1);
 	kaddr = kmap_local_page(page);
 	/* Pairs with the reader's acquire load of the word: data first. */

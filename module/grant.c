@@ -29,6 +29,8 @@
 #define XPC_GRANT_RIGHTS	(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
 #define XPC_GRANT_FLAGS		(XPC_GRANT_RIGHTS | XPCOPY_GRANT_SEQ | \
 				 XPCOPY_GRANT_EVENTFD)
+/* Grants derived from derived grants: at most this deep. */
+#define XPC_GRANT_DEPTH_MAX	16
 
 struct xpc_grant_src {
 	struct kref kref;
@@ -50,11 +52,17 @@ struct xpc_grant {
 	u64 base;			/* window start in the owner's mm */
 	u64 len;
 	u32 rights;
+	u32 depth;			/* 0 for the original */
 	bool revoked;
 	u64 seen;			/* src->gen at this file's last read */
 };
 
 static const struct file_operations xpc_grant_fops;
+
+/* The grant is freed by xpc_grant_put() itself. */
+static void xpc_kref_noop(struct kref *kref)
+{
+}
 
 static void xpc_src_free(struct kref *kref)
 {
@@ -67,20 +75,21 @@ static void xpc_src_free(struct kref *kref)
 	kfree(src);
 }
 
-static void xpc_grant_free(struct kref *kref)
-{
-	struct xpc_grant *g = container_of(kref, struct xpc_grant, kref);
-
-	if (g->parent)
-		kref_put(&g->parent->kref, xpc_grant_free);
-	mmdrop(g->creator);
-	kref_put(&g->src->kref, xpc_src_free);
-	kfree(g);
-}
-
+/*
+ * Drop a reference; free the grant and, in a loop rather than by recursion
+ * (a chain of derived grants may be long), every ancestor it was the last
+ * holder of.
+ */
 static void xpc_grant_put(struct xpc_grant *g)
 {
-	kref_put(&g->kref, xpc_grant_free);
+	while (g && kref_put(&g->kref, xpc_kref_noop)) {
+		struct xpc_grant *parent = g->parent;
+
+		mmdrop(g->creator);
+		kref_put(&g->src->kref, xpc_src_free);
+		kfree(g);
+		g = parent;
+	}
 }
 
 static bool xpc_grant_revoked(const struct xpc_grant *g)
@@ -190,10 +199,10 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 			return ret;
 	}
 
-	src = kzalloc(sizeof(*src), GFP_KERNEL);
+	src = kzalloc(sizeof(*src), GFP_KERNEL_ACCOUNT);
 	if (!src)
 		return -ENOMEM;
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g) {
 		ret = -ENOMEM;
 		goto err_src;
@@ -240,6 +249,7 @@ int xpc_grant_derive(struct xpcopy_grant_derive *cmd,
 		     struct xpcopy_grant_derive __user *ucmd)
 {
 	struct xpc_grant *parent, *g;
+	u64 end;
 	int ret;
 
 	if (cmd->flags & ~XPC_GRANT_RIGHTS || !cmd->flags || !cmd->len)
@@ -253,15 +263,21 @@ int xpc_grant_derive(struct xpcopy_grant_derive *cmd,
 	ret = -EACCES;
 	if (cmd->flags & ~parent->rights)
 		goto err_parent;
+	ret = -EINVAL;
+	if (check_add_overflow(cmd->offset, cmd->len, &end))
+		goto err_parent;
 	ret = -ERANGE;
-	if (cmd->offset > parent->len || cmd->len > parent->len - cmd->offset)
+	if (end > parent->len)
+		goto err_parent;
+	ret = -EMLINK;
+	if (parent->depth >= XPC_GRANT_DEPTH_MAX)
 		goto err_parent;
 	ret = -ESRCH;
-	if (!current->mm)
+	if (!current->mm || !atomic_read(&parent->src->mm->mm_users))
 		goto err_parent;
 
 	ret = -ENOMEM;
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g)
 		goto err_parent;
 	kref_init(&g->kref);
@@ -273,6 +289,7 @@ int xpc_grant_derive(struct xpcopy_grant_derive *cmd,
 	g->base = parent->base + cmd->offset;
 	g->len = cmd->len;
 	g->rights = cmd->flags;
+	g->depth = parent->depth + 1;
 	return xpc_grant_install(g, &ucmd->fd);
 
 err_parent:
@@ -298,8 +315,13 @@ int xpc_grant_revoke(struct xpcopy_grant_revoke *cmd)
 		return PTR_ERR(g);
 	if (current->mm && (current->mm == g->src->mm ||
 			    current->mm == g->creator)) {
-		WRITE_ONCE(g->revoked, true);
-		wake_up_interruptible_all(&g->src->wait);
+		/* No publication through it once this returns. */
+		ret = mutex_lock_killable(&g->src->publish_lock);
+		if (!ret) {
+			WRITE_ONCE(g->revoked, true);
+			mutex_unlock(&g->src->publish_lock);
+			wake_up_interruptible_all(&g->src->wait);
+		}
 	} else {
 		ret = -EPERM;
 	}
@@ -372,6 +394,9 @@ struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 	ret = -EACCES;
 	if (!(g->rights & need))
 		goto err;
+	ret = -EACCES;	/* the word is the owner's memory too */
+	if (publish && !(g->rights & XPCOPY_GRANT_WRITE))
+		goto err;
 	ret = -EINVAL;
 	if (publish && !g->src->seq_addr)
 		goto err;
@@ -410,7 +435,8 @@ int xpc_grant_publish(struct xpc_grant *g, u64 seq)
 	struct xpc_grant_src *src = g->src;
 	int ret;
 
-	mutex_lock(&src->publish_lock);
+	if (mutex_lock_interruptible(&src->publish_lock))
+		return -EINTR;
 	ret = xpc_grant_check(g);
 	if (!ret)
 		ret = xpc_engine_store_u64(src->mm, src->seq_addr, seq);

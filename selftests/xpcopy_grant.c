@@ -1323,9 +1323,9 @@ TEST_F(grant, derive_widen_window)
 	ASSERT_EQ(-ERANGE, derive(self->dev, gfd, GW, 0, p + 1));
 	ASSERT_EQ(-ERANGE, derive(self->dev, gfd, GW, p - 10, 11));
 	ASSERT_EQ(-ERANGE, derive(self->dev, gfd, GW, p + 1, 1));
-	/* offset + len wraps 64 bits */
-	ASSERT_EQ(-ERANGE, derive(self->dev, gfd, GW, 8, UINT64_MAX));
-	ASSERT_EQ(-ERANGE, derive(self->dev, gfd, GW, UINT64_MAX, 2));
+	/* offset + len wraps 64 bits: EINVAL, as every wrapping range */
+	ASSERT_EQ(-EINVAL, derive(self->dev, gfd, GW, 8, UINT64_MAX));
+	ASSERT_EQ(-EINVAL, derive(self->dev, gfd, GW, UINT64_MAX, 2));
 	/* The whole window is fine. */
 	ASSERT_LE(0, derive(self->dev, gfd, GW, 0, p));
 }
@@ -3046,6 +3046,60 @@ TEST_F_TIMEOUT(grant, publish_ordered_stress, GRANT_TIMEOUT)
 	ASSERT_EQ(consumed, *seqw);
 	ASSERT_EQ(0, info(self->dev, a.gfd, &in));
 	ASSERT_EQ(consumed, in.seq);
+}
+
+/*
+ * The sequence word is the owner's memory: a read-only grant cannot write
+ * it, not even through PUBLISH after a read.
+ */
+TEST_F(grant, publish_needs_write_right)
+{
+	__u64 seqw = 0, copied = 0;
+	int gfd, rfd;
+
+	gfd = grant_seq(self->dev, GRW, self->buf, self->page, &seqw, 0);
+	ASSERT_LE(0, gfd);
+	rfd = derive(self->dev, gfd, GR, 0, self->page);
+	ASSERT_LE(0, rfd);
+	ASSERT_EQ(-EACCES, gcopy(self->dev, CR | CP, rfd, self->data, 100, 0,
+				 5, &copied));
+	ASSERT_EQ(0ULL, seqw);
+	ASSERT_EQ(0, poll_now(gfd));
+	/* with the write right it publishes */
+	ASSERT_EQ(0, gcopy(self->dev, CR | CP, gfd, self->data, 100, 0, 5,
+			   &copied));
+	ASSERT_EQ(100ULL, copied);
+	ASSERT_EQ(5ULL, __atomic_load_n(&seqw, __ATOMIC_ACQUIRE));
+}
+
+/*
+ * Derived grants nest at most 16 deep (EMLINK beyond), and a whole chain is
+ * released in any order without trouble (it was freed by recursion once).
+ */
+TEST_F(grant, derive_depth_limit_and_release)
+{
+	int fds[18], n = 0, fd;
+
+	fds[n++] = grant(self->dev, GRW, self->buf, self->total);
+	ASSERT_LE(0, fds[0]);
+	for (;;) {
+		fd = derive(self->dev, fds[n - 1], GW, 0, self->page);
+		if (fd < 0)
+			break;
+		ASSERT_GT(18, n);
+		fds[n++] = fd;
+	}
+	ASSERT_EQ(-EMLINK, fd);
+	ASSERT_EQ(17, n) TH_LOG("the original and 16 derived");
+	/* the deepest still works, and nests in its ancestors' window */
+	ASSERT_EQ(0, gcopy(self->dev, CW, fds[n - 1], self->data, 10, 0, 0,
+			   NULL));
+	/* close the ancestors first: the chain lives on in the deepest */
+	for (int i = 0; i < n - 1; i++)
+		ASSERT_EQ(0, close(fds[i]));
+	ASSERT_EQ(0, gcopy(self->dev, CW, fds[n - 1], self->data, 10, 0, 0,
+			   NULL));
+	ASSERT_EQ(0, close(fds[n - 1]));
 }
 
 TEST_HARNESS_MAIN

@@ -91,7 +91,8 @@
  *   ``PROT_NONE``, read-only for a write (no forced writes), or a kernel
  *   address. When some bytes were copied the command succeeds and
  *   &xpcopy_copy.copied says how many (a short count).
- * - ``EINTR``: a signal arrived before any byte was copied. After progress,
+ * - ``EINTR``: a signal arrived before any byte was copied (or while the
+ *   target was being looked up, or while waiting to publish). After progress,
  *   the copy succeeds with a short count. A signal stops a copy promptly,
  *   inside a batch too (a batch may be stalled on a userfaultfd or FUSE page
  *   of the other process): the count is of the bytes copied in order, and
@@ -107,10 +108,13 @@
  * - ``ERANGE``: a range, or a derived window, reaches outside the window
  *   (a range whose offset + len wraps around is ``EINVAL``, as everywhere).
  * - ``EACCES``: the grant lacks the right the command needs (read for
- *   %XPCOPY_COPY_READ, write for %XPCOPY_COPY_WRITE), or a derived grant
- *   asks for a right its parent does not have.
+ *   %XPCOPY_COPY_READ, write for %XPCOPY_COPY_WRITE and for
+ *   %XPCOPY_COPY_PUBLISH, since the word is the owner's memory too), or a
+ *   derived grant asks for a right its parent does not have.
+ * - ``EMLINK``: a grant derived from a grant derived 16 times already.
  * - ``ESTALE``: the grant, or a grant it was derived from, was revoked.
- * - ``ESRCH``: the owner of the window has exited or executed a new program.
+ * - ``ESRCH``: the owner of the window has exited or executed a new program
+ *   (copies and derivations alike).
  * - ``EPERM``: revoking a grant the caller neither owns nor derived.
  * - ``EFAULT``: the sequence word is not writable memory of the caller.
  *
