@@ -109,10 +109,25 @@ static int xpc_features(struct xpc_ucmd *ucmd)
 	return xpc_ucmd_respond(ucmd, sizeof(*f));
 }
 
-/* Read and check an array of ranges: each must not wrap, nor their sum. */
-static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt)
+/* Ranges up to this many per side are read onto the stack, not allocated. */
+#define XPC_FAST_IOV	8
+
+static void xpc_free_iov(const struct xpcopy_iovec *iov,
+			 const struct xpcopy_iovec *fast)
 {
-	struct xpcopy_iovec *iov;
+	if (iov != fast)
+		kvfree(iov);
+}
+
+/*
+ * Read and check an array of ranges: each must not wrap, nor their sum.
+ * Short arrays land in @fast (XPC_FAST_IOV entries), longer ones are
+ * allocated; xpc_free_iov() tells them apart.
+ */
+static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
+					   struct xpcopy_iovec *fast)
+{
+	struct xpcopy_iovec *iov = fast;
 	u64 total = 0, end;
 	u32 i;
 
@@ -120,17 +135,19 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt)
 		return ERR_PTR(-EINVAL);
 	if (!cnt)
 		return NULL;
-	iov = kvmalloc_array(cnt, sizeof(*iov), GFP_KERNEL);
-	if (!iov)
-		return ERR_PTR(-ENOMEM);
+	if (cnt > XPC_FAST_IOV) {
+		iov = kvmalloc_array(cnt, sizeof(*iov), GFP_KERNEL);
+		if (!iov)
+			return ERR_PTR(-ENOMEM);
+	}
 	if (copy_from_user(iov, u64_to_user_ptr(uptr), cnt * sizeof(*iov))) {
-		kvfree(iov);
+		xpc_free_iov(iov, fast);
 		return ERR_PTR(-EFAULT);
 	}
 	for (i = 0; i < cnt; i++) {
 		if (check_add_overflow(iov[i].addr, iov[i].len, &end) ||
 		    check_add_overflow(total, iov[i].len, &total)) {
-			kvfree(iov);
+			xpc_free_iov(iov, fast);
 			return ERR_PTR(-EINVAL);
 		}
 	}
@@ -192,6 +209,7 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	u32 dir = cmd->flags & (XPCOPY_COPY_WRITE | XPCOPY_COPY_READ);
 	bool by_grant = cmd->flags & XPCOPY_COPY_GRANT;
 	bool publish = cmd->flags & XPCOPY_COPY_PUBLISH;
+	struct xpcopy_iovec lfast[XPC_FAST_IOV], rfast[XPC_FAST_IOV];
 	struct xpc_grant *grant = NULL;
 	struct xpc_xfer x = {};
 	u64 copied = 0;
@@ -217,10 +235,10 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 		x.path = XPC_PATH_WORKER;
 	x.lcnt = cmd->local_cnt;
 	x.rcnt = cmd->remote_cnt;
-	x.liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt);
+	x.liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt, lfast);
 	if (IS_ERR(x.liov))
 		return PTR_ERR(x.liov);
-	x.riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt);
+	x.riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt, rfast);
 	if (IS_ERR(x.riov)) {
 		ret = PTR_ERR(x.riov);
 		goto out_liov;
@@ -249,9 +267,9 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 			     offsetof(struct xpcopy_copy, copied))))
 		ret = -EFAULT;
 out_riov:
-	kvfree(x.riov);
+	xpc_free_iov(x.riov, rfast);
 out_liov:
-	kvfree(x.liov);
+	xpc_free_iov(x.liov, lfast);
 	return ret;
 }
 
