@@ -46,22 +46,11 @@
 
 #include "../include/uapi/linux/xpcopy.h"
 
-/* The harness is built here with -Wextra, which it was not written for. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "kselftest_harness.h"
-#pragma GCC diagnostic pop
-/*
- * Test bodies are inlined under the harness's setjmp(); after a failed
- * ASSERT (the longjmp) no local of the body is used again.
- */
-#pragma GCC diagnostic ignored "-Wclobbered"
+/* The shared helpers, and the harness with its warnings settled. */
+#include "xpcopy_test.h"
 
 #define DEV		"/dev/xpcopy"
 #define STATS		"/sys/class/misc/xpcopy/stats/"
-
-#define KiB		1024ULL
-#define MiB		(1024ULL * KiB)
 
 #define NPAGES		4		/* owner pages of the small tests */
 #define BIG		(64 * MiB)	/* the copies that are cut short */
@@ -383,42 +372,6 @@ static void sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* 1 when fd is readable within ms, 0 on timeout, -errno. */
@@ -2256,7 +2209,7 @@ static int h_pidfd_owner(FIXTURE_DATA(grant) *self, void *arg)
 
 	gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
 	HCHECK(gfd >= 0, "grant: %d", gfd);
-	HCHECK(write_full(a->num_wr, &gfd, sizeof(gfd)) == 0, "pipe");
+	HCHECK(xp_write_full(a->num_wr, &gfd, sizeof(gfd)) == 0, "pipe");
 	HCHECK(wait_in(a->go_rd, 60000) == 1 && read(a->go_rd, &c, 1) == 1,
 	       "no word from the test");
 	r->diff[0] = image_check(self->buf, self->total, rg, 1);
@@ -2280,7 +2233,7 @@ TEST_F(grant, pidfd_getfd)
 	pid = spawn(self, h_pidfd_owner, &a);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(1, wait_in(num[0], 60000));
-	ASSERT_EQ(0, read_full(num[0], &num_fd, sizeof(num_fd)));
+	ASSERT_EQ(0, xp_read_full(num[0], &num_fd, sizeof(num_fd)));
 	pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
 	if (pidfd < 0 && errno == ENOSYS)
 		SKIP(return, "pidfd_open: ENOSYS");
@@ -2923,7 +2876,7 @@ static int h_om_writer(FIXTURE_DATA(grant) *self, void *arg)
 		while (i > acked + OM_SLOTS) {
 			__u64 v;
 
-			HCHECK(read_full(a->ack_rd, &v, sizeof(v)) == 0,
+			HCHECK(xp_read_full(a->ack_rd, &v, sizeof(v)) == 0,
 			       "ack pipe closed before message %llu",
 			       (unsigned long long)i);
 			if (v > acked)
@@ -3000,7 +2953,7 @@ TEST_F_TIMEOUT(grant, publish_ordered_stress, GRANT_TIMEOUT)
 			progress = now_ns();
 			if (consumed - acked >= OM_ACK_EVERY) {
 				/* EPIPE: the writer is done and gone. */
-				int w = write_full(ack[1], &consumed,
+				int w = xp_write_full(ack[1], &consumed,
 						   sizeof(consumed));
 
 				ASSERT_TRUE(w == 0 || w == -EPIPE);
