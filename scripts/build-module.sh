@@ -37,6 +37,10 @@ sid_root=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/root
 if [ ! -f "$kdir/Makefile" ] && [ -f "$sid_root$kdir/Makefile" ]; then
 	root=$sid_root
 fi
+# The debug kernel (scripts/debug-kernel.sh) is its cached build directory.
+for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do
+	[ "$(cat "$d/.done" 2>/dev/null)" = "$kver" ] && kdir=$d
+done
 [ -f "$root$kdir/Makefile" ] || { echo "build-module: no $kdir" >&2; exit 1; }
 
 case $mode in

@@ -25,6 +25,13 @@ PACKAGES=(
 	linux-source-6.12
 	pkg-config
 	debootstrap
+	# the debug kernel (scripts/debug-kernel.sh)
+	flex
+	bison
+	bc
+	libelf-dev
+	libssl-dev
+	xz-utils
 )
 
 # The files the tests take from the kernel source, relative to its top.

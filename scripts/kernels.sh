@@ -5,8 +5,8 @@
 #
 #	<kver> <vmlinuz> <KDIR>
 #
-# The matrix: Debian 12's two kernel series, and the newest kernel of Debian
-# sid (scripts/sid.sh). A Debian 12 entry is an -amd64 kernel of the 6.1 or
+# The matrix: Debian 12's two kernel series, the newest kernel of Debian
+# sid (scripts/sid.sh), and a debug 6.12 kernel (scripts/debug-kernel.sh). A Debian 12 entry is an -amd64 kernel of the 6.1 or
 # 6.12 series with
 # both /boot/vmlinuz-<kver> and /lib/modules/<kver>/build (its headers)
 # installed. Versions are found here, at run time, never hard-coded. When
@@ -57,6 +57,28 @@ if [ "${XPCOPY_SID:-1}" != 0 ]; then
 	sid=$("$(dirname "$0")/sid.sh") || { echo "kernels.sh: scripts/sid.sh failed" >&2; exit 1; }
 	if wanted "${sid%% *}"; then
 		matrix=$(printf '%s\n%s' "$matrix" "$sid" | sed '/^$/d')
+	fi
+fi
+
+# kernels.sh --debug-name: only the debug kernel's name, when the matrix
+# has it (XPCOPY_DEBUG and KERNELS allow it), without building it.
+if [ "${1:-}" = --debug-name ]; then
+	[ "${XPCOPY_DEBUG:-1}" != 0 ] || exit 0
+	name=$("$(dirname "$0")/debug-kernel.sh" --name)
+	! wanted "$name" || echo "$name"
+	exit 0
+fi
+
+# The debug kernel (scripts/debug-kernel.sh: KASAN, lockdep, kmemleak, fault
+# injection), built from linux-source-6.12 and cached: XPCOPY_DEBUG=0 leaves
+# it out. Its line names its build directory as the KDIR.
+# Not built at all when KERNELS leaves it out.
+if [ "${XPCOPY_DEBUG:-1}" != 0 ] &&
+   wanted "$("$(dirname "$0")/debug-kernel.sh" --name)"; then
+	dbg=$("$(dirname "$0")/debug-kernel.sh") ||
+		{ echo "kernels.sh: scripts/debug-kernel.sh failed" >&2; exit 1; }
+	if wanted "${dbg%% *}"; then
+		matrix=$(printf '%s\n%s' "$matrix" "$dbg" | sed '/^$/d')
 	fi
 fi
 

@@ -25,7 +25,9 @@
 #	QEMU_SMP	guest cpus (default 2)
 #	QEMU_MEM	guest memory in MiB (default 2048)
 #	QEMU_EXTRA	more qemu arguments (word-split)
-#	GUEST_TIMEOUT	wall-clock limit in seconds (default 1200)
+#	GUEST_TIMEOUT	wall-clock limit in seconds (default 1200; 3600 for
+#			the debug kernel, whose KASAN and lockdep slow
+#			every case)
 #	GUEST_APPEND	more kernel command line, e.g. "xpct.verbose=1"
 #	XPCOPY_VMLINUZ	kernel image (default /boot/vmlinuz-<kver>, or the
 #			one scripts/sid.sh fetched)
@@ -41,10 +43,17 @@ vmlinuz=${XPCOPY_VMLINUZ:-/boot/vmlinuz-$kver}
 # Debian sid's kernel lives in the cache scripts/sid.sh keeps.
 sid_vmlinuz=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/boot/vmlinuz-$kver
 [ -e "$vmlinuz" ] || [ ! -e "$sid_vmlinuz" ] || vmlinuz=$sid_vmlinuz
+for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do
+	[ -e "$vmlinuz" ] && break
+	[ "$(cat "$d/.done" 2>/dev/null)" = "$kver" ] && vmlinuz=$d/arch/x86/boot/bzImage
+done
 cpu=${QEMU_CPU:-max}
 smp=${QEMU_SMP:-2}
 mem=${QEMU_MEM:-2048}
-limit=${GUEST_TIMEOUT:-1200}
+case $kver in
+*-xpcopy-debug-*) limit=${GUEST_TIMEOUT:-3600} ;;
+*) limit=${GUEST_TIMEOUT:-1200} ;;
+esac
 append="console=ttyS0 panic=-1 quiet loglevel=4 ${GUEST_APPEND:-}"
 
 for f in "$vmlinuz" "$initramfs"; do

@@ -138,6 +138,27 @@ pins_balanced() {
 	done
 }
 
+# The range of the module's text, as 16 hex digits (for kmemleak's
+# backtraces once the module is gone): MOD_TEXT_LO and MOD_TEXT_HI. Always
+# returns 0.
+MOD_TEXT_LO=
+MOD_TEXT_HI=
+mod_text_range() {
+	local base size
+	base=$(cat /sys/module/xpcopy/sections/.text 2>/dev/null) || return 0
+	size=$(cat /sys/module/xpcopy/coresize 2>/dev/null) || return 0
+	MOD_TEXT_LO=$(printf '%016x' "$base")
+	MOD_TEXT_HI=$(printf '%016x' $((base + size)))
+	return 0
+}
+
+# Lockdep's on-off switch: 0 once it reported something (or hit its
+# limits); "on" when the kernel has no lockdep at all.
+debug_locks_on() {
+	[ -r /proc/lockdep_stats ] || return 0
+	awk '$1 == "debug_locks:" { exit $2 != 1 }' /proc/lockdep_stats
+}
+
 # Kill what a case left behind: the harness runs each test in a child of its
 # own process group, which a timeout does not reach. Kernel threads have no
 # executable; the runner, its parent (init) and the baseline stay.
@@ -164,6 +185,14 @@ check_after() {
 		DMESG_BAD=1
 	else
 		DMESG_BAD=0
+	fi
+	# A lockdep kernel turns its checking off after the first report it
+	# makes (debug_locks 0): every later case would pass unchecked.
+	if [ "$DEBUG_LOCKS_OK" = 1 ] && ! debug_locks_on; then
+		[ "$status" = fail ] && extra="$reason; " || extra=
+		status=fail
+		reason="${extra}lockdep turned itself off (debug_locks 0)"
+		DEBUG_LOCKS_OK=0
 	fi
 	if ! pins_balanced; then
 		[ "$status" = fail ] && extra="$reason; " || extra=
@@ -351,6 +380,26 @@ else
 	echo "# /proc/vmstat has no nr_foll_pin_* counters: pin check disabled"
 fi
 
+DEBUG_LOCKS_OK=1
+if [ -r /proc/lockdep_stats ]; then
+	if debug_locks_on; then
+		echo "# lockdep is on (debug_locks 1) and checked after every case"
+	else
+		echo "# lockdep was off before the tests (debug_locks 0)"
+		DEBUG_LOCKS_OK=0
+	fi
+fi
+
+# kmemleak: what the kernel leaked before the module came is cleared from
+# the report, so that the scan after rmmod shows what is new.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+if [ -w "$KMEMLEAK" ]; then
+	echo scan >"$KMEMLEAK" 2>/dev/null
+	echo clear >"$KMEMLEAK" 2>/dev/null
+else
+	KMEMLEAK=
+fi
+
 # module_load
 echo "XPCOPY-MARK $((n + 1)) module_load" >/dev/kmsg
 # shellcheck disable=SC2086
@@ -384,10 +433,40 @@ done
 echo "XPCOPY-MARK $((n + 1)) module_unload" >/dev/kmsg
 if [ "$MODULE_LOADED" = 0 ]; then
 	check_after module_unload skip "the module was not loaded" ""
-elif rmmod xpcopy >"$WORK/out" 2>&1; then
+elif mod_text_range && rmmod xpcopy >"$WORK/out" 2>&1; then
 	check_after module_unload ok "" "$WORK/out"
 else
 	check_after module_unload fail "rmmod failed: $(head -n 1 "$WORK/out")" "$WORK/out"
+fi
+
+# kmemleak after rmmod: objects the module allocated and lost. The scan
+# reports objects older than 5 s that nothing points at; a leak's backtrace
+# names the module's functions ("[xpcopy]"), or, once the module is gone,
+# bare addresses inside the range its text occupied.
+if [ -n "$KMEMLEAK" ]; then
+	echo "XPCOPY-MARK $((n + 1)) kmemleak_after_rmmod" >/dev/kmsg
+	if [ "$MODULE_LOADED" = 0 ]; then
+		check_after kmemleak_after_rmmod skip "the module was not loaded" ""
+	else
+		sleep 6
+		echo scan >"$KMEMLEAK"
+		echo scan >"$KMEMLEAK"
+		cat "$KMEMLEAK" >"$WORK/kmemleak" 2>&1
+		nleak=$(grep -c '^unreferenced object' "$WORK/kmemleak")
+		ours=$(awk -v lo="$MOD_TEXT_LO" -v hi="$MOD_TEXT_HI" '
+			/^unreferenced object/ { obj = $0 }
+			/\[xpcopy\]/ { print obj; next }
+			lo != "" && match($0, /\[<[0-9a-f]+>\]/) {
+				a = substr($0, RSTART + 2, 16)
+				if (a >= lo && a < hi) print obj
+			}' "$WORK/kmemleak" | sort -u | wc -l)
+		if [ "$ours" -gt 0 ]; then
+			check_after kmemleak_after_rmmod fail "kmemleak: $ours of the module's objects leaked" "$WORK/kmemleak"
+		else
+			[ "$nleak" = 0 ] || echo "# kmemleak: $nleak object(s) reported, none of the module's"
+			check_after kmemleak_after_rmmod ok "" "$WORK/kmemleak"
+		fi
+	fi
 fi
 
 # Files back to the host.
