@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mpi-pingpong: ranks 0 and 1 bounce messages of growing size; every byte
+ * of every message is checked. Prints one line per size (bandwidth counts
+ * both directions: 2 * size bytes per round trip), as CSV when asked:
+ *
+ *	mpi-pingpong [-c] [-i ITERS] [-m MAXSIZE] [-s MINSIZE]
+ *
+ * Exit 0 when every byte arrived right, 1 when one did not.
+ */
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned char pattern(size_t i, unsigned int size_log, unsigned int it,
+			     int from)
+{
+	return (unsigned char)(i * 131 + (i >> 11) * 7 + size_log * 17 +
+			       it * 29 + from * 101 + 1);
+}
+
+static void fill(unsigned char *b, size_t n, unsigned int sl, unsigned int it,
+		 int from)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pattern(i, sl, it, from);
+}
+
+static long check(const unsigned char *b, size_t n, unsigned int sl,
+		  unsigned int it, int from)
+{
+	long bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != pattern(i, sl, it, from)) {
+			if (!bad)
+				fprintf(stderr, "mpi-pingpong: size %zu iter %u: byte %zu is 0x%02x, expected 0x%02x\n",
+					n, it, i, b[i], pattern(i, sl, it, from));
+			bad++;
+		}
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	size_t min = 1, max = 4 << 20;
+	unsigned int iters = 20;
+	int csv = 0, rank, nranks, opt;
+	long bad = 0, all_bad;
+	unsigned char *buf;
+
+	while ((opt = getopt(argc, argv, "ci:m:s:")) != -1) {
+		switch (opt) {
+		case 'c': csv = 1; break;
+		case 'i': iters = strtoul(optarg, NULL, 0); break;
+		case 'm': max = strtoull(optarg, NULL, 0); break;
+		case 's': min = strtoull(optarg, NULL, 0); break;
+		default:
+			fprintf(stderr, "usage: mpi-pingpong [-c] [-i ITERS] [-m MAX] [-s MIN]\n");
+			return 2;
+		}
+	}
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	if (nranks < 2) {
+		fprintf(stderr, "mpi-pingpong: needs 2 ranks\n");
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	}
+	buf = malloc(max);
+	if (!buf)
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	if (rank == 0 && csv)
+		printf("bytes,iters,usec_per_roundtrip,MBps\n");
+	for (size_t size = min; size <= max && rank < 2; size *= 2) {
+		unsigned int sl = __builtin_ctzll(size);
+		double t = 0;
+
+		for (unsigned int it = 0; it <= iters; it++) {
+			double t0 = MPI_Wtime();
+
+			/* Iteration 0 warms up (registration, first touch). */
+			if (rank == 0) {
+				fill(buf, size, sl, it, 0);
+				if (it)
+					t0 = MPI_Wtime();
+				MPI_Send(buf, size, MPI_BYTE, 1, it, MPI_COMM_WORLD);
+				MPI_Recv(buf, size, MPI_BYTE, 1, it, MPI_COMM_WORLD,
+					 MPI_STATUS_IGNORE);
+				if (it)
+					t += MPI_Wtime() - t0;
+				bad += check(buf, size, sl, it, 1);
+			} else {
+				MPI_Recv(buf, size, MPI_BYTE, 0, it, MPI_COMM_WORLD,
+					 MPI_STATUS_IGNORE);
+				bad += check(buf, size, sl, it, 0);
+				fill(buf, size, sl, it, 1);
+				MPI_Send(buf, size, MPI_BYTE, 0, it, MPI_COMM_WORLD);
+			}
+		}
+		if (rank == 0) {
+			double us = t / iters * 1e6;
+			double mbps = 2.0 * size / (us > 0 ? us : 1);
+
+			if (csv)
+				printf("%zu,%u,%.2f,%.1f\n", size, iters, us, mbps);
+			else
+				printf("%10zu bytes %8.2f us/roundtrip %9.1f MB/s\n",
+				       size, us, mbps);
+			fflush(stdout);
+		}
+	}
+	MPI_Allreduce(&bad, &all_bad, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+	if (rank == 0)
+		printf("mpi-pingpong: %s: %ld bad bytes\n",
+		       all_bad ? "FAILED" : "every byte right", all_bad);
+	free(buf);
+	MPI_Finalize();
+	return all_bad ? 1 : 0;
+}
