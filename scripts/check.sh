@@ -148,7 +148,7 @@ else
 	KVER=$mpi_kver "$top/scripts/mpi.sh" check 2>&1 | tee "$build/mpi/run.out"
 	mpi_rc=${PIPESTATUS[0]}
 	[ "$mpi_rc" = 3 ] && mpi_skip=$(grep -m 1 -o 'SKIP: .*' "$build/mpi/run.out" | cut -c7-)
-	phase_end "MPI guest $mpi_kver (Debian root, Open MPI)"
+	phase_end "MPI guest $mpi_kver"
 fi
 
 # ---------------------------------------------------------------------------
