@@ -11,6 +11,7 @@
 #
 #	/var/tmp/xpcopy-mpi-root-<hash>/{root/,root.cpio}
 #
+# Building a new one removes the others that were not used for a day.
 # Prints the cache directory on stdout; progress on stderr. Exit 1 when the
 # root cannot be built (no debootstrap, no mirror): make check then skips the
 # MPI phase and says why.
@@ -38,6 +39,7 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
+touch "$cache/.used"
 if [ -f "$cache/root.cpio" ]; then
 	echo "$cache"
 	exit 0
@@ -66,6 +68,15 @@ in_root useradd -m -u 1001 -s /bin/sh other
 rm -rf "$root.new"/usr/share/{doc,man,info,locale}/* \
 	"$root.new"/var/lib/apt/lists/* "$root.new"/var/cache/apt/*.bin
 mv "$root.new" "$root"
+
+# Roots of other versions of this script or package list, unused for a
+# day (another checkout may still be using one), are stale.
+for old in "${XPCOPY_MPI_CACHE_BASE:-/var/tmp}"/xpcopy-mpi-root-*; do
+	[ "$old" != "$cache" ] && [ -d "$old" ] || continue
+	[ -z "$(find "$old/.used" -mmin -1440 2>/dev/null)" ] || continue
+	log "removing the stale $old"
+	rm -rf "$old"
+done
 
 log "packing $cache/root.cpio"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |

@@ -12,8 +12,11 @@
 #          (no root image: the reason is printed)
 #   bench: the ping-pong's bandwidth over plain CMA (ptrace_scope 0),
 #          vader's two copies (single_copy_mechanism none) and xpcopy
-#          through the library, into $XPCOPY_MPI_RESULTS (default
-#          bench-results/mpi): mpi-<run>.csv, mpi.json, mpi.txt (table)
+#          through the library, in MPI_BENCH_ROUNDS rounds (default 3) of
+#          the three, then xpcopy once more at ptrace_scope 3; per size the
+#          best round trip of all rounds and the median of the rounds'
+#          medians, into $XPCOPY_MPI_RESULTS (default bench-results/mpi):
+#          mpi.json, mpi.txt (table), csv/ (every run)
 #   report: the bench's JSON and table again from the last run's CSVs
 #   explore FILE: run the shell script FILE in the guest (sourced by
 #          run-mpi.sh after the module is loaded: its functions mpi, as_user,
@@ -21,7 +24,7 @@
 #
 # Environment: KVER (default: the 6.12 kernel of scripts/kernels.sh),
 # XPCOPY_BUILD, QEMU_*, GUEST_TIMEOUT (run-guest.sh), MPI_BENCH_ARGS
-# (mpi-pingpong arguments of the bench, default "-s 4096 -m 4194304 -i 30").
+# (mpi-pingpong arguments of the bench, default "-s 4096 -m 4194304 -i 20").
 set -euo pipefail
 
 mode=${1:-check}
@@ -53,7 +56,7 @@ ko=$build/$kver/xpcopy.ko
 stage=$(mktemp -d "${TMPDIR:-/tmp}/xpcopy-mpi.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{xpcopy,usr/local/lib,usr/local/bin,out}
-make -s -C "$top/userspace/cma" O="$out" all test >/dev/null
+make -s -C "$top/userspace/cma" O="$out" all test check >/dev/null
 cp "$out/libxpcopy-cma.so" "$stage/usr/local/lib/"
 cp "$out/cma-test" "$stage/usr/local/bin/"
 for p in pingpong alltoall; do
@@ -69,6 +72,7 @@ install -m 0755 "$top/scripts/guest/run-mpi.sh" "$stage/xpcopy/run-mpi.sh"
 install -m 0755 "$top/scripts/guest/send-file.sh" "$stage/xpcopy/send-file.sh"
 echo "$mode" >"$stage/xpcopy/mode"
 [ -z "${MPI_BENCH_ARGS:-}" ] || echo "$MPI_BENCH_ARGS" >"$stage/xpcopy/bench-args"
+[ -z "${MPI_BENCH_ROUNDS:-}" ] || echo "$MPI_BENCH_ROUNDS" >"$stage/xpcopy/bench-rounds"
 [ "$mode" != explore ] || install -m 0644 "${2:?usage: mpi.sh explore FILE}" "$stage/xpcopy/explore.sh"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 	cpio -o -H newc -R 0:0 --reproducible --quiet) >"$out/overlay.cpio"
@@ -86,49 +90,57 @@ rm -f "$out/initramfs.cpio"
 [ "$mode" = bench ] || exit $rc
 fi
 
-# Bench: one JSON and one table from the three CSVs.
+# Bench: one JSON and one table from every run's CSV.
 res=${XPCOPY_MPI_RESULTS:-$top/bench-results/mpi}
-mkdir -p "$res"
-for r in cma none xpcopy; do
-	[ -f "$out/files/mpi-$r.csv" ] || { echo "mpi: no result for $r" >&2; exit 2; }
-	cp "$out/files/mpi-$r.csv" "$res/"
-done
+rm -rf "$res/csv"
+mkdir -p "$res/csv"
+ls "$out/files"/mpi-*.csv >/dev/null 2>&1 || { echo "mpi: no results" >&2; exit 2; }
+cp "$out/files"/mpi-*.csv "$res/csv/"
+rm -f "$res"/mpi-*.csv	# the layout of an older version
 python3 - "$res" "$kver" <<'PY'
-import csv, json, sys, time
+import csv, glob, json, os, statistics, sys, time
 res, kver = sys.argv[1], sys.argv[2]
 order = ("cma", "xpcopy", "none")
 desc = {"cma": "vader single copy by process_vm_readv, ptrace_scope 0",
-        "xpcopy": "vader single copy by process_vm_readv, preloaded libxpcopy-cma, ptrace_scope 3",
+        "xpcopy": "vader single copy by process_vm_readv through the preloaded libxpcopy-cma "
+                  "(rounds at ptrace_scope 0, the last at 3)",
         "none": "vader two copies through shared memory (single_copy_mechanism none)"}
-runs = {}
-for r in order:
-    with open(f"{res}/mpi-{r}.csv") as f:
-        runs[r] = {int(row[0]): [float(x) for x in row[2:6]]
-                   for row in csv.reader(f) if row and row[0].isdigit()}
-sizes = sorted(set().union(*[set(v) for v in runs.values()]))
+rounds = {r: {} for r in order}
+for path in sorted(glob.glob(f"{res}/csv/mpi-*.csv")):
+    run, tag = os.path.basename(path)[4:-4].split("-", 1)
+    with open(path) as f:
+        rounds[run][tag] = {int(row[0]): [float(x) for x in row[2:6]]
+                            for row in csv.reader(f) if row and row[0].isdigit()}
+sizes = sorted({s for r in order for t in rounds[r].values() for s in t})
+def agg(r, s):
+    vals = [t[s] for t in rounds[r].values() if s in t]
+    if not vals:
+        return None
+    best = min(v[1] for v in vals)
+    med = statistics.median(v[0] for v in vals)
+    return {"bytes": s, "usec_best": best, "usec_median": med,
+            "MBps_best": 2 * s / best, "MBps_median": 2 * s / med}
 doc = {"kernel": kver, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-       "benchmark": "mpi-pingpong: 2 ranks, Debian Open MPI 4.1, btl vader, TCG guest",
-       "unit": "MB/s = 2 x bytes / round trip; best and median round trip",
-       "runs": {r: {"description": desc[r], "results": [
-           {"bytes": s, "usec_median": v[0], "usec_best": v[1],
-            "MBps_median": v[2], "MBps_best": v[3]}
-           for s in sizes if s in runs[r] for v in [runs[r][s]]]} for r in order}}
+       "benchmark": "mpi-pingpong: 2 ranks, Debian Open MPI 4.1.4, btl vader, TCG guest",
+       "unit": "MB/s = 2 x bytes / round trip; best round trip of all rounds, "
+               "median of the rounds' median round trips",
+       "runs": {r: {"description": desc[r], "rounds": sorted(rounds[r]),
+                    "results": [a for s in sizes for a in [agg(r, s)] if a]}
+                for r in order}}
 with open(f"{res}/mpi.json", "w") as f:
     json.dump(doc, f, indent=1)
-def cell(r, s, i):
-    v = runs[r].get(s)
-    return v[i] if v else 0.0
-lines = [f"MPI ping-pong, MB/s, best round trip (median), kernel {kver}, TCG guest",
+lines = [f"MPI ping-pong, MB/s: best round trip (median), kernel {kver}, TCG guest",
          f"{'bytes':>9} {'CMA':>17} {'xpcopy':>17} {'two copies':>17} {'xpcopy/CMA':>11}"]
 for s in sizes:
+    a = {r: agg(r, s) for r in order}
     row = f"{s:>9}"
     for r in order:
-        row += f" {cell(r, s, 3):>8.1f} ({cell(r, s, 2):>6.1f})"
-    c = cell("cma", s, 3)
-    row += f" {cell('xpcopy', s, 3) / c if c else 0:>11.2f}"
+        row += f" {a[r]['MBps_best'] if a[r] else 0:>8.1f} ({a[r]['MBps_median'] if a[r] else 0:>6.1f})"
+    c = a["cma"]["MBps_best"] if a["cma"] else 0
+    row += f" {a['xpcopy']['MBps_best'] / c if c and a['xpcopy'] else 0:>11.2f}"
     lines.append(row)
 open(f"{res}/mpi.txt", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
-echo "mpi: results in ${res#"$top"/}/ (mpi.json, mpi.txt, mpi-*.csv)"
+echo "mpi: results in ${res#"$top"/}/ (mpi.json, mpi.txt, csv/)"
 exit $rc
