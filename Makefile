@@ -14,6 +14,10 @@
 #   make deps           install packages, extract kselftest/checkpatch files
 #   make kernels        print the kernel matrix
 #   make bench          run xpcopy-bench in a guest, results in bench-results/
+#   make mpi-check      Debian Open MPI over libxpcopy-cma in a 6.12 guest
+#                       with a Debian root (also a phase of make check)
+#   make mpi-bench      MPI ping-pong: CMA, xpcopy, two copies; results in
+#                       bench-results/mpi/
 #   make clean          remove build/
 #   make help           this text
 #
@@ -26,6 +30,7 @@
 #   GUEST_TIMEOUT=1200  wall-clock limit of one guest, seconds
 #   GUEST_APPEND=...    more guest kernel command line
 #   JOBS=<nproc>        parallel jobs of each build
+#   XPCOPY_MPI=0        make check without its MPI phase
 
 SRC_CACHE	?= /var/tmp/xpcopy-src/linux-source-6.12
 KSFT_DIR	?= $(SRC_CACHE)/tools/testing/selftests
@@ -34,7 +39,7 @@ BUILD		:= $(CURDIR)/build
 JOBS		?= $(shell nproc)
 
 export KERNELS XPCOPY_TIMEOUT XPCOPY_FILTER XPCOPY_VERBOSE XPCOPY_INSMOD
-export XPCOPY_HUNG_TASK
+export XPCOPY_HUNG_TASK XPCOPY_MPI
 export QEMU_CPU QEMU_SMP QEMU_MEM GUEST_TIMEOUT GUEST_APPEND JOBS
 export XPCOPY_BUILD := $(BUILD)
 
@@ -42,7 +47,7 @@ export XPCOPY_BUILD := $(BUILD)
 SUBJOBS = $$(case "$$MAKEFLAGS" in *jobserver*) ;; *) echo -j$(JOBS) ;; esac)
 
 .PHONY: all deps kernels module modules-check checkpatch selftests userspace \
-	check bench clean help
+	check bench mpi-check mpi-bench clean help
 
 all: module selftests
 
@@ -85,6 +90,12 @@ check:
 
 bench: deps
 	@scripts/bench.sh
+
+mpi-check: deps
+	@scripts/mpi.sh check
+
+mpi-bench: deps
+	@scripts/mpi.sh bench
 
 clean:
 	rm -rf $(BUILD)

@@ -10,7 +10,9 @@
 #   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds
 #   4. the selftests (make selftests) and userspace (make userspace)
 #   5. per kernel, one after the other: initramfs, boot, tests
-#   6. per-kernel results, skipped cases with their reasons, the time of
+#   6. the MPI phase on 6.12 (scripts/mpi.sh check: its own guest with a
+#      Debian root and Open MPI; XPCOPY_MPI=0 skips it)
+#   7. per-kernel results, skipped cases with their reasons, the time of
 #      each phase, and last exactly one line "N passed, N failed"
 #
 # Exits 1 when any case failed or any kernel gave no result.
@@ -134,6 +136,42 @@ for kver in $kvers; do
 	run_kernel "$kver"
 done
 
+# MPI: unmodified Debian Open MPI over libxpcopy-cma, in a guest of its own
+# on the 6.12 kernel with a whole Debian root (scripts/mpi.sh). Skipped,
+# with the reason, when 6.12 is not in this run, when XPCOPY_FILTER has no
+# pattern matching "mpi:", with XPCOPY_MPI=0, or when the root cannot be
+# built.
+mpi_kver=$(grep -m 1 '^6\.12\.' <<<"$kvers" || true)
+mpi_skip=
+mpi_wanted() {
+	local p
+	[ -z "${XPCOPY_FILTER:-}" ] && return 0
+	set -f
+	for p in $XPCOPY_FILTER; do
+		# shellcheck disable=SC2254
+		case mpi:check in $p) set +f; return 0 ;; esac
+	done
+	set +f
+	return 1
+}
+rm -f "$build/mpi/run.out"
+if [ -z "$mpi_kver" ]; then
+	mpi_skip="no 6.12 kernel in this run"
+elif [ "${XPCOPY_MPI:-1}" = 0 ]; then
+	mpi_skip="XPCOPY_MPI=0"
+elif ! mpi_wanted; then
+	mpi_skip="XPCOPY_FILTER has no pattern matching mpi:"
+elif [ ! -f "$build/$mpi_kver/xpcopy.ko" ]; then
+	mpi_skip="the $mpi_kver module did not build"
+else
+	phase_start "MPI guest $mpi_kver"
+	mkdir -p "$build/mpi"
+	KVER=$mpi_kver "$top/scripts/mpi.sh" check 2>&1 | tee "$build/mpi/run.out"
+	mpi_rc=${PIPESTATUS[0]}
+	[ "$mpi_rc" = 3 ] && mpi_skip=$(grep -m 1 -o 'SKIP: .*' "$build/mpi/run.out" | cut -c7-)
+	phase_end "MPI guest $mpi_kver"
+fi
+
 if [ -n "$dbg_pid" ]; then
 	phase_start "debug kernel $dbg_name"
 	if wait "$dbg_pid"; then
@@ -190,6 +228,25 @@ for kver in $kvers; do
 		;;
 	esac
 done
+if [ -n "$mpi_skip" ]; then
+	echo "mpi: SKIPPED: $mpi_skip"
+	skips+="    mpi: $mpi_skip"$'\n'
+elif [ -f "$build/mpi/run.out" ]; then
+	res=$(grep -o 'XPCOPY-RESULT kver=[^ ]* passed=[0-9]* failed=[0-9]* skipped=[0-9]*' \
+	      "$build/mpi/run.out" | tail -n 1)
+	if [ -n "$res" ]; then
+		p=$(grep -o 'passed=[0-9]*' <<<"$res" | cut -d= -f2)
+		f=$(grep -o 'failed=[0-9]*' <<<"$res" | cut -d= -f2)
+		echo "mpi ($mpi_kver): $p passed, $f failed (log: ${build#"$top"/}/mpi/console.log)"
+		grep -E '^not ok [0-9]+ ' "$build/mpi/console.log" | sed 's/^/    /'
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+	else
+		echo "mpi ($mpi_kver): FAILED: no result (log: ${build#"$top"/}/mpi/console.log); its end:"
+		tail -n 25 "$build/mpi/console.log" 2>/dev/null | sed 's/^/    | /'
+		total_fail=$((total_fail + 1))
+	fi
+fi
 skips=$(sed '/^$/d' <<<"$skips")
 if [ -n "$skips" ]; then
 	echo "skipped:"

@@ -1,0 +1,236 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The MPI guest's runner (Debian root, dash): unmodified Debian Open MPI
+# over libxpcopy-cma. Mode (/xpcopy/mode): "check" (TAP lines, then
+# XPCOPY-RESULT like run-tests.sh) or "bench" (ping-pong bandwidth over
+# plain CMA, vader's two copies, and xpcopy through the library; CSV files
+# sent back to the host).
+#
+# Everything MPI runs as the unprivileged user mpi (uid 1000); the other
+# user (uid 1001) is a stranger. Checks run with Yama ptrace_scope 3, where
+# every process_vm_readv between processes fails with EPERM.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+bb=/xpcopy/busybox
+LIB=/usr/local/lib/libxpcopy-cma.so
+MODE=$(cat /xpcopy/mode 2>/dev/null || echo check)
+KVER=$(uname -r)
+W=/tmp/mpi-run
+mkdir -p "$W" /out
+chmod 1777 "$W"
+STATS=/sys/class/misc/xpcopy/stats
+
+n=0 passed=0 failed=0 skipped=0
+result() {
+	n=$((n + 1))
+	case $1 in
+	ok)	passed=$((passed + 1)); echo "ok $n $2${3:+ # $3}" ;;
+	skip)	skipped=$((skipped + 1)); echo "ok $n $2 # SKIP $3" ;;
+	*)	failed=$((failed + 1)); echo "not ok $n $2 # $3" ;;
+	esac
+}
+show() { sed 's/^/#   /' "$1"; }
+copies() { cat $STATS/copies 2>/dev/null || echo 0; }
+
+as_user() {	# as_user <uid> cmd...: the user's uid, gid and groups
+	u=$1; shift
+	setpriv --reuid="$u" --regid="$u" --init-groups \
+		env HOME="$(getent passwd "$u" | cut -d: -f6)" "$@"
+}
+
+# mpirun as user mpi, 2 ranks on shared memory (vader) with CMA as the
+# single-copy mechanism; more mpirun arguments in $MPI_ARGS.
+MPIRUN_BASE="mpirun --allow-run-as-root --bind-to none --mca pml ob1 --mca btl self,vader"
+mpi() {
+	np=$1; mech=$2; shift 2
+	# shellcheck disable=SC2086
+	as_user 1000 timeout -k 5 600 $MPIRUN_BASE -np "$np" --oversubscribe \
+		--mca btl_vader_single_copy_mechanism "$mech" $MPI_ARGS "$@"
+}
+
+echo
+echo "# xpcopy MPI guest runner on $KVER, $(nproc) cpus, mode $MODE"
+echo "# $(mpirun --version 2>&1 | head -n 1)"
+
+if $bb insmod /xpcopy.ko >"$W/out" 2>&1 && [ -c /dev/xpcopy ]; then
+	result ok module_load
+else
+	result fail module_load "insmod failed: $(head -n 1 "$W/out")"
+	echo "XPCOPY-RESULT kver=$KVER passed=$passed failed=$failed skipped=$skipped"
+	exit 1
+fi
+
+# mode explore: a script of the developer's (scripts/mpi.sh explore FILE).
+if [ "$MODE" = explore ]; then
+	. /xpcopy/explore.sh
+	echo "XPCOPY-RESULT kver=$KVER passed=$passed failed=$failed skipped=$skipped"
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------
+if [ "$MODE" = bench ]; then
+	# Rounds of the three runs one after the other, so that a change of
+	# load on the host hits all three alike; a last xpcopy round at
+	# ptrace_scope 3 (which cannot be lowered again), where CMA fails.
+	SIZES=$(cat /xpcopy/bench-args 2>/dev/null || echo "-s 4096 -m 4194304 -i 20")
+	ROUNDS=$(cat /xpcopy/bench-rounds 2>/dev/null || echo 3)
+	echo 0 >/proc/sys/kernel/yama/ptrace_scope
+	round=1 runs=
+	while [ $round -le "$ROUNDS" ]; do
+		runs="$runs cma:$round none:$round xpcopy:$round"
+		round=$((round + 1))
+	done
+	for rr in $runs xpcopy:scope3; do
+		run=${rr%%:*} tag=${rr#*:}
+		mech=cma; MPI_ARGS=
+		[ $run = none ] && mech=none
+		[ $run = xpcopy ] && MPI_ARGS="-x LD_PRELOAD=$LIB -x XPCOPY_CMA_STATS=1"
+		[ "$tag" = scope3 ] && echo 3 >/proc/sys/kernel/yama/ptrace_scope
+		c0=$(copies)
+		# shellcheck disable=SC2086
+		mpi 2 $mech mpi-pingpong -c $SIZES >"$W/$run.out" 2>"$W/$run.err"
+		rc=$?
+		echo "# $run round $tag (ptrace_scope $(cat /proc/sys/kernel/yama/ptrace_scope)): exit $rc, xpcopy copies $c0 -> $(copies)"
+		show "$W/$run.out"; show "$W/$run.err"
+		grep -E '^[0-9]+,' "$W/$run.out" >"/out/mpi-$run-$tag.csv"
+		if [ $rc = 0 ] && grep -q 'every byte right' "$W/$run.out" &&
+		   ! grep -q 'errno = ' "$W/$run.err"; then
+			result ok "bench_${run}_$tag"
+		else
+			result fail "bench_${run}_$tag" "exit $rc or bad bytes or CMA errors"
+		fi
+	done
+	for f in /out/*; do [ -f "$f" ] && sh /xpcopy/send-file.sh "$f"; done
+	echo "XPCOPY-RESULT kver=$KVER passed=$passed failed=$failed skipped=$skipped"
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# check
+
+echo 3 >/proc/sys/kernel/yama/ptrace_scope
+if [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" = 3 ]; then
+	result ok ptrace_scope_3
+else
+	result fail ptrace_scope_3 "cannot set Yama ptrace_scope to 3"
+fi
+
+# 1. The library's own suite, as user mpi.
+as_user 1000 env LD_PRELOAD=$LIB XPCOPY_CMA_TOKEN=job-token-1 \
+	timeout -k 5 300 cma-test suite $LIB >"$W/suite.out" 2>&1
+rc=$?
+grep -E '^(not )?ok [0-9]+ ' "$W/suite.out" | while read -r st a b rest; do
+	if [ "$st" = ok ]; then
+		echo "ok cma:$b"
+	else
+		echo "not ok cma:$(echo "$rest" | cut -d' ' -f1) # $(echo "$rest" | sed 's/^[^#]*# *//')"
+	fi
+done >"$W/suite.tap"
+while read -r line; do
+	case $line in
+	"ok "*)	result ok "${line#ok }" ;;
+	*)	name=${line#not ok }; result fail "${name%% \#*}" "${name#* \# }" ;;
+	esac
+done <"$W/suite.tap"
+if [ $rc != 0 ] || [ ! -s "$W/suite.tap" ]; then
+	result fail cma:suite_exit "cma-test suite exit $rc"
+	show "$W/suite.out"
+fi
+
+# 2. Another user's process: refused by default, served by group or token.
+# start_other <env...>: a target as user other, its READY line in $READY.
+start_other() {
+	rm -f "$W/tin" "$W/tout"
+	mkfifo -m 666 "$W/tin"
+	as_user 1001 env LD_PRELOAD=$LIB "$@" cma-test target 21 <"$W/tin" >"$W/tout" 2>&1 &
+	exec 7>"$W/tin"
+	i=0
+	while ! grep -q READY "$W/tout" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	READY=$(grep READY "$W/tout")
+	set -- $READY
+	TPID=$2 TADDR=$3 TLEN=$4
+}
+stop_other() { echo quit >&7; exec 7>&-; wait; }
+
+cross() {	# cross <name> <expect: bytes|EPERM> <client env> -- <target env>
+	name=$1 want=$2 cenv=$3; shift 4
+	start_other "$@"
+	if [ -z "$READY" ]; then
+		result fail "$name" "the target did not start: $(head -n 1 "$W/tout")"
+		stop_other; return
+	fi
+	c0=$(copies)
+	if [ "$want" = bytes ]; then
+		as_user 1000 env LD_PRELOAD=$LIB $cenv cma-test read "$TPID" "$TADDR" "$TLEN" 21 >"$W/out" 2>&1
+	else
+		as_user 1000 env LD_PRELOAD=$LIB $cenv cma-test expect "$TPID" "$TADDR" "$TLEN" 1 >"$W/out" 2>&1
+	fi
+	rc=$?
+	c1=$(copies)
+	# Bytes through xpcopy, or a refusal with no xpcopy copy at all.
+	if [ "$want" = bytes ]; then
+		[ "$c1" -gt "$c0" ]; through=$?
+	else
+		[ "$c1" = "$c0" ]; through=$?
+	fi
+	if [ $rc = 0 ] && [ $through = 0 ]; then
+		result ok "$name"
+	else
+		result fail "$name" "$(cat "$W/out"); copies $c0 -> $c1"
+	fi
+	stop_other
+}
+cross cross_user_refused_by_default EPERM "" --
+cross cross_user_group_policy bytes "" -- XPCOPY_CMA_ALLOW=group:1000
+cross cross_user_token_policy bytes "XPCOPY_CMA_TOKEN=t0k3n" -- XPCOPY_CMA_ALLOW=token XPCOPY_CMA_TOKEN=t0k3n
+cross cross_user_token_wrong EPERM "XPCOPY_CMA_TOKEN=guess" -- XPCOPY_CMA_ALLOW=token XPCOPY_CMA_TOKEN=t0k3n
+
+# 3. Unmodified Debian Open MPI, vader with CMA, ptrace_scope 3.
+PP="mpi-pingpong -s 1024 -m 1048576 -i 4"
+A2A="mpi-alltoall -m 262144 -i 2"
+mpi_case() {	# mpi_case <name> <np> <with lib: 0|1> prog...
+	name=$1 np=$2 lib=$3; shift 3
+	MPI_ARGS=
+	[ "$lib" = 1 ] && MPI_ARGS="-x LD_PRELOAD=$LIB -x XPCOPY_CMA_STATS=1"
+	c0=$(copies)
+	mpi "$np" cma "$@" >"$W/mpi.out" 2>&1
+	rc=$?
+	c1=$(copies)
+	nerr=$(grep -c 'errno = ' "$W/mpi.out")
+	right=$(grep -c 'every byte right' "$W/mpi.out")
+	viax=$(sed -n 's/.*: \([0-9]*\) calls through xpcopy, \([0-9]*\) to the kernel.*/\1 \2/p' "$W/mpi.out" |
+	       awk '{ x += $1; k += $2 } END { print x + 0, k + 0 }')
+	echo "# $name: exit $rc, $nerr CMA error lines, xpcopy copies $c0 -> $c1, library calls (xpcopy kernel): $viax"
+	if [ "$lib" = 0 ]; then
+		# Without the library CMA is refused, vader falls back.
+		if [ "$nerr" -gt 0 ] && grep -q 'Read -1, expected [0-9]*, errno = 1' "$W/mpi.out" &&
+		   [ "$c1" = "$c0" ]; then
+			result ok "$name"
+		else
+			result fail "$name" "expected EPERM lines from vader and no xpcopy copy"
+			show "$W/mpi.out"
+		fi
+	elif [ $rc = 0 ] && [ "$right" = 1 ] && [ "$nerr" = 0 ] &&
+	     [ "$c1" -gt "$c0" ] && [ "${viax#* }" = 0 ] && [ "${viax% *}" -gt 0 ]; then
+		result ok "$name"
+	else
+		result fail "$name" "exit $rc, $nerr CMA errors, every-byte lines $right, copies $c0 -> $c1, calls $viax"
+		show "$W/mpi.out"
+	fi
+}
+mpi_case mpi_pingpong_without_library_eperm 2 0 $PP
+mpi_case mpi_pingpong_xpcopy 2 1 $PP
+mpi_case mpi_alltoall_xpcopy 2 1 $A2A
+mpi_case mpi_alltoall_4ranks_xpcopy 4 1 $A2A
+
+# module_unload
+if $bb rmmod xpcopy >"$W/out" 2>&1; then
+	result ok module_unload
+else
+	result fail module_unload "rmmod failed: $(head -n 1 "$W/out")"
+fi
+dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace' >"$W/bad" && {
+	result fail kernel_log "$(head -n 1 "$W/bad")"; show "$W/bad"; }
+echo "XPCOPY-RESULT kver=$KVER passed=$passed failed=$failed skipped=$skipped"

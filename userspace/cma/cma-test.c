@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cma-test: tests of libxpcopy-cma, run with the library preloaded (the
+ * calls below are glibc's process_vm_readv/writev, which it replaces).
+ *
+ *	cma-test suite LIB		TAP: the library's semantics against
+ *					targets it spawns (with LIB preloaded
+ *					or not); needs ptrace_scope 3
+ *	cma-test target SEED		a target: prints
+ *					"READY pid addr len guard", then obeys
+ *					stdin lines (see target())
+ *	cma-test read PID ADDR LEN SEED	read; exit 0 when the bytes are SEED's
+ *	cma-test expect PID ADDR LEN ERRNO  read; exit 0 when it fails so
+ *
+ * The target's buffer holds pattern(SEED); a PROT_NONE page follows it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "xpcopy.h"
+
+#define BUFSZ	(256 * 1024)
+#define PAGE	4096
+
+static unsigned char pattern(size_t i, unsigned int seed)
+{
+	return (unsigned char)(i * 7 + (i >> 8) * 3 + seed * 41 + 1);
+}
+
+static unsigned char *map_buf(unsigned char **guard)
+{
+	unsigned char *b = mmap(NULL, BUFSZ + PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (b == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	*guard = b + BUFSZ;
+	mprotect(*guard, PAGE, PROT_NONE);
+	return b;
+}
+
+static void fill(unsigned char *b, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pattern(i, seed);
+}
+
+static long bad_bytes(const unsigned char *b, size_t n, unsigned int seed)
+{
+	long bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bad += b[i] != pattern(i, seed);
+	return bad;
+}
+
+/*
+ * The target. Commands on stdin, one a line:
+ *	fork SEED	the child refills its buffer with SEED, prints its
+ *			READY line and sleeps
+ *	exec		execute cma-test target 99 without LD_PRELOAD
+ *	verify SEED	print "GOOD" when the buffer holds SEED's pattern,
+ *			else "BAD n"
+ *	quit		exit
+ */
+static int target(unsigned int seed, const char *self)
+{
+	unsigned char *guard, *buf = map_buf(&guard);
+	char line[128];
+
+	fill(buf, BUFSZ, seed);
+	printf("READY %d %p %d %p\n", (int)getpid(), buf, BUFSZ, guard);
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		unsigned int s;
+
+		if (sscanf(line, "fork %u", &s) == 1) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				fill(buf, BUFSZ, s);
+				printf("READY %d %p %d %p\n", (int)getpid(),
+				       buf, BUFSZ, guard);
+				fflush(stdout);
+				for (;;)
+					pause();
+			}
+		} else if (!strncmp(line, "exec", 4)) {
+			char *argv[] = { "cma-test", "target", "99", NULL };
+
+			unsetenv("LD_PRELOAD");
+			execv(self, argv);
+			perror("execv");
+			return 2;
+		} else if (sscanf(line, "verify %u", &s) == 1) {
+			long bad = bad_bytes(buf, BUFSZ, s);
+
+			if (bad)
+				printf("BAD %ld\n", bad);
+			else
+				printf("GOOD\n");
+			fflush(stdout);
+		} else if (!strncmp(line, "quit", 4)) {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The suite
+ */
+
+struct tgt {
+	pid_t pid;
+	FILE *in, *out;
+	unsigned char *buf, *guard;
+};
+
+static const char *self_exe;
+static const char *lib;
+static int ntest, nfail;
+
+static void tap(int ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	ntest++;
+	if (ok) {
+		printf("ok %d %s\n", ntest, name);
+	} else {
+		nfail++;
+		printf("not ok %d %s # ", ntest, name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static int read_ready(struct tgt *t)
+{
+	char line[160];
+	int pid, len;
+	void *b, *g;
+
+	if (!fgets(line, sizeof(line), t->out) ||
+	    sscanf(line, "READY %d %p %d %p", &pid, &b, &len, &g) != 4)
+		return -1;
+	t->pid = pid;
+	t->buf = b;
+	t->guard = g;
+	return 0;
+}
+
+/* Start a target; @env: "NAME=value" strings to add; @preload: with LIB. */
+static int spawn(struct tgt *t, unsigned int seed, int preload,
+		 const char *env1, const char *env2)
+{
+	int in[2], out[2];
+	char s[16];
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -1;
+	snprintf(s, sizeof(s), "%u", seed);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char *argv[] = { "cma-test", "target", s, NULL };
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		if (preload)
+			setenv("LD_PRELOAD", lib, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		unsetenv("XPCOPY_CMA_ALLOW");
+		unsetenv("XPCOPY_CMA_TOKEN");
+		if (env1)
+			putenv((char *)env1);
+		if (env2)
+			putenv((char *)env2);
+		execv(self_exe, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	t->in = fdopen(in[1], "w");
+	t->out = fdopen(out[0], "r");
+	return read_ready(t);
+}
+
+static void say(struct tgt *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(t->in, fmt, ap);
+	va_end(ap);
+	fflush(t->in);
+}
+
+static void stop(struct tgt *t)
+{
+	say(t, "quit\n");
+	fclose(t->in);
+	fclose(t->out);
+	waitpid(t->pid, NULL, 0);
+}
+
+static unsigned long long stat_copies(void)
+{
+	FILE *f = fopen("/sys/class/misc/xpcopy/stats/copies", "r");
+	unsigned long long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static ssize_t rd(pid_t pid, void *l, size_t ll, const void *r, size_t rl)
+{
+	struct iovec lv = { l, ll }, rv = { (void *)r, rl };
+
+	return process_vm_readv(pid, &lv, 1, &rv, 1, 0);
+}
+
+/* The read must fail with @err; bytes must not arrive. */
+static void expect_fail(const char *name, pid_t pid, const void *addr,
+			int err)
+{
+	unsigned char *b = calloc(1, BUFSZ);
+	unsigned long long c0 = stat_copies();
+	ssize_t n;
+
+	errno = 0;
+	n = rd(pid, b, BUFSZ, addr, BUFSZ);
+	tap(n == -1 && errno == err && stat_copies() == c0, name,
+	    "returned %zd errno %d (%s), wanted -1 errno %d; copies %llu -> %llu",
+	    n, errno, strerror(errno), err, c0, stat_copies());
+	free(b);
+}
+
+/* A process that is not @pid binds @pid's name and offers its own grant. */
+struct impostor {
+	int lsock, grant, dev;
+};
+
+static void *impostor_main(void *arg)
+{
+	struct impostor *im = arg;
+
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct { char magic[8]; int32_t status; } rep = { "XPCMA-1", 0 };
+		struct iovec iov = { &rep, sizeof(rep) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl.buf,
+			.msg_controllen = sizeof(ctl.buf) };
+		char req[512];
+		int c = accept(im->lsock, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		if (recv(c, req, sizeof(req), 0) > 0) {
+			memset(&ctl, 0, sizeof(ctl));
+			ctl.h.cmsg_level = SOL_SOCKET;
+			ctl.h.cmsg_type = SCM_RIGHTS;
+			ctl.h.cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(&ctl.h), &im->grant, sizeof(int));
+			sendmsg(c, &msg, MSG_NOSIGNAL);
+		}
+		close(c);
+	}
+}
+
+static int suite(void)
+{
+	unsigned char *l = malloc(BUFSZ), *l2 = malloc(BUFSZ);
+	unsigned long long c0, c1;
+	struct tgt t, u, f;
+	struct stat st;
+	ssize_t n;
+
+	printf("TAP version 13\n");
+	if (!l || !l2 || spawn(&t, 5, 1, NULL, NULL)) {
+		printf("Bail out! cannot start a target\n");
+		return 1;
+	}
+
+	/* Whole buffer, 3 local ranges against 2 remote ones. */
+	{
+		struct iovec lv[3] = { { l, 1000 }, { l + 1000, 5 },
+				       { l + 1005, BUFSZ - 1005 } };
+		struct iovec rv[2] = { { t.buf, 77777 },
+				       { t.buf + 77777, BUFSZ - 77777 } };
+
+		memset(l, 0, BUFSZ);
+		c0 = stat_copies();
+		n = process_vm_readv(t.pid, lv, 3, rv, 2, 0);
+		c1 = stat_copies();
+		tap(n == BUFSZ && !bad_bytes(l, BUFSZ, 5) && c1 > c0,
+		    "readv_consenting_through_xpcopy",
+		    "returned %zd (errno %d), %ld bad bytes, copies %llu -> %llu",
+		    n, errno, bad_bytes(l, BUFSZ, 5), c0, c1);
+	}
+	/* Write, then the target checks. */
+	{
+		struct iovec lv[2] = { { l, 4096 }, { l + 4096, BUFSZ - 4096 } };
+		struct iovec rv[3] = { { t.buf, 100 }, { t.buf + 100, 100000 },
+				       { t.buf + 100100, BUFSZ - 100100 } };
+		char line[64] = "";
+
+		fill(l, BUFSZ, 6);
+		c0 = stat_copies();
+		n = process_vm_writev(t.pid, lv, 2, rv, 3, 0);
+		c1 = stat_copies();
+		say(&t, "verify 6\n");
+		if (!fgets(line, sizeof(line), t.out))
+			strcpy(line, "no answer\n");
+		line[strcspn(line, "\n")] = 0;
+		tap(n == BUFSZ && !strcmp(line, "GOOD") && c1 > c0,
+		    "writev_consenting_through_xpcopy",
+		    "returned %zd (errno %d), target says %s, copies %llu -> %llu",
+		    n, errno, line, c0, c1);
+	}
+	/* A range running into the PROT_NONE page: a short count. */
+	n = rd(t.pid, l, 3 * PAGE, t.guard - PAGE, 3 * PAGE);
+	tap(n == PAGE, "partial_count_at_unmapped_page",
+	    "returned %zd errno %d, wanted %d", n, errno, PAGE);
+	/* Two remote ranges, the second bad: the first's bytes. */
+	{
+		struct iovec lv = { l, 2 * PAGE };
+		struct iovec rv[2] = { { t.buf, PAGE }, { t.guard, PAGE } };
+
+		n = process_vm_readv(t.pid, &lv, 1, rv, 2, 0);
+		tap(n == PAGE, "partial_count_second_range_bad",
+		    "returned %zd errno %d, wanted %d", n, errno, PAGE);
+	}
+	expect_fail("efault_unmapped", t.pid, t.guard, EFAULT);
+	expect_fail("efault_kernel_address", t.pid,
+		    (void *)0xffff888000000000ULL, EFAULT);
+	expect_fail("efault_noncanonical", t.pid,
+		    (void *)0x0000800000000000ULL, EFAULT);
+	{
+		struct iovec lv = { l, 2 * PAGE };
+		struct iovec rv = { (void *)0xfffffffffffff000ULL, 2 * PAGE };
+
+		errno = 0;
+		n = process_vm_readv(t.pid, &lv, 1, &rv, 1, 0);
+		tap(n == -1 && errno == EFAULT, "efault_top_of_address_space",
+		    "returned %zd errno %d", n, errno);
+	}
+	{
+		struct iovec lv = { l, 16 }, rv = { t.buf, 16 };
+
+		errno = 0;
+		n = process_vm_readv(t.pid, &lv, 1, &rv, 1, 1);
+		tap(n == -1 && errno == EINVAL, "einval_flags",
+		    "returned %zd errno %d", n, errno);
+	}
+	{
+		static struct iovec many[IOV_MAX + 1];
+		struct iovec lv = { l, 16 };
+
+		for (int i = 0; i <= IOV_MAX; i++)
+			many[i] = (struct iovec){ t.buf, 1 };
+		errno = 0;
+		n = process_vm_readv(t.pid, &lv, 1, many, IOV_MAX + 1, 0);
+		tap(n == -1 && errno == EINVAL, "einval_more_than_iov_max",
+		    "returned %zd errno %d", n, errno);
+		n = process_vm_readv(t.pid, &lv, 1, many, IOV_MAX, 0);
+		tap(n == 16, "iov_max_ranges_ok", "returned %zd errno %d", n,
+		    errno);
+	}
+	{
+		struct iovec lv = { l, 16 }, rv = { t.buf, (size_t)-1 / 2 + 2 };
+
+		errno = 0;
+		n = process_vm_readv(t.pid, &lv, 1, &rv, 1, 0);
+		tap(n == -1 && errno == EINVAL, "einval_negative_length",
+		    "returned %zd errno %d", n, errno);
+	}
+	{
+		struct iovec lv = { l, 16 };
+
+		errno = 0;
+		n = process_vm_readv(t.pid, &lv, 1, (void *)8, 1, 0);
+		tap(n == -1 && errno == EFAULT, "efault_bad_iovec_array",
+		    "returned %zd errno %d", n, errno);
+	}
+	/* Our own memory: the system call (always allowed). */
+	fill(l2, 4096, 9);
+	n = rd(getpid(), l, 4096, l2, 4096);
+	tap(n == 4096 && !bad_bytes(l, 4096, 9), "own_pid", "returned %zd errno %d",
+	    n, errno);
+
+	/* fork: the child serves its own memory, the parent still its own. */
+	say(&t, "fork 7\n");
+	f = t;
+	if (read_ready(&f)) {
+		tap(0, "fork_child_serves_its_own_grant", "no READY from the child");
+	} else {
+		memset(l, 0, BUFSZ);
+		c0 = stat_copies();
+		n = rd(f.pid, l, BUFSZ, f.buf, BUFSZ);
+		c1 = stat_copies();
+		tap(n == BUFSZ && !bad_bytes(l, BUFSZ, 7) && c1 > c0,
+		    "fork_child_serves_its_own_grant",
+		    "returned %zd errno %d, %ld bytes not the child's, copies %llu -> %llu",
+		    n, errno, bad_bytes(l, BUFSZ, 7), c0, c1);
+		memset(l, 0, BUFSZ);
+		n = rd(t.pid, l, BUFSZ, t.buf, BUFSZ);
+		tap(n == BUFSZ && !bad_bytes(l, BUFSZ, 6),
+		    "fork_parent_still_its_own", "returned %zd errno %d", n,
+		    errno);
+		kill(f.pid, SIGKILL);
+	}
+
+	/* exec: the old grant gives nothing of the new image. */
+	say(&t, "exec\n");
+	if (read_ready(&t)) {
+		tap(0, "exec_ends_the_grant", "no READY after exec");
+	} else {
+		expect_fail("exec_ends_the_grant", t.pid, t.buf, EPERM);
+	}
+	stop(&t);
+	/* exit: the pid is gone. */
+	expect_fail("exited_target_esrch", t.pid, t.buf, ESRCH);
+
+	/* A process that did not load the library. */
+	if (!spawn(&u, 8, 0, NULL, NULL)) {
+		expect_fail("no_library_not_reachable", u.pid, u.buf, EPERM);
+		/* The library remembers a "no" for a second. */
+		usleep(1200000);
+		/* Someone else squats its socket name with a grant of its
+		 * own memory: never used, the listener is not that pid. */
+		{
+			struct impostor im;
+			struct sockaddr_un a = { .sun_family = AF_UNIX };
+			pthread_t th;
+			socklen_t alen;
+			int k;
+
+			im.dev = xpcopy_open(O_CLOEXEC);
+			im.grant = xpcopy_grant_create(im.dev, NULL, UINT64_MAX,
+						       XPCOPY_GRANT_READ |
+						       XPCOPY_GRANT_WRITE,
+						       NULL, -1);
+			im.lsock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			stat("/proc/self/ns/pid", &st);
+			k = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1,
+				     "xpcopy-cma.%llu.%d",
+				     (unsigned long long)st.st_ino, (int)u.pid);
+			alen = offsetof(struct sockaddr_un, sun_path) + 1 + k;
+			if (im.grant < 0 || bind(im.lsock, (void *)&a, alen) ||
+			    listen(im.lsock, 4) ||
+			    pthread_create(&th, NULL, impostor_main, &im)) {
+				tap(0, "impostor_socket_ignored", "cannot set up the impostor");
+			} else {
+				/* Our own buffer at the target's address
+				 * would be read through the impostor. */
+				expect_fail("impostor_socket_ignored", u.pid,
+					    u.buf, EPERM);
+				shutdown(im.lsock, SHUT_RDWR);
+				pthread_join(th, NULL);
+			}
+			close(im.lsock);
+			close(im.grant);
+			close(im.dev);
+		}
+		stop(&u);
+	} else {
+		tap(0, "no_library_not_reachable", "cannot start the target");
+	}
+
+	/* Policies. */
+	if (!spawn(&u, 10, 1, "XPCOPY_CMA_ALLOW=none", NULL)) {
+		expect_fail("policy_none_refuses", u.pid, u.buf, EPERM);
+		stop(&u);
+	}
+	if (!spawn(&u, 11, 1, "XPCOPY_CMA_ALLOW=token",
+		   "XPCOPY_CMA_TOKEN=not-ours")) {
+		expect_fail("policy_token_wrong_token_refused", u.pid, u.buf,
+			    EPERM);
+		stop(&u);
+	}
+	{
+		static char tok[300];
+
+		snprintf(tok, sizeof(tok), "XPCOPY_CMA_TOKEN=%s",
+			 getenv("XPCOPY_CMA_TOKEN") ? getenv("XPCOPY_CMA_TOKEN") : "");
+		if (getenv("XPCOPY_CMA_TOKEN") &&
+		    !spawn(&u, 12, 1, "XPCOPY_CMA_ALLOW=token", tok)) {
+			memset(l, 0, BUFSZ);
+			n = rd(u.pid, l, BUFSZ, u.buf, BUFSZ);
+			tap(n == BUFSZ && !bad_bytes(l, BUFSZ, 12),
+			    "policy_token_right_token_served",
+			    "returned %zd errno %d", n, errno);
+			stop(&u);
+		}
+	}
+	printf("1..%d\n", ntest);
+	return nfail ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char exe[PATH_MAX];
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (k < 0) {
+		perror("readlink /proc/self/exe");
+		return 2;
+	}
+	exe[k] = 0;
+	self_exe = exe;
+	if (argc == 3 && !strcmp(argv[1], "suite")) {
+		lib = argv[2];
+		return suite();
+	}
+	if (argc == 3 && !strcmp(argv[1], "target"))
+		return target(strtoul(argv[2], NULL, 0), exe);
+	if (argc == 6 && (!strcmp(argv[1], "read") ||
+			  !strcmp(argv[1], "expect"))) {
+		pid_t pid = atoi(argv[2]);
+		void *addr = (void *)strtoull(argv[3], NULL, 0);
+		size_t len = strtoull(argv[4], NULL, 0);
+		unsigned char *b = calloc(1, len);
+		ssize_t n;
+
+		errno = 0;
+		n = rd(pid, b, len, addr, len);
+		if (!strcmp(argv[1], "read")) {
+			long bad = n == (ssize_t)len ?
+				bad_bytes(b, len, strtoul(argv[5], NULL, 0)) : -1;
+
+			printf("read: returned %zd errno %d (%s), %ld bad bytes\n",
+			       n, errno, strerror(errno), bad);
+			return bad == 0 ? 0 : 1;
+		}
+		printf("expect: returned %zd errno %d (%s)\n", n, errno,
+		       strerror(errno));
+		return n == -1 && errno == atoi(argv[5]) ? 0 : 1;
+	}
+	fprintf(stderr, "usage: cma-test suite LIB | target SEED | read PID ADDR LEN SEED | expect PID ADDR LEN ERRNO\n");
+	return 2;
+}

@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT
+/*
+ * libxpcopy-cma: process_vm_readv(2) and process_vm_writev(2) over xpcopy
+ * grants, for programs that use cross-memory attach (Open MPI's vader/sm
+ * BTL) on systems where the ptrace check forbids it (Yama ptrace_scope 2
+ * or 3, or unrelated processes under scope 1).
+ *
+ * Loaded with LD_PRELOAD, it does two things in every process:
+ *
+ * - Consent. At load time (and in the child after fork) the process makes
+ *   one grant over its whole address space, read and write
+ *   (XPCOPY_GRANT over [0, 2^64 - 1)), and a background thread serves it
+ *   on the abstract unix socket "xpcopy-cma.<pid namespace>.<pid>". A
+ *   peer that connects gets the grant fd (SCM_RIGHTS) when the policy
+ *   allows it (SO_PEERCRED: same effective uid by default; see
+ *   XPCOPY_CMA_ALLOW below). The grant holds the address space it was made
+ *   on: after exit or execve every use fails with ESRCH, so a new program
+ *   in the process is never reachable through an old grant.
+ *
+ * - Use. process_vm_readv/writev(pid, ...) on a pid whose process serves a
+ *   grant (checked: the listening socket's SO_PEERCRED pid is that pid)
+ *   copies through the grant, the remote addresses being offsets into a
+ *   window that starts at 0. Every other call (no server, refused, own pid,
+ *   no /dev/xpcopy, nothing to copy) is the real system call, so a process
+ *   that did not load the library is reached exactly as without it.
+ *
+ * Environment:
+ *	XPCOPY_CMA=0		load but do nothing: every call is the system
+ *				call, and this process serves no grant
+ *	XPCOPY_CMA_ALLOW	who gets this process's grant: a comma-separated
+ *				list, any item matching is enough:
+ *				  user     the peer's effective uid is ours
+ *				           (the default)
+ *				  group:G  the peer's effective gid or one of
+ *				           its supplementary groups is G
+ *				           (numeric)
+ *				  token    the peer presents XPCOPY_CMA_TOKEN
+ *				  none     nobody
+ *	XPCOPY_CMA_TOKEN	the job token: sent to peers when asking for
+ *				their grant, and checked by "token"
+ *	XPCOPY_CMA_FORK=0	a child of fork() serves no grant
+ *	XPCOPY_CMA_DEBUG=1	log decisions on stderr
+ *	XPCOPY_CMA_STATS=1	at exit, print on stderr how many calls went
+ *				through xpcopy and how many to the kernel
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "xpcopy.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The window: every address but the last; offsets are addresses. */
+#define CMA_WINDOW_LEN	UINT64_MAX
+#define CMA_RIGHTS	(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
+
+#define CMA_MAGIC	"XPCMA-1"	/* 8 bytes with its NUL */
+#define CMA_TOKEN_MAX	256
+#define CMA_CACHE	256		/* peers remembered */
+#define CMA_NEG_NS	1000000000LL	/* a "no" is remembered 1 s */
+#define CMA_TIMEOUT_S	5		/* socket timeouts */
+#define CMA_GROUPS_MAX	64
+
+_Static_assert(sizeof(struct iovec) == sizeof(struct xpcopy_iovec) &&
+	       offsetof(struct iovec, iov_base) ==
+	       offsetof(struct xpcopy_iovec, addr) &&
+	       offsetof(struct iovec, iov_len) ==
+	       offsetof(struct xpcopy_iovec, len),
+	       "struct iovec and struct xpcopy_iovec differ: convert them");
+
+struct cma_req {
+	char magic[8];
+	uint32_t token_len;
+	char token[CMA_TOKEN_MAX];
+};
+
+struct cma_rep {
+	char magic[8];
+	int32_t status;		/* 0: the grant is attached; else an errno */
+};
+
+struct cma_peer {
+	pid_t pid;		/* 0: free slot */
+	int grant;		/* -1: no grant (a remembered "no") */
+	int refs;		/* calls using @grant now */
+	bool dead;		/* evicted while in use: close at last put */
+	long long until;	/* for a "no": when to ask again */
+};
+
+static struct {
+	bool enabled;		/* a device and a grant: calls may use xpcopy */
+	bool debug, stats, serve_fork;
+	int dev;		/* /dev/xpcopy */
+	/* serving */
+	int grant, lsock;
+	atomic_int conn;	/* the connection being served, or -1 */
+	pthread_t thread;
+	bool thread_up;
+	/* policy */
+	bool allow_user, allow_token;
+	unsigned int nr_groups;
+	gid_t groups[CMA_GROUPS_MAX];
+	char token[CMA_TOKEN_MAX];
+	uint32_t token_len;
+	unsigned long long ns;	/* inode of our pid namespace */
+	/* peers */
+	pthread_mutex_t lock;
+	struct cma_peer peers[CMA_CACHE];
+	unsigned int victim;
+	/* counters */
+	atomic_ulong via_xpcopy, via_syscall, served, refused;
+} cma = {
+	.dev = -1, .grant = -1, .lsock = -1, .conn = -1,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static void dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void dbg(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n, saved = errno;
+
+	if (!cma.debug)
+		return;
+	n = snprintf(buf, sizeof(buf), "xpcopy-cma[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	strncat(buf, "\n", sizeof(buf) - strlen(buf) - 1);
+	if (write(2, buf, strlen(buf)) < 0)
+		errno = saved;
+	errno = saved;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static bool env_is(const char *name, const char *val)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, val);
+}
+
+/* The abstract socket name of process @pid of our pid namespace. */
+static socklen_t cma_addr(struct sockaddr_un *a, pid_t pid)
+{
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1,
+		     "xpcopy-cma.%llu.%d", cma.ns, (int)pid);
+	return offsetof(struct sockaddr_un, sun_path) + 1 + n;
+}
+
+static void set_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = CMA_TIMEOUT_S };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* ------------------------------------------------------------------------
+ * Serving our grant
+ */
+
+static bool cma_allowed(int c, const struct ucred *cred,
+			const struct cma_req *req, ssize_t n)
+{
+	gid_t groups[CMA_GROUPS_MAX * 4];
+	socklen_t glen = sizeof(groups);
+	unsigned int i, j;
+
+	if (cma.allow_user && cred->uid == geteuid())
+		return true;
+	if (cma.nr_groups) {
+		for (i = 0; i < cma.nr_groups; i++)
+			if (cred->gid == cma.groups[i])
+				return true;
+		if (!getsockopt(c, SOL_SOCKET, SO_PEERGROUPS, groups, &glen))
+			for (j = 0; j < glen / sizeof(gid_t); j++)
+				for (i = 0; i < cma.nr_groups; i++)
+					if (groups[j] == cma.groups[i])
+						return true;
+	}
+	if (cma.allow_token && cma.token_len &&
+	    n >= (ssize_t)offsetof(struct cma_req, token) &&
+	    req->token_len == cma.token_len &&
+	    (size_t)n >= offsetof(struct cma_req, token) + req->token_len) {
+		unsigned char diff = 0;
+
+		for (i = 0; i < cma.token_len; i++)
+			diff |= req->token[i] ^ cma.token[i];
+		if (!diff)
+			return true;
+	}
+	return false;
+}
+
+static void cma_serve_one(int c)
+{
+	struct cma_rep rep = { .magic = CMA_MAGIC };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { &rep, sizeof(rep) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cma_req req;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	ssize_t n;
+
+	set_timeouts(c);
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return;
+	memset(&req, 0, sizeof(req));
+	n = recv(c, &req, sizeof(req), 0);
+	if (n < (ssize_t)offsetof(struct cma_req, token) ||
+	    memcmp(req.magic, CMA_MAGIC, sizeof(req.magic)))
+		return;
+	if (!cma_allowed(c, &cred, &req, n)) {
+		atomic_fetch_add(&cma.refused, 1);
+		dbg("refused pid %d uid %d gid %d", (int)cred.pid,
+		    (int)cred.uid, (int)cred.gid);
+		rep.status = EACCES;
+	} else {
+		atomic_fetch_add(&cma.served, 1);
+		dbg("grant to pid %d uid %d", (int)cred.pid, (int)cred.uid);
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		ctl.h.cmsg_level = SOL_SOCKET;
+		ctl.h.cmsg_type = SCM_RIGHTS;
+		ctl.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&ctl.h), &cma.grant, sizeof(int));
+	}
+	sendmsg(c, &msg, MSG_NOSIGNAL);
+}
+
+static void *cma_server(void *arg)
+{
+	int lsock = (int)(intptr_t)arg;
+
+	for (;;) {
+		int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				usleep(10000);
+				continue;
+			}
+			/* The socket was closed under us (a program that
+			 * closes every fd, a fork child): stop serving. */
+			dbg("server stops: accept: %s", strerror(errno));
+			return NULL;
+		}
+		atomic_store(&cma.conn, c);
+		cma_serve_one(c);
+		atomic_store(&cma.conn, -1);
+		close(c);
+	}
+}
+
+/* Make our grant and start serving it. Errors leave the process unserved. */
+static void cma_start_server(void)
+{
+	struct sockaddr_un a;
+	sigset_t all, old;
+	pthread_attr_t attr;
+	socklen_t alen;
+	int ret;
+
+	ret = xpcopy_grant_create(cma.dev, NULL, CMA_WINDOW_LEN, CMA_RIGHTS,
+				  NULL, -1);
+	if (ret < 0) {
+		dbg("no grant: %s", strerror(-ret));
+		return;
+	}
+	cma.grant = ret;
+	cma.lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (cma.lsock < 0)
+		goto err_grant;
+	alen = cma_addr(&a, getpid());
+	if (bind(cma.lsock, (struct sockaddr *)&a, alen) ||
+	    listen(cma.lsock, 64)) {
+		dbg("cannot serve on @%s: %s", a.sun_path + 1, strerror(errno));
+		goto err_sock;
+	}
+	/* The thread takes no signal: they are the program's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&cma.thread, &attr, cma_server,
+			     (void *)(intptr_t)cma.lsock);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		dbg("no server thread: %s", strerror(ret));
+		goto err_sock;
+	}
+	cma.thread_up = true;
+	dbg("serving on @%s", a.sun_path + 1);
+	return;
+
+err_sock:
+	close(cma.lsock);
+	cma.lsock = -1;
+err_grant:
+	close(cma.grant);
+	cma.grant = -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Asking peers for their grant
+ */
+
+/* The grant of process @pid, or -1 when it does not serve one to us. */
+static int cma_ask(pid_t pid)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct cma_rep rep;
+	struct iovec iov = { &rep, sizeof(rep) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct xpcopy_grant_info info;
+	struct cma_req req;
+	struct sockaddr_un a;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct cmsghdr *h;
+	int s, fd = -1;
+	ssize_t n;
+
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	set_timeouts(s);
+	if (connect(s, (struct sockaddr *)&a, cma_addr(&a, pid))) {
+		dbg("pid %d serves no grant (%s)", (int)pid, strerror(errno));
+		goto out;
+	}
+	/* Whoever listens on the name must be that very process. */
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    cred.pid != pid) {
+		dbg("@%s is not pid %d's (listener pid %d): ignored",
+		    a.sun_path + 1, (int)pid, (int)cred.pid);
+		goto out;
+	}
+	memset(&req, 0, sizeof(req));
+	memcpy(req.magic, CMA_MAGIC, sizeof(req.magic));
+	req.token_len = cma.token_len;
+	memcpy(req.token, cma.token, cma.token_len);
+	if (send(s, &req, offsetof(struct cma_req, token) + req.token_len,
+		 MSG_NOSIGNAL) < 0)
+		goto out;
+	memset(&ctl, 0, sizeof(ctl));
+	n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+	h = n == sizeof(rep) ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+	    h->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(h), sizeof(int));
+	if (n != sizeof(rep) || memcmp(rep.magic, CMA_MAGIC, 8) ||
+	    rep.status || fd < 0) {
+		dbg("pid %d gives us no grant (status %d)", (int)pid,
+		    n == sizeof(rep) ? rep.status : -1);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		goto out;
+	}
+	/* A grant of the whole address space, live, read and write. */
+	if (xpcopy_grant_info(cma.dev, fd, &info) < 0 ||
+	    (info.rights & CMA_RIGHTS) != CMA_RIGHTS ||
+	    info.len != CMA_WINDOW_LEN || info.revoked) {
+		dbg("pid %d sent something that is not its grant", (int)pid);
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	dbg("got pid %d's grant as fd %d", (int)pid, fd);
+out:
+	close(s);
+	return fd;
+}
+
+/*
+ * The cache slot of @pid with a reference on its grant, asking the peer
+ * when it is not known; NULL when the call must go to the kernel.
+ */
+static struct cma_peer *cma_get(pid_t pid)
+{
+	struct cma_peer *p, *free_slot = NULL;
+	long long now = 0;
+	unsigned int i;
+	int fd;
+
+	pthread_mutex_lock(&cma.lock);
+	for (i = 0; i < CMA_CACHE; i++) {
+		p = &cma.peers[i];
+		if (p->pid == pid && !p->dead) {
+			if (p->grant >= 0) {
+				p->refs++;
+				pthread_mutex_unlock(&cma.lock);
+				return p;
+			}
+			now = now_ns();
+			if (now < p->until) {
+				pthread_mutex_unlock(&cma.lock);
+				return NULL;
+			}
+			p->pid = 0;	/* ask again */
+		}
+		if (!p->pid && !p->refs && !free_slot)
+			free_slot = p;
+	}
+	pthread_mutex_unlock(&cma.lock);
+
+	fd = cma_ask(pid);
+
+	pthread_mutex_lock(&cma.lock);
+	if (!free_slot || free_slot->pid || free_slot->refs) {
+		/* Evict one (round robin); closed at its last put. */
+		for (i = 0; i < CMA_CACHE; i++) {
+			p = &cma.peers[cma.victim++ % CMA_CACHE];
+			if (!p->dead && (!p->pid || !p->refs))
+				break;
+		}
+		if (i == CMA_CACHE) {
+			pthread_mutex_unlock(&cma.lock);
+			if (fd >= 0)
+				close(fd);
+			return NULL;
+		}
+		if (p->pid && p->grant >= 0)
+			close(p->grant);
+		free_slot = p;
+	}
+	p = free_slot;
+	p->pid = pid;
+	p->grant = fd;
+	p->dead = false;
+	p->refs = fd >= 0;
+	p->until = fd >= 0 ? 0 : (now ? now : now_ns()) + CMA_NEG_NS;
+	pthread_mutex_unlock(&cma.lock);
+	return fd >= 0 ? p : NULL;
+}
+
+/* Drop a reference; @forget: the grant is no good any more. */
+static void cma_put(struct cma_peer *p, bool forget)
+{
+	pthread_mutex_lock(&cma.lock);
+	if (forget)
+		p->dead = true;
+	if (!--p->refs && p->dead) {
+		close(p->grant);
+		p->grant = -1;
+		p->pid = 0;
+		p->dead = false;
+	}
+	pthread_mutex_unlock(&cma.lock);
+}
+
+/* ------------------------------------------------------------------------
+ * The calls
+ */
+
+static ssize_t sys_rw(bool write, pid_t pid, const struct iovec *l,
+		      unsigned long lc, const struct iovec *r,
+		      unsigned long rc, unsigned long flags)
+{
+	atomic_fetch_add(&cma.via_syscall, 1);
+	return syscall(write ? SYS_process_vm_writev : SYS_process_vm_readv,
+		       pid, l, lc, r, rc, flags);
+}
+
+/* As the kernel's import_iovec(): one call transfers at most this. */
+#define CMA_MAX_RW_COUNT	((size_t)INT_MAX & ~(size_t)(4096 - 1))
+#define CMA_IOV_STACK		16
+
+/*
+ * Read the caller's iovec arrays as the kernel does, through the kernel:
+ * an unreadable array is EFAULT, not a crash (our own memory is always
+ * ours to read, whatever ptrace_scope says). Then check them as
+ * process_vm_rw() does: a negative length is EINVAL; the local side is
+ * clipped to CMA_MAX_RW_COUNT bytes; the remote side is cut at the first
+ * range that reaches past the window (past any user address: the kernel's
+ * copy stops there with EFAULT). Returns the number of remote ranges kept,
+ * and the local total in *@ltotal, or -errno.
+ */
+static long cma_import(const struct iovec *l, unsigned long lc,
+		       const struct iovec *r, unsigned long rc,
+		       struct iovec *lv, struct iovec *rv, size_t *ltotal)
+{
+	struct iovec to[2] = { { lv, lc * sizeof(*lv) }, { rv, rc * sizeof(*rv) } };
+	struct iovec from[2] = { { (void *)l, lc * sizeof(*l) },
+				 { (void *)r, rc * sizeof(*r) } };
+	size_t total = 0;
+	unsigned long i;
+
+	if (syscall(SYS_process_vm_readv, getpid(), to, 2UL, from, 2UL, 0UL) !=
+	    (ssize_t)((lc + rc) * sizeof(*l)))
+		return -EFAULT;
+	for (i = 0; i < lc; i++)
+		if ((ssize_t)lv[i].iov_len < 0)
+			return -EINVAL;
+	for (i = 0; i < rc; i++)
+		if ((ssize_t)rv[i].iov_len < 0)
+			return -EINVAL;
+	for (i = 0; i < lc; i++) {
+		if (lv[i].iov_len > CMA_MAX_RW_COUNT - total)
+			lv[i].iov_len = CMA_MAX_RW_COUNT - total;
+		total += lv[i].iov_len;
+	}
+	*ltotal = total;
+	for (i = 0; i < rc; i++)
+		if (rv[i].iov_len > CMA_WINDOW_LEN - (uintptr_t)rv[i].iov_base)
+			break;
+	return i;
+}
+
+static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
+		      unsigned long lc, const struct iovec *r,
+		      unsigned long rc, unsigned long flags)
+{
+	unsigned int dir = write ? XPCOPY_COPY_WRITE : XPCOPY_COPY_READ;
+	struct iovec stack[CMA_IOV_STACK], *lv = stack, *rv;
+	struct cma_peer *p;
+	size_t ltotal;
+	int tries = 0;
+	ssize_t ret;
+	long rn;
+
+	if (flags || lc > IOV_MAX || rc > IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!cma.enabled || pid <= 0 || pid == getpid() || !lc || !rc)
+		return sys_rw(write, pid, l, lc, r, rc, flags);
+	if (lc + rc > CMA_IOV_STACK) {
+		lv = malloc((lc + rc) * sizeof(*lv));
+		if (!lv) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	rv = lv + lc;
+	ret = rn = cma_import(l, lc, r, rc, lv, rv, &ltotal);
+	if (rn < 0)
+		goto out;
+	if (!ltotal) {
+		ret = 0;	/* as the kernel: nothing to do, no pid looked up */
+		goto out;
+	}
+again:
+	p = cma_get(pid);
+	if (!p)
+		goto kernel;
+	ret = rn ? __xpcopy_copy_iov(cma.dev, dir | XPCOPY_COPY_GRANT,
+				     p->grant,
+				     (const struct xpcopy_iovec *)lv, lc,
+				     (const struct xpcopy_iovec *)rv, rn, 0) : 0;
+	switch (ret) {
+	case -ESRCH:
+	case -ESTALE:
+	case -EBADF:
+	case -EINVAL:
+	case -ERANGE:
+	case -EACCES:
+		/* The process is gone (its pid may be another's now), or our
+		 * fd is not its grant any more: ask whoever has the pid now. */
+		cma_put(p, true);
+		if (++tries < 2)
+			goto again;
+		goto kernel;
+	default:
+		cma_put(p, false);
+		if (ret >= 0)
+			atomic_fetch_add(&cma.via_xpcopy, 1);
+		if (ret == 0 && (unsigned long)rn < rc)
+			ret = -EFAULT;	/* stopped where the kernel would */
+		goto out;
+	}
+kernel:
+	if (lv != stack)
+		free(lv);
+	return sys_rw(write, pid, l, lc, r, rc, flags);
+out:
+	if (lv != stack)
+		free(lv);
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+EXPORT ssize_t process_vm_readv(pid_t pid, const struct iovec *local_iov,
+				unsigned long liovcnt,
+				const struct iovec *remote_iov,
+				unsigned long riovcnt, unsigned long flags)
+{
+	return cma_rw(false, pid, local_iov, liovcnt, remote_iov, riovcnt,
+		      flags);
+}
+
+EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *local_iov,
+				 unsigned long liovcnt,
+				 const struct iovec *remote_iov,
+				 unsigned long riovcnt, unsigned long flags)
+{
+	return cma_rw(true, pid, local_iov, liovcnt, remote_iov, riovcnt,
+		      flags);
+}
+
+/* ------------------------------------------------------------------------
+ * Set-up, fork, exit
+ */
+
+static void cma_prepare(void)
+{
+	pthread_mutex_lock(&cma.lock);
+}
+
+static void cma_parent(void)
+{
+	pthread_mutex_unlock(&cma.lock);
+}
+
+/*
+ * In the child: the parent's grant, socket and peers are not ours. Only
+ * the forking thread survives, so the server thread is gone: make our own
+ * grant and server.
+ */
+static void cma_child(void)
+{
+	unsigned int i;
+	int c;
+
+	pthread_mutex_init(&cma.lock, NULL);
+	c = atomic_exchange(&cma.conn, -1);
+	if (c >= 0)
+		close(c);
+	if (cma.lsock >= 0)
+		close(cma.lsock);
+	if (cma.grant >= 0)
+		close(cma.grant);
+	cma.lsock = cma.grant = -1;
+	cma.thread_up = false;
+	for (i = 0; i < CMA_CACHE; i++) {
+		struct cma_peer *p = &cma.peers[i];
+
+		if (p->pid && p->grant >= 0)
+			close(p->grant);
+		memset(p, 0, sizeof(*p));
+		p->grant = -1;
+	}
+	atomic_store(&cma.via_xpcopy, 0);
+	atomic_store(&cma.via_syscall, 0);
+	if (cma.enabled && cma.serve_fork)
+		cma_start_server();
+}
+
+static void cma_parse_policy(void)
+{
+	const char *allow = getenv("XPCOPY_CMA_ALLOW");
+	const char *token = getenv("XPCOPY_CMA_TOKEN");
+	char buf[512], *item, *save;
+
+	if (token) {
+		size_t n = strlen(token);
+
+		if (n > CMA_TOKEN_MAX)
+			n = CMA_TOKEN_MAX;
+		memcpy(cma.token, token, n);
+		cma.token_len = n;
+	}
+	if (!allow || !*allow) {
+		cma.allow_user = true;
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", allow);
+	for (item = strtok_r(buf, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *end;
+
+		if (!strcmp(item, "user")) {
+			cma.allow_user = true;
+		} else if (!strcmp(item, "token")) {
+			cma.allow_token = true;
+			if (!cma.token_len)
+				dbg("XPCOPY_CMA_ALLOW=token but no XPCOPY_CMA_TOKEN: nobody matches");
+		} else if (!strncmp(item, "group:", 6) &&
+			   cma.nr_groups < CMA_GROUPS_MAX) {
+			unsigned long g = strtoul(item + 6, &end, 10);
+
+			if (item[6] && !*end)
+				cma.groups[cma.nr_groups++] = g;
+			else
+				dbg("XPCOPY_CMA_ALLOW: bad group \"%s\"", item);
+		} else if (strcmp(item, "none")) {
+			dbg("XPCOPY_CMA_ALLOW: unknown item \"%s\" ignored",
+			    item);
+		}
+	}
+}
+
+__attribute__((constructor))
+static void cma_init(void)
+{
+	struct stat st;
+	int fd;
+
+	cma.debug = env_is("XPCOPY_CMA_DEBUG", "1");
+	cma.stats = env_is("XPCOPY_CMA_STATS", "1");
+	cma.serve_fork = !env_is("XPCOPY_CMA_FORK", "0");
+	if (env_is("XPCOPY_CMA", "0"))
+		return;
+	cma_parse_policy();
+	if (!stat("/proc/self/ns/pid", &st))
+		cma.ns = st.st_ino;
+	fd = xpcopy_open(O_CLOEXEC);
+	if (fd < 0) {
+		dbg("no %s: %s; every call is the system call",
+		    XPCOPY_DEV_PATH, strerror(-fd));
+		return;
+	}
+	cma.dev = fd;
+	cma.enabled = true;
+	pthread_atfork(cma_prepare, cma_parent, cma_child);
+	cma_start_server();
+}
+
+__attribute__((destructor))
+static void cma_fini(void)
+{
+	char buf[200];
+	int n;
+
+	if (!cma.stats)
+		return;
+	n = snprintf(buf, sizeof(buf),
+		     "xpcopy-cma[%d]: %lu calls through xpcopy, %lu to the kernel; grant served %lu, refused %lu\n",
+		     (int)getpid(), atomic_load(&cma.via_xpcopy),
+		     atomic_load(&cma.via_syscall), atomic_load(&cma.served),
+		     atomic_load(&cma.refused));
+	if (write(2, buf, n) < 0)
+		return;
+}
