@@ -31,6 +31,8 @@
 #   GUEST_APPEND=...    more guest kernel command line
 #   JOBS=<nproc>        parallel jobs of each build
 #   XPCOPY_MPI=0        make check without its MPI phase
+#   XPCOPY_DEBUG=0      no debug kernel (KASAN, lockdep, kmemleak, ...)
+#   XPCOPY_SID=0        no Debian sid kernel
 
 SRC_CACHE	?= /var/tmp/xpcopy-src/linux-source-6.12
 KSFT_DIR	?= $(SRC_CACHE)/tools/testing/selftests
@@ -39,7 +41,7 @@ BUILD		:= $(CURDIR)/build
 JOBS		?= $(shell nproc)
 
 export KERNELS XPCOPY_TIMEOUT XPCOPY_FILTER XPCOPY_VERBOSE XPCOPY_INSMOD
-export XPCOPY_HUNG_TASK XPCOPY_MPI
+export XPCOPY_HUNG_TASK XPCOPY_MPI XPCOPY_DEBUG XPCOPY_SID
 export QEMU_CPU QEMU_SMP QEMU_MEM GUEST_TIMEOUT GUEST_APPEND JOBS
 export XPCOPY_BUILD := $(BUILD)
 
