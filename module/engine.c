@@ -473,7 +473,7 @@ static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
 		 * direct I/O pins them. Pages only read from are taken by
 		 * reference: a read-only pin of an anonymous page shared
 		 * copy-on-write with a child (after fork) must unshare it,
-		 * which copied and allocated all of a 64 MiB source on the
+		 * which copied and allocated the whole source again on the
 		 * first copy after a fork; a reference does not, and the
 		 * bytes read are the caller's at the time of the copy.
 		 */
@@ -615,10 +615,6 @@ int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 }
 
 /*
- * The worker path: pin a batch of the caller's pages (or fill the bounce
- * buffer), let the workers copy it in the other mm, unpin, next batch.
- */
-/*
  * May the workers reach @vma through the user mapping? GUP, and so ptrace and
  * CMA, refuse device and raw-PFN mappings (VM_IO, VM_PFNMAP) and secret
  * memory (memfd_secret(2), whose promise is that not even the kernel reads
@@ -678,6 +674,10 @@ out:
 	return ok;
 }
 
+/*
+ * The worker path: take a batch of the caller's pages (or fill the bounce
+ * buffer), let the workers copy it in the other mm, release them, next batch.
+ */
 static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
 	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
