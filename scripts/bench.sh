@@ -31,8 +31,9 @@ export GUEST_TIMEOUT=${GUEST_TIMEOUT:-3600}
 export XPCOPY_BUILD=$build
 
 "$top/scripts/deps.sh"
-# Only a sid kernel needs the sid chroot.
+# Only a sid kernel needs the sid chroot, only the debug kernel its build.
 case $kernel in 6.*) export XPCOPY_SID=0 ;; esac
+case $kernel in *debug*) ;; *) export XPCOPY_DEBUG=0 ;; esac
 line=$(KERNELS=$kernel "$top/scripts/kernels.sh" | head -n 1)
 kver=${line%% *}
 echo "bench: kernel $kver, guest cpu $QEMU_CPU, ${QEMU_MEM} MiB"
