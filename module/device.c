@@ -349,9 +349,11 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	return xpc_dispatch(cmd, (void __user *)arg, &ucmd);
 }
 
-/*
- * IORING_OP_URING_CMD: the same command as the ioctl cmd_op, on the struct
- * whose address is in sqe->cmd (struct xpcopy_uring_cmd).
+/**
+ * xpc_uring_cmd() - IORING_OP_URING_CMD on /dev/xpcopy
+ * @ioucmd: the command: cmd_op is an ioctl number, sqe->cmd a
+ *	struct xpcopy_uring_cmd holding the address of the command's struct
+ * @issue_flags: IO_URING_F_* flags of this issue
  *
  * Submission must never wait: a non-blocking issue returns -EAGAIN, and
  * io_uring hands the request, with its SQE copied, to an io-wq worker, a
@@ -363,6 +365,10 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
  *
  * The result is posted with io_uring_cmd_done(), not returned: see
  * xpc_uring_cmd_done().
+ *
+ * Context: process context; sleeps unless IO_URING_F_NONBLOCK.
+ * Return: -EAGAIN for a non-blocking issue, else -EIOCBQUEUED (the CQE,
+ * with the command's result or -errno, is posted already).
  */
 static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
