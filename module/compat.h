@@ -12,6 +12,7 @@
 #define _XPCOPY_COMPAT_H
 
 #include <linux/eventfd.h>
+#include <linux/limits.h>
 #include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/rcupdate.h>
@@ -22,6 +23,12 @@
 
 #ifdef XPC_HAVE_TASK_EXEC_STATE
 #include <linux/sched/exec_state.h>
+#endif
+
+#ifdef XPC_HAVE_URING_CMD_SQE
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
 #endif
 
 /* Linux 6.8 dropped the count argument of eventfd_signal(). */
@@ -64,6 +71,38 @@ static inline struct user_namespace *xpc_mm_user_ns(struct task_struct *task,
 	return ns;
 #else
 	return get_user_ns(mm->user_ns);
+#endif
+}
+
+/*
+ * The 16 command bytes of an IORING_OP_URING_CMD SQE. 6.1 points at them
+ * (ioucmd->cmd); later kernels (6.12, 7.2) keep a pointer to the whole SQE
+ * (ioucmd->sqe). Either way io_uring has copied them out of the ring by the
+ * time a command goes to an io-wq worker.
+ */
+static inline const void *xpc_uring_cmd_bytes(const struct io_uring_cmd *ioucmd)
+{
+#ifdef XPC_HAVE_URING_CMD_SQE
+	return ioucmd->sqe->cmd;
+#else
+	return ioucmd->cmd;
+#endif
+}
+
+/*
+ * Post the CQE of a uring_cmd with result @res. Used, rather than returning
+ * the result from ->uring_cmd(), because 6.1 completes a request whose
+ * handler returns a positive value only on the submission path: from an
+ * io-wq worker such a request would never complete (io_wq_submit_work()
+ * fails only negative returns). 7.2 dropped the res2 argument.
+ */
+static inline void xpc_uring_cmd_done(struct io_uring_cmd *ioucmd, int res,
+				      unsigned int issue_flags)
+{
+#ifdef XPC_HAVE_URING_CMD_DONE_3ARG
+	io_uring_cmd_done(ioucmd, res, issue_flags);
+#else
+	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
 #endif
 }
 

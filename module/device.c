@@ -28,10 +28,17 @@
 			 XPCOPY_COPY_PUBLISH | XPCOPY_COPY_INLINE | \
 			 XPCOPY_COPY_WORKER)
 
+/*
+ * One command: the caller's struct, a kernel copy of it, and where it came
+ * from. @uring: submitted through io_uring (run on an io-wq worker);
+ * @copied: set by a successful XPCOPY_COPY, the CQE's result.
+ */
 struct xpc_ucmd {
 	void __user *ubuffer;
 	u32 user_size;
 	void *cmd;
+	bool uring;
+	u64 copied;
 };
 
 union xpc_ucmd_buffer {
@@ -229,6 +236,8 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 
 	x.write = dir == XPCOPY_COPY_WRITE;
 	x.bounce = cmd->flags & XPCOPY_COPY_BOUNCE;
+	/* io_uring cancellation must be able to end every wait of a copy. */
+	x.nowait = ucmd->uring;
 	if (cmd->flags & XPCOPY_COPY_INLINE)
 		x.path = XPC_PATH_INLINE;
 	else if (cmd->flags & XPCOPY_COPY_WORKER)
@@ -266,6 +275,7 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	if (!ret && put_user(copied, (u64 __user *)(ucmd->ubuffer +
 			     offsetof(struct xpcopy_copy, copied))))
 		ret = -EFAULT;
+	ucmd->copied = copied;
 out_riov:
 	xpc_free_iov(x.riov, rfast);
 out_liov:
@@ -297,12 +307,16 @@ static int xpc_info(struct xpc_ucmd *ucmd)
 	return xpc_ucmd_respond(ucmd, sizeof(struct xpcopy_grant_info));
 }
 
-static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+/*
+ * Run command @cmd (an ioctl number, or an io_uring cmd_op) on the struct
+ * at @ubuffer. The ioctl and io_uring paths share every check.
+ */
+static int xpc_dispatch(unsigned int cmd, void __user *ubuffer,
+			struct xpc_ucmd *ucmd)
 {
 	const unsigned int size_mask = _IOC_SIZEMASK << _IOC_SIZESHIFT;
 	const struct xpc_ioctl_op *op;
 	union xpc_ucmd_buffer buf;
-	struct xpc_ucmd ucmd = {};
 	unsigned int nr = _IOC_NR(cmd);
 	int ret;
 
@@ -312,26 +326,77 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	if (!op->execute || (cmd & ~size_mask) != (op->ioctl_num & ~size_mask))
 		return -ENOTTY;
 
-	ucmd.ubuffer = (void __user *)arg;
-	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	ucmd->ubuffer = ubuffer;
+	ret = get_user(ucmd->user_size, (u32 __user *)ucmd->ubuffer);
 	if (ret)
 		return ret;
-	if (ucmd.user_size < op->min_size)
+	if (ucmd->user_size < op->min_size)
 		return -EINVAL;
-	if (ucmd.user_size > PAGE_SIZE)
+	if (ucmd->user_size > PAGE_SIZE)
 		return -E2BIG;
-	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuffer,
-				    ucmd.user_size);
+	ret = copy_struct_from_user(&buf, op->size, ucmd->ubuffer,
+				    ucmd->user_size);
 	if (ret)
 		return ret;
-	ucmd.cmd = &buf;
-	return op->execute(&ucmd);
+	ucmd->cmd = &buf;
+	return op->execute(ucmd);
+}
+
+static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct xpc_ucmd ucmd = {};
+
+	return xpc_dispatch(cmd, (void __user *)arg, &ucmd);
+}
+
+/**
+ * xpc_uring_cmd() - IORING_OP_URING_CMD on /dev/xpcopy
+ * @ioucmd: the command: cmd_op is an ioctl number, sqe->cmd a
+ *	struct xpcopy_uring_cmd holding the address of the command's struct
+ * @issue_flags: IO_URING_F_* flags of this issue
+ *
+ * Submission must never wait: a non-blocking issue returns -EAGAIN, and
+ * io_uring hands the request, with its SQE copied, to an io-wq worker, a
+ * thread of the submitting process (its mm, files and credentials), which
+ * calls again, blocking. That call runs the command exactly as the ioctl,
+ * in parallel with the other requests in flight. Cancellation and ring
+ * exit send the worker a notify signal (TIF_NOTIFY_SIGNAL), which
+ * signal_pending() reports, so the copy's waits end as for a signal.
+ *
+ * The result is posted with io_uring_cmd_done(), not returned: see
+ * xpc_uring_cmd_done().
+ *
+ * Context: process context; sleeps unless IO_URING_F_NONBLOCK.
+ * Return: -EAGAIN for a non-blocking issue, else -EIOCBQUEUED (the CQE,
+ * with the command's result or -errno, is posted already).
+ */
+static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	struct xpc_ucmd ucmd = { .uring = true };
+	struct xpcopy_uring_cmd uc;
+	int ret;
+
+	if (issue_flags & IO_URING_F_NONBLOCK)
+		return -EAGAIN;
+
+	memcpy(&uc, xpc_uring_cmd_bytes(ioucmd), sizeof(uc));
+	if (uc.__reserved) {
+		ret = -EINVAL;
+	} else {
+		ret = xpc_dispatch(ioucmd->cmd_op, u64_to_user_ptr(uc.cmd),
+				   &ucmd);
+		if (!ret && _IOC_NR(ioucmd->cmd_op) == XPCOPY_CMD_COPY)
+			ret = min_t(u64, ucmd.copied, INT_MAX);
+	}
+	xpc_uring_cmd_done(ioucmd, ret, issue_flags);
+	return -EIOCBQUEUED;
 }
 
 static const struct file_operations xpc_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = xpc_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.uring_cmd = xpc_uring_cmd,
 	.llseek = noop_llseek,
 };
 

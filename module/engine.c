@@ -771,7 +771,8 @@ out_free:
  * the caller wait (I/O, or a fault held by userfaultfd) is left to the
  * workers, whose waits a signal can always cut short; -EAGAIN says "the
  * workers take the rest". Forced by the caller, it waits as CMA does
- * (killably).
+ * (killably), unless @x->nowait (io_uring, whose cancellation is no fatal
+ * signal).
  */
 static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
@@ -782,7 +783,7 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct page *pages[XPC_INLINE_PAGES];
 	int err = 0;
 
-	if (x->path != XPC_PATH_INLINE)
+	if (x->path != XPC_PATH_INLINE || x->nowait)
 		gup_flags |= FOLL_NOWAIT;
 	while (*done < total) {
 		const struct xpcopy_iovec *v = xpc_iter_seg(&rit);

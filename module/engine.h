@@ -50,6 +50,9 @@ extern struct xpc_stats xpc_stats;
  * @write: true to copy the caller's ranges into @mm, false for the reverse
  * @bounce: copy twice through a kernel buffer instead of once
  * @path: caller's context or workers
+ * @nowait: the caller-context path never waits for a page of @mm (I/O,
+ *	userfaultfd) even when forced: it hands it to the workers, whose waits
+ *	a signal or io_uring cancellation can always end
  * @liov: the caller's ranges, validated
  * @lcnt: number of @liov entries
  * @riov: the ranges in @mm, validated
@@ -63,6 +66,7 @@ struct xpc_xfer {
 	bool write;
 	bool bounce;
 	enum xpc_path path;
+	bool nowait;
 	const struct xpcopy_iovec *liov;
 	u32 lcnt;
 	const struct xpcopy_iovec *riov;

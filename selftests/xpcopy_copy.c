@@ -19,6 +19,7 @@
  * released balance, and nothing stays pinned.
  */
 #include <sys/mman.h>
+#include <liburing.h>
 
 #include "xpcopy_test.h"
 
@@ -34,6 +35,8 @@ FIXTURE(copy)
 	uint8_t *scratch;	/* MAP_SHARED: expected images for the target */
 	struct xp_target t;
 	uint64_t saved_batch;	/* batch_pages to restore, 0 if untouched */
+	struct io_uring ring;	/* the io_uring variants' */
+	bool have_ring;
 };
 
 FIXTURE_VARIANT(copy)
@@ -41,6 +44,7 @@ FIXTURE_VARIANT(copy)
 	__u32 flags;
 	bool read;	/* remote -> local */
 	bool bounce;
+	bool uring;	/* through io_uring, not the ioctl */
 };
 
 /*
@@ -83,12 +87,64 @@ FIXTURE_VARIANT_ADD(copy, read_bounce)
 	.bounce = true,
 };
 
+/* The same six, each copy submitted as an io_uring command. */
+FIXTURE_VARIANT_ADD(copy, write_uring)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
+	.uring = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, read_uring)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_WORKER,
+	.read = true,
+	.uring = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, write_inline_uring)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE,
+	.uring = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, read_inline_uring)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_INLINE,
+	.read = true,
+	.uring = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, write_bounce_uring)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_BOUNCE,
+	.bounce = true,
+	.uring = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, read_bounce_uring)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_BOUNCE,
+	.read = true,
+	.bounce = true,
+	.uring = true,
+};
+
 FIXTURE_SETUP(copy)
 {
 	self->t.pid = -1;
 	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
 	self->saved_batch = 0;
+	self->have_ring = false;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
+	if (variant->uring) {
+		int ret = io_uring_queue_init(8, &self->ring, 0);
+
+		if (ret == -ENOSYS || ret == -EPERM)
+			SKIP(return, "io_uring_setup: %s", strerror(-ret));
+		ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s",
+					 strerror(-ret));
+		self->have_ring = true;
+	}
 	self->page = xp_page_size();
 	ASSERT_EQ(0, xp_batch_pages(&self->batch));
 	self->scratch = mmap(NULL, SCRATCH_LEN, PROT_READ | PROT_WRITE,
@@ -101,7 +157,33 @@ FIXTURE_TEARDOWN(copy)
 	xp_target_kill(&self->t);
 	if (self->saved_batch)
 		xp_write_u64(XPCOPY_BATCH_PARAM, self->saved_batch);
+	if (self->have_ring)
+		io_uring_queue_exit(&self->ring);
 	close(self->fd);
+}
+
+/* One copy, through the ioctl or io_uring as the variant says. */
+static int do_copy(FIXTURE_DATA(copy) *self,
+		   const FIXTURE_VARIANT(copy) *variant, pid_t pid,
+		   const struct xpcopy_iovec *l, __u32 lcnt,
+		   const struct xpcopy_iovec *r, __u32 rcnt, __u64 *copied)
+{
+	if (variant->uring)
+		return xp_uring_copy(&self->ring, self->fd, variant->flags,
+				     pid, l, lcnt, r, rcnt, copied);
+	return xp_copy(self->fd, variant->flags, pid, l, lcnt, r, rcnt,
+		       copied);
+}
+
+static int do_copy1(FIXTURE_DATA(copy) *self,
+		    const FIXTURE_VARIANT(copy) *variant, pid_t pid,
+		    const void *laddr, __u64 llen, __u64 raddr, __u64 rlen,
+		    __u64 *copied)
+{
+	struct xpcopy_iovec l = { .addr = xp_ptr(laddr), .len = llen };
+	struct xpcopy_iovec r = { .addr = raddr, .len = rlen };
+
+	return do_copy(self, variant, pid, &l, 1, &r, 1, copied);
 }
 
 /* One side of a copy: a window of memory, its pattern, what can be read. */
@@ -310,7 +392,7 @@ static void run_plan(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, xp_target_start(&self->t, self->scratch, SCRATCH_LEN,
 				     NULL, NULL));
 	ASSERT_EQ(0, xp_stats_read(&s0));
-	ret = xp_copy(self->fd, variant->flags, self->t.pid, p->l, p->lcnt,
+	ret = do_copy(self, variant, self->t.pid, p->l, p->lcnt,
 		      p->r, p->rcnt, &copied);
 	EXPECT_EQ(want_ret, ret) TH_LOG("copy returned %d (%s)", ret,
 					 ret < 0 ? strerror(-ret) : "success");
@@ -597,7 +679,7 @@ TEST_F(copy, self_copy)
 	l.len = len;
 	r.addr = xp_ptr(b.base + 4090);
 	r.len = len;
-	ASSERT_EQ(0, xp_copy(self->fd, variant->flags, getpid(), &l, 1, &r, 1,
+	ASSERT_EQ(0, do_copy(self, variant, getpid(), &l, 1, &r, 1,
 			     &copied));
 	EXPECT_EQ(len, copied);
 	src = variant->read ? &b : &a;
@@ -836,11 +918,11 @@ TEST_F(copy, counters)
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	EXPECT_EQ(0ULL, s0.pinned_now);
 	EXPECT_EQ(s0.pins_taken, s0.pins_released);
-	ASSERT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid,
+	ASSERT_EQ(0, do_copy1(self, variant, self->t.pid,
 			      a.base + 1, MiB + 13, xp_ptr(b.base + 3),
 			      MiB + 13, &c1));
 	ASSERT_EQ(MiB + 13, c1);
-	ASSERT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid,
+	ASSERT_EQ(0, do_copy1(self, variant, self->t.pid,
 			      a.base + pg, 5, xp_ptr(b.base), 5, &c2));
 	ASSERT_EQ(5ULL, c2);
 	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
@@ -858,7 +940,7 @@ TEST_F(copy, counters)
 	EXPECT_LE(s1.pinned_peak, self->batch);
 
 	/* a failed copy copies no bytes */
-	EXPECT_EQ(-EFAULT, xp_copy1(self->fd, variant->flags, self->t.pid,
+	EXPECT_EQ(-EFAULT, do_copy1(self, variant, self->t.pid,
 				    a.base, 100, XP_KERNEL_ADDR, 100, NULL));
 	ASSERT_EQ(0, xp_stats_read(&s2));
 	EXPECT_EQ(s1.bytes, s2.bytes);
@@ -877,7 +959,7 @@ TEST_F(copy, pinned_peak_reset)
 	ASSERT_TRUE(side_map(&a, MiB, SEED_L));
 	ASSERT_TRUE(side_map(&b, MiB, SEED_R));
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
-	ASSERT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid, a.base,
+	ASSERT_EQ(0, do_copy1(self, variant, self->t.pid, a.base,
 			      MiB, xp_ptr(b.base), MiB, &c));
 	ASSERT_EQ(MiB, c);
 	ASSERT_EQ(0ULL, xp_wait_unpinned(1000));
@@ -1061,7 +1143,7 @@ TEST_F_TIMEOUT(copy, virtual_4g, 240)
 	l.len = V_LEN;
 	r.addr = xp_ptr(rem.base);
 	r.len = V_LEN;
-	ret = xp_copy(self->fd, variant->flags, self->t.pid, &l, 1, &r, 1,
+	ret = do_copy(self, variant, self->t.pid, &l, 1, &r, 1,
 		      &copied);
 	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
 	EXPECT_EQ(V_LEN, copied);

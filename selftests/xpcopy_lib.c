@@ -35,6 +35,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <liburing.h>
 
 #include "xpcopy_test.h"
 /* TEST() (without a fixture) has a parameter it does not use. */
@@ -403,6 +404,71 @@ TEST_F(dev, write_read_child)
 					   &r, 1)));
 	ASSERT_EQ(-EINVAL, LIB(xpcopy_copy(self->fd, -5, XPCOPY_COPY_WRITE,
 					   &l, 1, &r, 1)));
+}
+
+/*
+ * The io_uring helpers: eight copies into a child prepared with
+ * xpcopy_copy_init() and xpcopy_prep_copy(), submitted at once, each waited
+ * for with xpcopy_uring_wait() (which hands back its struct), the bytes
+ * checked; and a FEATURES through xpcopy_prep_cmd().
+ */
+#define UR_N	8
+#define UR_LEN	(64 * 1024 + 5)
+TEST_F(dev, uring_prep_and_wait)
+{
+	uint8_t *remote = xp_map_guarded(UR_N * UR_LEN);
+	uint8_t *local = xp_map(UR_N * UR_LEN, PROT_READ | PROT_WRITE);
+	struct xpcopy_iovec l[UR_N], r[UR_N];
+	struct xpcopy_copy c[UR_N];
+	struct xpcopy_features f = { .size = sizeof(f) };
+	bool seen[UR_N] = { false };
+	struct io_uring ring;
+	void *done;
+	int ret;
+
+	ASSERT_NE(NULL, remote);
+	ASSERT_NE(NULL, local);
+	ret = io_uring_queue_init(UR_N, &ring, 0);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	memset(remote, 0, UR_N * UR_LEN);
+	xp_fill(local, UR_N * UR_LEN, S_A, 0);
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	for (int i = 0; i < UR_N; i++) {
+		l[i].addr = xp_ptr(local + i * UR_LEN);
+		l[i].len = UR_LEN - i;
+		r[i].addr = xp_ptr(remote + i * UR_LEN);
+		r[i].len = UR_LEN - i;
+		xpcopy_copy_init(&c[i], XPCOPY_COPY_WRITE, self->t.pid,
+				 &l[i], 1, &r[i], 1, 0);
+		xpcopy_prep_copy(io_uring_get_sqe(&ring), self->fd, &c[i]);
+	}
+	ASSERT_EQ(UR_N, io_uring_submit(&ring));
+	for (int i = 0; i < UR_N; i++) {
+		int k;
+
+		done = NULL;
+		ret = LIB(xpcopy_uring_wait(&ring, &done));
+		k = (struct xpcopy_copy *)done - c;
+		ASSERT_TRUE(k >= 0 && k < UR_N && !seen[k]);
+		seen[k] = true;
+		EXPECT_EQ(UR_LEN - k, ret);
+		EXPECT_EQ((__u64)(UR_LEN - k), c[k].copied);
+	}
+	for (int i = 0; i < UR_N; i++) {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+				xp_ptr(remote + i * UR_LEN), UR_LEN - i, S_A,
+				(uint64_t)i * UR_LEN));
+	}
+	xpcopy_prep_cmd(io_uring_get_sqe(&ring), self->fd, XPCOPY_FEATURES,
+			&f);
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	ASSERT_EQ(0, LIB(xpcopy_uring_wait(&ring, &done)));
+	EXPECT_EQ((void *)&f, done);
+	EXPECT_EQ((__u32)XPCOPY_ABI_VERSION, f.abi_version);
+	io_uring_queue_exit(&ring);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
 }
 
 TEST_F(dev, vectored)

@@ -146,6 +146,73 @@ static inline int xp_copy1(int fd, __u32 flags, pid_t pid, const void *laddr,
 	return xp_copy(fd, flags, pid, &l, 1, &r, 1, copied);
 }
 
+#ifdef LIB_URING_H
+/*
+ * io_uring (for the binaries that include <liburing.h> first): an
+ * IORING_OP_URING_CMD SQE for /dev/xpcopy, laid out as the UAPI header's
+ * "io_uring" section says, written here without libxpcopy so that the
+ * tests check the ABI itself.
+ */
+static inline void xp_prep_uring_cmd(struct io_uring_sqe *sqe, int fd,
+				     __u32 cmd_op, const void *arg,
+				     __u64 user_data)
+{
+	struct xpcopy_uring_cmd uc = { .cmd = xp_ptr(arg) };
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = cmd_op;
+	sqe->user_data = user_data;
+	memcpy(sqe->cmd, &uc, sizeof(uc));
+}
+
+/* The CQE result a copy that copied @copied bytes must complete with. */
+static inline int xp_uring_copy_res(__u64 copied)
+{
+	return copied > INT_MAX ? INT_MAX : (int)copied;
+}
+
+/*
+ * One XPCOPY_COPY through @ring, waited for: returns what xp_copy() would
+ * (0 or -errno), or -EPROTO when the CQE disagrees with the struct (a
+ * success whose result is not the count written to xpcopy_copy.copied).
+ */
+static inline int xp_uring_copy(struct io_uring *ring, int fd, __u32 flags,
+				pid_t pid, const struct xpcopy_iovec *l,
+				__u32 lcnt, const struct xpcopy_iovec *r,
+				__u32 rcnt, __u64 *copied)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct xpcopy_copy c;
+	int ret, res;
+
+	xp_copy_init(&c, flags, pid, l, lcnt, r, rcnt);
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		return -EBUSY;
+	xp_prep_uring_cmd(sqe, fd, XPCOPY_COPY, &c, 0x5eed);
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	do
+		ret = io_uring_wait_cqe(ring, &cqe);
+	while (ret == -EINTR);
+	if (ret)
+		return ret;
+	res = cqe->res;
+	if (cqe->user_data != 0x5eed)
+		res = -EPROTO;
+	io_uring_cqe_seen(ring, cqe);
+	if (copied)
+		*copied = c.copied;
+	if (res < 0)
+		return res;
+	return res == xp_uring_copy_res(c.copied) ? 0 : -EPROTO;
+}
+#endif /* LIB_URING_H */
+
 static inline int xp_features(int fd, struct xpcopy_features *f)
 {
 	memset(f, 0, sizeof(*f));

@@ -39,6 +39,7 @@
 #include <sys/wait.h>
 
 #include <linux/xpcopy.h>
+#include <liburing.h>
 
 #define BENCH_VERSION	1
 #define XPCOPY_DEV	"/dev/xpcopy"
@@ -99,6 +100,9 @@ static int shm_copy(const struct method *, enum dir, size_t);
 static int shm_roundtrip(const struct method *, size_t);
 static int memcpy_setup(const struct method *, char *, size_t);
 static int memcpy_copy(const struct method *, enum dir, size_t);
+static int uring_setup(const struct method *, char *, size_t);
+static int uring_copy(const struct method *, enum dir, size_t);
+static void uring_teardown(const struct method *);
 
 static const struct method methods[] = {
 	{
@@ -106,6 +110,12 @@ static const struct method methods[] = {
 		.help = "XPCOPY_COPY in pid mode: one copy",
 		.dirs = D_WRITE | D_READ, .module = true, .arg = 0,
 		.setup = xp_setup, .copy = xp_copy,
+	}, {
+		.name = "xpcopy-uring",
+		.help = "XPCOPY_COPY through io_uring: the size cut into --uring-qd copies in flight at once",
+		.dirs = D_WRITE | D_READ, .module = true,
+		.setup = uring_setup, .copy = uring_copy,
+		.teardown = uring_teardown,
 	}, {
 		.name = "xpcopy-bounce",
 		.help = "XPCOPY_COPY with XPCOPY_COPY_BOUNCE: two copies through a kernel buffer",
@@ -176,6 +186,7 @@ static struct {
 	unsigned long min_reps, max_samples;
 	size_t latency_max;
 	long threads;
+	long uring_qd;		/* xpcopy-uring: copies in flight */
 	const char *json, *csv, *note;
 	bool quiet;
 	bool quick;
@@ -760,6 +771,130 @@ static int xp_copy(const struct method *m, enum dir dir, size_t len)
 			return fail("XPCOPY_COPY copied %llu of %zu bytes",
 				    (unsigned long long)c.copied, len - done);
 		done += c.copied;
+	}
+	return 0;
+}
+
+/*
+ * xpcopy-uring: one copy of len bytes as up to --uring-qd XPCOPY_COPY
+ * commands on an io_uring, all submitted at once (each a slice of at least
+ * 4 KiB), then every completion reaped. A short slice is copied again.
+ */
+static struct {
+	struct io_uring ring;
+	bool ready;
+	struct xpcopy_copy *c;
+	struct xpcopy_iovec (*iov)[2];
+} ur;
+
+static int uring_setup(const struct method *m, char *why, size_t whylen)
+{
+	int ret = xp_setup(m, why, whylen);
+
+	if (ret)
+		return ret;
+	ur.c = calloc(g.uring_qd, sizeof(*ur.c));
+	ur.iov = calloc(g.uring_qd, sizeof(*ur.iov));
+	if (!ur.c || !ur.iov)
+		return fail("out of memory");
+	ret = io_uring_queue_init(g.uring_qd, &ur.ring, 0);
+	if (ret) {
+		snprintf(why, whylen, "io_uring_queue_init: %s",
+			 strerror(-ret));
+		return 1;
+	}
+	ur.ready = true;
+	return 0;
+}
+
+static void uring_teardown(const struct method *m)
+{
+	(void)m;
+	if (ur.ready)
+		io_uring_queue_exit(&ur.ring);
+	ur.ready = false;
+	free(ur.c);
+	free(ur.iov);
+	ur.c = NULL;
+	ur.iov = NULL;
+}
+
+static int uring_copy(const struct method *m, enum dir dir, size_t len)
+{
+	unsigned char *local = dir == DIR_WRITE ? g.src : g.dst;
+	__u32 flags = dir == DIR_WRITE ? XPCOPY_COPY_WRITE : XPCOPY_COPY_READ;
+	size_t done = 0;
+
+	(void)m;
+	while (done < len) {
+		size_t left = len - done, slice;
+		long n = g.uring_qd, i;
+
+		slice = (left + n - 1) / n;
+		if (slice < 4 * KiB)
+			slice = 4 * KiB;
+		n = (left + slice - 1) / slice;
+		for (i = 0; i < n; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
+			size_t off = done + i * slice;
+			size_t l = left - i * slice < slice ?
+				   left - i * slice : slice;
+			struct xpcopy_copy *c = &ur.c[i];
+
+			if (!sqe)
+				return fail("io_uring_get_sqe: ring full");
+			ur.iov[i][0].addr = (uintptr_t)(local + off);
+			ur.iov[i][0].len = l;
+			ur.iov[i][1].addr = g.remote + off;
+			ur.iov[i][1].len = l;
+			memset(c, 0, sizeof(*c));
+			c->size = sizeof(*c);
+			c->flags = flags;
+			c->pid = g.child;
+			c->local_cnt = 1;
+			c->local_iov = (uintptr_t)&ur.iov[i][0];
+			c->remote_cnt = 1;
+			c->remote_iov = (uintptr_t)&ur.iov[i][1];
+			memset(sqe, 0, sizeof(*sqe));
+			sqe->opcode = IORING_OP_URING_CMD;
+			sqe->fd = g.xfd;
+			sqe->cmd_op = XPCOPY_COPY;
+			sqe->user_data = i;
+			((struct xpcopy_uring_cmd *)sqe->cmd)->cmd =
+				(uintptr_t)c;
+		}
+		if (io_uring_submit(&ur.ring) != n)
+			return fail("io_uring_submit: short");
+		/* every slice must complete before the next round */
+		for (i = 0; i < n; i++) {
+			struct io_uring_cqe *cqe;
+			int ret;
+
+			do
+				ret = io_uring_wait_cqe(&ur.ring, &cqe);
+			while (ret == -EINTR);
+			if (ret)
+				return fail("io_uring_wait_cqe: %s",
+					    strerror(-ret));
+			ret = cqe->res;
+			io_uring_cqe_seen(&ur.ring, cqe);
+			if (ret < 0)
+				return fail("XPCOPY_COPY via io_uring: %s",
+					    strerror(-ret));
+		}
+		/* the slices done in full, from the first */
+		for (i = 0; i < n; i++) {
+			size_t want = ur.iov[i][0].len;
+
+			if (ur.c[i].copied != want) {
+				if (ur.c[i].copied == 0 && i == 0)
+					return fail("XPCOPY_COPY via io_uring copied nothing");
+				done += i * slice + ur.c[i].copied;
+				break;
+			}
+		}
+		if (i == n)
+			done = len;
 	}
 	return 0;
 }
@@ -1453,9 +1588,10 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 		fputs("null", f);
 	fprintf(f, "},\n    \"options\": {\"quick\": %s, \"min_time_s\": %g, "
 		"\"max_point_time_s\": %g, \"min_reps\": %lu, "
-		"\"latency_max\": %zu, \"threads\": %ld, \"sizes\": [",
+		"\"latency_max\": %zu, \"threads\": %ld, \"uring_qd\": %ld, "
+		"\"sizes\": [",
 		g.quick ? "true" : "false", g.min_time, g.max_point_time,
-		g.min_reps, g.latency_max, g.threads);
+		g.min_reps, g.latency_max, g.threads, g.uring_qd);
 	for (j = 0; j < g.nsizes; j++)
 		fprintf(f, "%s%zu", j ? ", " : "", g.sizes[j]);
 	fprintf(f, "]},\n    \"methods\": [");
@@ -1678,6 +1814,8 @@ static void usage(FILE *f)
 "                       (default 10)\n"
 "  --latency-max SIZE   round trips for sizes up to SIZE (default 64K; 0: none)\n"
 "  --threads N          threads of pvw-mt (default: CPUs online)\n"
+"  --uring-qd N         copies in flight of xpcopy-uring, each a slice of\n"
+"                       the size of at least 4K (default 8)\n"
 "  --json FILE          write the results as JSON\n"
 "  --csv FILE           write the results as CSV\n"
 "  --note TEXT          a note for the JSON header, e.g. that the machine\n"
@@ -1753,7 +1891,7 @@ static unsigned long parse_ulong(const char *s, const char *opt)
 enum {
 	OPT_METHODS = 256, OPT_SIZES, OPT_MAX_SIZE, OPT_MIN_TIME, OPT_MIN_REPS,
 	OPT_MAX_POINT_TIME, OPT_LATENCY_MAX, OPT_THREADS, OPT_JSON, OPT_CSV,
-	OPT_NOTE, OPT_QUICK, OPT_TIMEOUT, OPT_LIST,
+	OPT_NOTE, OPT_QUICK, OPT_TIMEOUT, OPT_LIST, OPT_URING_QD,
 };
 
 static void parse_args(int argc, char **argv)
@@ -1767,6 +1905,7 @@ static void parse_args(int argc, char **argv)
 		{ "max-point-time", required_argument, NULL, OPT_MAX_POINT_TIME },
 		{ "latency-max", required_argument, NULL, OPT_LATENCY_MAX },
 		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "uring-qd", required_argument, NULL, OPT_URING_QD },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "csv", required_argument, NULL, OPT_CSV },
 		{ "note", required_argument, NULL, OPT_NOTE },
@@ -1790,6 +1929,7 @@ static void parse_args(int argc, char **argv)
 	g.max_size = SIZE_MAX;
 	g.timeout = 1800;
 	g.threads = sysconf(_SC_NPROCESSORS_ONLN);
+	g.uring_qd = 8;
 
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -1831,6 +1971,13 @@ static void parse_args(int argc, char **argv)
 			g.threads = parse_ulong(optarg, "--threads");
 			if (g.threads < 1 || g.threads > 1024) {
 				fprintf(stderr, "xpcopy-bench: --threads 1 to 1024\n");
+				exit(2);
+			}
+			break;
+		case OPT_URING_QD:
+			g.uring_qd = parse_ulong(optarg, "--uring-qd");
+			if (g.uring_qd < 1 || g.uring_qd > 4096) {
+				fprintf(stderr, "xpcopy-bench: --uring-qd 1 to 4096\n");
 				exit(2);
 			}
 			break;

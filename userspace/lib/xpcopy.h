@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -207,6 +208,101 @@ static inline uint64_t xpcopy_seq_load(const uint64_t *seq_word)
 {
 	return __atomic_load_n(seq_word, __ATOMIC_ACQUIRE);
 }
+
+/*
+ * io_uring: with <liburing.h> (or <linux/io_uring.h>) included before this
+ * header, the xpcopy_prep_*() helpers fill an IORING_OP_URING_CMD SQE for
+ * /dev/xpcopy (see "io_uring" in <linux/xpcopy.h>), and with <liburing.h>,
+ * xpcopy_uring_wait() waits for one such command to complete.
+ */
+#ifdef LINUX_IO_URING_H
+
+/**
+ * xpcopy_copy_init() - fill a struct xpcopy_copy for xpcopy_prep_copy()
+ *
+ * @target: the pid, or with XPCOPY_COPY_GRANT in @flags the grant fd.
+ */
+static inline void xpcopy_copy_init(struct xpcopy_copy *c, unsigned int flags,
+				    int target,
+				    const struct xpcopy_iovec *local,
+				    unsigned int local_cnt,
+				    const struct xpcopy_iovec *remote,
+				    unsigned int remote_cnt, uint64_t seq)
+{
+	c->size = sizeof(*c);
+	c->flags = flags;
+	c->pid = target;
+	c->local_cnt = local_cnt;
+	c->local_iov = (uint64_t)(uintptr_t)local;
+	c->remote_cnt = remote_cnt;
+	c->__reserved = 0;
+	c->remote_iov = (uint64_t)(uintptr_t)remote;
+	c->copied = 0;
+	c->seq = seq;
+}
+
+/**
+ * xpcopy_prep_cmd() - any /dev/xpcopy command as an io_uring SQE
+ *
+ * @cmd_op: the ioctl number (XPCOPY_COPY, XPCOPY_GRANT, ...); @arg: its
+ * struct, which must stay valid until the CQE. user_data is set to @arg.
+ * A NULL @sqe (a full ring) is left alone: submit, reap, and try again.
+ */
+static inline void xpcopy_prep_cmd(struct io_uring_sqe *sqe, int fd,
+				   unsigned int cmd_op, void *arg)
+{
+	struct xpcopy_uring_cmd uc = { (uint64_t)(uintptr_t)arg, 0 };
+
+	if (!sqe)	/* io_uring_get_sqe() found the ring full */
+		return;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = cmd_op;
+	sqe->user_data = (uint64_t)(uintptr_t)arg;
+	memcpy(sqe->cmd, &uc, sizeof(uc));
+}
+
+/**
+ * xpcopy_prep_copy() - an XPCOPY_COPY as an io_uring SQE
+ *
+ * @c, its iovec arrays and their memory must stay valid until the CQE.
+ */
+static inline void xpcopy_prep_copy(struct io_uring_sqe *sqe, int fd,
+				    struct xpcopy_copy *c)
+{
+	xpcopy_prep_cmd(sqe, fd, XPCOPY_COPY, c);
+}
+
+#ifdef LIB_URING_H
+/**
+ * xpcopy_uring_wait() - wait for the next CQE of a command prepared with
+ * xpcopy_prep_cmd() or xpcopy_prep_copy(), and consume it
+ *
+ * Stores the command's struct (the CQE's user_data) in *@arg.
+ * Return: the CQE's result: -errno, or for XPCOPY_COPY the bytes copied
+ * (at most INT_MAX; the whole count is in the struct's copied field).
+ */
+static inline int xpcopy_uring_wait(struct io_uring *ring, void **arg)
+{
+	struct io_uring_cqe *cqe;
+	int saved = errno;
+	int ret;
+
+	do
+		ret = io_uring_wait_cqe(ring, &cqe);
+	while (ret == -EINTR);
+	if (ret >= 0) {
+		*arg = (void *)(uintptr_t)cqe->user_data;
+		ret = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	errno = saved;
+	return ret;
+}
+#endif /* LIB_URING_H */
+
+#endif /* LINUX_IO_URING_H */
 
 #ifdef __cplusplus
 }

@@ -121,6 +121,46 @@
  * A zero-length copy succeeds with @copied 0, after every other check.
  */
 
+/**
+ * DOC: io_uring
+ *
+ * Every command can also be submitted as an ``IORING_OP_URING_CMD`` on an
+ * open /dev/xpcopy (Linux 6.1 and later), so that many copies are in flight
+ * at once from one thread:
+ *
+ * - ``sqe->fd``: the /dev/xpcopy file descriptor (or a registered file with
+ *   ``IOSQE_FIXED_FILE``); ``sqe->cmd_op``: the ioctl number (%XPCOPY_COPY,
+ *   %XPCOPY_GRANT, ...); ``sqe->cmd``: a &struct xpcopy_uring_cmd, whose
+ *   @cmd is the address of the command's struct, the same struct the ioctl
+ *   takes. All other SQE fields are as io_uring defines them for
+ *   ``IORING_OP_URING_CMD`` (zero, but for ``user_data`` and ``flags``).
+ * - The struct goes through the same checks as the ioctl, with the same
+ *   errnos (an unknown ``cmd_op`` is ``ENOTTY``, a non-zero
+ *   &xpcopy_uring_cmd.__reserved is ``EINVAL``), and the out fields are
+ *   written the same way (&xpcopy_copy.copied, &xpcopy_grant.fd, ...).
+ * - The CQE's ``res`` is -errno on failure. On success it is, for
+ *   %XPCOPY_COPY, the number of bytes copied (at most ``INT_MAX``: a larger
+ *   count is in &xpcopy_copy.copied), and for every other command what the
+ *   ioctl returns (0, or the new fd of %XPCOPY_GRANT and
+ *   %XPCOPY_GRANT_DERIVE).
+ * - The command struct, its iovec arrays and the memory they describe must
+ *   stay valid and unchanged until the CQE arrives: the kernel reads them
+ *   when the copy runs, not at submission.
+ * - Submission never waits for a copy: the kernel runs the command in an
+ *   io_uring worker thread of the submitting process (with its credentials,
+ *   memory and file table), as the ioctl would run in the caller. Copies
+ *   complete in any order; ``user_data`` tells them apart.
+ * - Cancellation: ``IORING_OP_ASYNC_CANCEL``, closing the ring or the exit
+ *   of the submitting process stop a copy in flight as a signal stops the
+ *   ioctl: a copy not started yet completes with ``ECANCELED``, a running
+ *   one with ``EINTR`` (nothing copied yet) or with a short count. A copy
+ *   stalled on a page of the other process (userfaultfd, FUSE) is stopped
+ *   too: through io_uring, %XPCOPY_COPY_INLINE never waits for such a page
+ *   itself but hands it to the kernel workers, whose waits can always be
+ *   cut short.
+ * - ``IORING_SETUP_IOPOLL`` rings are refused (``EOPNOTSUPP``).
+ */
+
 /** @XPCOPY_TYPE: the ioctl type byte of /dev/xpcopy */
 #define XPCOPY_TYPE		'x'
 
@@ -369,5 +409,18 @@ struct xpcopy_grant_info {
 
 #define XPCOPY_GRANT_INFO	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_GRANT_INFO, \
 				      struct xpcopy_grant_info)
+
+/**
+ * struct xpcopy_uring_cmd - the 16 bytes of ``sqe->cmd`` for /dev/xpcopy
+ * @cmd: address of the command's struct (as the ioctl's argument)
+ * @__reserved: must be 0
+ *
+ * An ``IORING_OP_URING_CMD`` SQE for /dev/xpcopy carries this in
+ * ``sqe->cmd`` and the ioctl number in ``sqe->cmd_op``; see "io_uring".
+ */
+struct xpcopy_uring_cmd {
+	__u64 cmd;
+	__u64 __reserved;
+};
 
 #endif /* _UAPI_LINUX_XPCOPY_H */

@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpcopy through io_uring (IORING_OP_URING_CMD): many copies in flight at
+ * once, each right byte for byte; the same errnos as the ioctl; and copies
+ * stalled in the target's page fault (a userfaultfd that nobody serves)
+ * that end cleanly, with no pin left and no worker stuck, when they are
+ * cancelled (IORING_OP_ASYNC_CANCEL), when the ring is closed, and when the
+ * submitting process exits or is killed. Submission never waits for a
+ * stalled copy. Every stall test runs on each path (workers, caller's
+ * context, bounce buffer) in both directions.
+ *
+ * (Byte-level coverage of every copy shape through io_uring is in
+ * xpcopy_copy, whose variants run each test through io_uring too.)
+ */
+#include <sys/mman.h>
+#include <liburing.h>
+
+#include "xpcopy_test.h"
+
+#define SEED_L	0x0a1aULL	/* the submitter's local buffer */
+#define SEED_N	0x70b0ULL	/* the target's normal buffer */
+#define SEED_U	0x5e4dULL	/* what a resolved userfault page holds */
+
+#define SMALL_LEN	(64 * KiB)
+#define UFFD_LEN	(1 * MiB)
+#define MANY		64		/* copies in flight at once */
+#define STRIDE		(64 * KiB + 3 * 4096)
+#define MANY_LEN	((size_t)MANY * STRIDE)
+#define HANG_S		20		/* a completion this late is a hang */
+
+#define UD_COPY		1
+#define UD_CANCEL	2
+
+FIXTURE(ur)
+{
+	int fd;
+	struct io_uring ring;
+	bool have_ring;
+	uint32_t nr_workers;
+	struct xp_target t;
+	uint8_t *uffd_region;	/* the target's, registered with its uffd */
+	uint8_t *normal;	/* the target's, MANY_LEN, SEED_N */
+	uint8_t *local;		/* ours, MANY_LEN, SEED_L */
+};
+
+FIXTURE_VARIANT(ur)
+{
+	__u32 flags;
+	bool read;
+	bool bounce;
+};
+
+FIXTURE_VARIANT_ADD(ur, write)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
+};
+
+FIXTURE_VARIANT_ADD(ur, read)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_WORKER,
+	.read = true,
+};
+
+FIXTURE_VARIANT_ADD(ur, write_inline)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE,
+};
+
+FIXTURE_VARIANT_ADD(ur, read_inline)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_INLINE,
+	.read = true,
+};
+
+FIXTURE_VARIANT_ADD(ur, write_bounce)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_BOUNCE,
+	.bounce = true,
+};
+
+FIXTURE_VARIANT_ADD(ur, read_bounce)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_BOUNCE,
+	.read = true,
+	.bounce = true,
+};
+
+static int ring_init(struct io_uring *ring, unsigned int entries)
+{
+	return io_uring_queue_init(entries, ring, 0);
+}
+
+FIXTURE_SETUP(ur)
+{
+	struct xpcopy_features f;
+	int ret;
+
+	self->t.pid = -1;
+	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	self->have_ring = false;
+	self->uffd_region = NULL;
+	XPCOPY_OPEN_OR_SKIP(self->fd);
+	ASSERT_EQ(0, xp_features(self->fd, &f));
+	self->nr_workers = f.nr_workers;
+	ret = ring_init(&self->ring, 2 * MANY);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", strerror(-ret));
+	self->have_ring = true;
+	self->normal = xp_map_guarded(MANY_LEN);
+	self->local = xp_map_guarded(MANY_LEN);
+	ASSERT_NE(NULL, self->normal);
+	ASSERT_NE(NULL, self->local);
+	xp_fill(self->normal, MANY_LEN, SEED_N, 0);
+	xp_fill(self->local, MANY_LEN, SEED_L, 0);
+}
+
+FIXTURE_TEARDOWN(ur)
+{
+	xp_target_kill(&self->t);
+	if (self->have_ring)
+		io_uring_queue_exit(&self->ring);
+	close(self->fd);
+}
+
+/* Submit one copy of @len bytes between self->local and @remote. */
+static int submit_copy(struct io_uring *ring, int fd, struct xpcopy_copy *c,
+		       struct xpcopy_iovec iov[2], __u32 flags, pid_t pid,
+		       void *local, __u64 remote, size_t len, __u64 user_data)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	iov[0].addr = xp_ptr(local);
+	iov[0].len = len;
+	iov[1].addr = remote;
+	iov[1].len = len;
+	xp_copy_init(c, flags, pid, &iov[0], 1, &iov[1], 1);
+	xp_prep_uring_cmd(sqe, fd, XPCOPY_COPY, c, user_data);
+	return 0;
+}
+
+/* Wait for a CQE, at most HANG_S seconds: -ETIME means a hang. */
+static int wait_cqe(struct io_uring *ring, __u64 *user_data, int *res)
+{
+	struct __kernel_timespec ts = { .tv_sec = HANG_S };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	while (ret == -EINTR);
+	if (ret)
+		return ret;
+	*user_data = cqe->user_data;
+	*res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return 0;
+}
+
+/* ---- many copies in flight ---- */
+
+/* Copy i: @STRIDE apart, each a different length, gaps in between. */
+static size_t many_off(int i)
+{
+	return (size_t)i * STRIDE + (i % 7) * 9;
+}
+
+static size_t many_len(int i)
+{
+	return STRIDE - 4096 - (size_t)i * 61;
+}
+
+TEST_F_TIMEOUT(ur, many_in_flight, 120)
+{
+	struct xpcopy_copy *c;
+	struct xpcopy_iovec (*iov)[2];
+	struct xp_stats s0, s1;
+	bool seen[MANY] = { false };
+	int i, n = 0;
+
+	c = calloc(MANY, sizeof(*c));
+	iov = calloc(MANY, sizeof(*iov));
+	ASSERT_NE(NULL, c);
+	ASSERT_NE(NULL, iov);
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	for (i = 0; i < MANY; i++)
+		ASSERT_EQ(0, submit_copy(&self->ring, self->fd, &c[i], iov[i],
+					 variant->flags, self->t.pid,
+					 self->local + many_off(i),
+					 xp_ptr(self->normal + many_off(i)),
+					 many_len(i), 1000 + i));
+	ASSERT_EQ(MANY, io_uring_submit(&self->ring));
+	for (i = 0; i < MANY; i++) {
+		__u64 ud = 0;
+		int res = 0, k;
+
+		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res))
+			TH_LOG("%d of %d copies completed", i, MANY);
+		k = (int)ud - 1000;
+		ASSERT_TRUE(k >= 0 && k < MANY && !seen[k])
+			TH_LOG("unexpected user_data %llu",
+			       (unsigned long long)ud);
+		seen[k] = true;
+		EXPECT_EQ((int)many_len(k), res)
+			TH_LOG("copy %d: %s", k,
+			       res < 0 ? strerror(-res) : "short");
+		EXPECT_EQ(many_len(k), c[k].copied);
+		n++;
+	}
+	ASSERT_EQ(MANY, n);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	ASSERT_EQ(0, xp_stats_read(&s1));
+	EXPECT_EQ((__u64)MANY, s1.copies - s0.copies);
+	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
+		  s1.pins_released - s0.pins_released);
+
+	/* each destination range holds its source, each gap is untouched */
+	for (i = 0; i < MANY; i++) {
+		size_t o = many_off(i), l = many_len(i);
+		size_t next = i + 1 < MANY ? many_off(i + 1) : MANY_LEN;
+
+		if (variant->read) {
+			EXPECT_EQ(-1, xp_check(self->local + o, l, SEED_N, o))
+				TH_LOG("copy %d", i);
+			EXPECT_EQ(-1, xp_check(self->local + o + l,
+					       next - o - l, SEED_L, o + l))
+				TH_LOG("gap after copy %d", i);
+		} else {
+			EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+					xp_ptr(self->normal + o), l, SEED_L, o))
+				TH_LOG("copy %d", i);
+			EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+					xp_ptr(self->normal + o + l),
+					next - o - l, SEED_N, o + l))
+				TH_LOG("gap after copy %d", i);
+		}
+	}
+	/* the source side is unchanged */
+	if (variant->read) {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(self->normal),
+						 MANY_LEN, SEED_N, 0));
+	}
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+	free(c);
+	free(iov);
+}
+
+/* ---- stalls: a target whose userfaultfd nobody serves ---- */
+
+static int uffd_target_setup(void *arg, int *uffd, uint64_t *ubase)
+{
+	const char *stage;
+	int fd;
+
+	fd = xp_uffd_register(arg, UFFD_LEN, &stage);
+	if (fd < 0)
+		return fd;
+	*uffd = fd;
+	*ubase = xp_ptr(arg);
+	return 0;
+}
+
+#define START_UFFD_TARGET() do {					\
+	const char *__stage;						\
+	int __fd;							\
+									\
+	self->uffd_region = xp_map(UFFD_LEN, PROT_READ | PROT_WRITE);	\
+	ASSERT_NE(NULL, self->uffd_region);				\
+	__fd = xp_uffd_register(self->uffd_region, UFFD_LEN, &__stage); \
+	if (__fd < 0)							\
+		SKIP(return, "userfaultfd unavailable: %s: %s",		\
+		     __stage, strerror(-__fd));				\
+	close(__fd);	/* a probe; the target opens its own */		\
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0,			\
+				     uffd_target_setup,			\
+				     self->uffd_region));		\
+} while (0)
+
+static void drain_events(FIXTURE_DATA(ur) *self)
+{
+	struct xp_tevent ev;
+
+	while (xp_poll_in(self->t.evt_rd, 0) == 1 &&
+	       xp_read_full(self->t.evt_rd, &ev, sizeof(ev)) == 0)
+		;
+}
+
+/* Wait (10 s at most) until the target reports a fault in its region. */
+static bool saw_stall(FIXTURE_DATA(ur) *self)
+{
+	struct xp_tevent ev;
+
+	if (xp_poll_in(self->t.evt_rd, 10000) != 1 ||
+	    xp_read_full(self->t.evt_rd, &ev, sizeof(ev)))
+		return false;
+	return ev.address >= xp_ptr(self->uffd_region) &&
+	       ev.address < xp_ptr(self->uffd_region) + UFFD_LEN;
+}
+
+/*
+ * Submit a copy at the unserved region on @ring and see it stall: the
+ * submission returns (a blocking issue would never return), the target
+ * sees the fault, and no CQE has been posted.
+ */
+static void submit_stalled(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(ur) *self,
+			   const FIXTURE_VARIANT(ur) *variant,
+			   struct io_uring *ring, struct xpcopy_copy *c,
+			   struct xpcopy_iovec iov[2])
+{
+	struct io_uring_cqe *cqe;
+
+	drain_events(self);
+	ASSERT_EQ(0, submit_copy(ring, self->fd, c, iov, variant->flags,
+				 self->t.pid, self->local,
+				 xp_ptr(self->uffd_region) + 64, SMALL_LEN,
+				 UD_COPY));
+	ASSERT_EQ(1, io_uring_submit(ring));
+	ASSERT_TRUE(saw_stall(self))
+		TH_LOG("no userfault within 10 s of the submission");
+	/* still in flight: the submission did not wait for it */
+	ASSERT_EQ(-EAGAIN, io_uring_peek_cqe(ring, &cqe))
+		TH_LOG("the copy completed (%d) with its fault unserved",
+		       cqe->res);
+	if (!variant->bounce) {
+		uint64_t pinned = 0;
+
+		/* the workers copy: the submitter's pages are pinned */
+		ASSERT_EQ(0, xp_stat("pinned_now", &pinned));
+		EXPECT_LT(0ULL, pinned);
+	}
+}
+
+/* A copy of normal memory works, on the workers: none is stuck. */
+static void normal_copy_works(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(ur) *self,
+			      const FIXTURE_VARIANT(ur) *variant,
+			      struct io_uring *ring)
+{
+	struct xpcopy_iovec iov[2];
+	struct xpcopy_copy c;
+	__u64 ud = 0;
+	int res = 0;
+	__u32 flags = variant->flags & ~XPCOPY_COPY_INLINE;
+
+	if (!variant->bounce)
+		flags |= XPCOPY_COPY_WORKER;
+	xp_fill(self->local, SMALL_LEN, SEED_L, 0);
+	ASSERT_EQ(0, submit_copy(ring, self->fd, &c, iov, flags,
+				 self->t.pid, self->local,
+				 xp_ptr(self->normal), SMALL_LEN, UD_COPY));
+	ASSERT_EQ(1, io_uring_submit(ring));
+	ASSERT_EQ(0, wait_cqe(ring, &ud, &res))
+		TH_LOG("a normal copy did not complete in %d s: a worker stuck?",
+		       HANG_S);
+	ASSERT_EQ((int)SMALL_LEN, res) TH_LOG("%s", strerror(-res));
+	EXPECT_EQ((__u64)SMALL_LEN, c.copied);
+	if (variant->read) {
+		EXPECT_EQ(-1, xp_check(self->local, SMALL_LEN, SEED_N, 0));
+	} else {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(self->normal),
+						 SMALL_LEN, SEED_L, 0));
+	}
+}
+
+/* As many stalls in a row as it takes to use up every worker, plus one. */
+static int stall_rounds(FIXTURE_DATA(ur) *self)
+{
+	return (self->nr_workers < 8 ? (int)self->nr_workers : 8) + 1;
+}
+
+/*
+ * IORING_OP_ASYNC_CANCEL of a stalled copy: the copy completes with EINTR
+ * (cancelled while running) or ECANCELED (before it ran), the cancel with
+ * 0, EALREADY (it was running) or ENOENT (it had completed).
+ */
+TEST_F_TIMEOUT(ur, stall_async_cancel, 150)
+{
+	struct xp_stats s0, s1;
+	int rounds;
+
+	START_UFFD_TARGET();
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	rounds = stall_rounds(self);
+	for (int i = 0; i < rounds; i++) {
+		struct xpcopy_iovec iov[2];
+		struct io_uring_sqe *sqe;
+		struct xpcopy_copy c;
+		int res_copy = 1, res_cancel = 1;
+
+		TH_LOG("round %d of %d", i + 1, rounds);
+		submit_stalled(_metadata, self, variant, &self->ring, &c, iov);
+		sqe = io_uring_get_sqe(&self->ring);
+		ASSERT_NE(NULL, sqe);
+		io_uring_prep_cancel64(sqe, UD_COPY, 0);
+		sqe->user_data = UD_CANCEL;
+		ASSERT_EQ(1, io_uring_submit(&self->ring));
+		for (int k = 0; k < 2; k++) {
+			__u64 ud = 0;
+			int res = 0;
+
+			ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res))
+				TH_LOG("no completion %d s after the cancel",
+				       HANG_S);
+			if (ud == UD_COPY)
+				res_copy = res;
+			else if (ud == UD_CANCEL)
+				res_cancel = res;
+		}
+		EXPECT_TRUE(res_copy == -EINTR || res_copy == -ECANCELED)
+			TH_LOG("cancelled copy: %d (%s), copied %llu", res_copy,
+			       strerror(-res_copy),
+			       (unsigned long long)c.copied);
+		EXPECT_TRUE(res_cancel == 0 || res_cancel == -EALREADY ||
+			    res_cancel == -ENOENT)
+			TH_LOG("cancel: %d (%s)", res_cancel,
+			       strerror(-res_cancel));
+		EXPECT_EQ(0ULL, xp_wait_unpinned(2000))
+			TH_LOG("pages still pinned after the cancel");
+	}
+	normal_copy_works(_metadata, self, variant, &self->ring);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(2000));
+	ASSERT_EQ(0, xp_stats_read(&s1));
+	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
+		  s1.pins_released - s0.pins_released);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
+/* Closing a ring with a stalled copy in flight ends the copy. */
+TEST_F_TIMEOUT(ur, stall_ring_close, 150)
+{
+	struct xp_stats s0, s1;
+	int rounds;
+
+	START_UFFD_TARGET();
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	rounds = stall_rounds(self);
+	for (int i = 0; i < rounds; i++) {
+		struct xpcopy_iovec iov[2];
+		struct io_uring ring;
+		struct xpcopy_copy c;
+
+		TH_LOG("round %d of %d", i + 1, rounds);
+		ASSERT_EQ(0, ring_init(&ring, 4));
+		submit_stalled(_metadata, self, variant, &ring, &c, iov);
+		io_uring_queue_exit(&ring);
+		/* the copy let go of its pages: it ended */
+		EXPECT_EQ(0ULL, xp_wait_unpinned(HANG_S * 1000))
+			TH_LOG("pages still pinned %d s after the ring closed",
+			       HANG_S);
+	}
+	/* and no worker stayed stuck in the fault */
+	normal_copy_works(_metadata, self, variant, &self->ring);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(2000));
+	ASSERT_EQ(0, xp_stats_read(&s1));
+	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
+		  s1.pins_released - s0.pins_released);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
+/*
+ * A process with a stalled copy in flight on its ring exits (@sig 0: it
+ * returns from main without closing the ring) or is killed with @sig: it
+ * is reaped, and its copy ends.
+ */
+static void stall_then_exit(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(ur) *self,
+			    const FIXTURE_VARIANT(ur) *variant, int sig)
+{
+	int go[2], status = 0;
+	pid_t pid, w;
+	char b = 0;
+
+	ASSERT_EQ(0, pipe(go));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct xpcopy_iovec iov[2];
+		struct io_uring ring;
+		struct xpcopy_copy c;
+
+		close(go[1]);
+		xp_die_with_parent(getppid());
+		if (ring_init(&ring, 4) ||
+		    submit_copy(&ring, self->fd, &c, iov, variant->flags,
+				self->t.pid, self->local,
+				xp_ptr(self->uffd_region) + 64, SMALL_LEN,
+				UD_COPY) ||
+		    io_uring_submit(&ring) != 1)
+			_exit(2);
+		/* wait for the word, then exit with the copy in flight */
+		if (read(go[0], &b, 1) != 1)
+			_exit(3);
+		_exit(0);
+	}
+	close(go[0]);
+	if (!saw_stall(self)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		close(go[1]);
+		ASSERT_TRUE(false) TH_LOG("no userfault within 10 s");
+	}
+	if (sig) {
+		ASSERT_EQ(0, kill(pid, sig));
+	} else {
+		ASSERT_EQ(1, write(go[1], &b, 1));
+	}
+	w = xp_waitpid_ms(pid, &status, HANG_S * 1000);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	close(go[1]);
+	ASSERT_EQ(pid, w) TH_LOG("the submitter was not reaped within %d s",
+				 HANG_S);
+	if (sig) {
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig);
+	} else {
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	EXPECT_EQ(0ULL, xp_wait_unpinned(HANG_S * 1000))
+		TH_LOG("pages still pinned after the submitter died");
+}
+
+TEST_F_TIMEOUT(ur, stall_process_exit, 200)
+{
+	struct xp_stats s0, s1;
+	int rounds;
+
+	START_UFFD_TARGET();
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	rounds = stall_rounds(self);
+	for (int i = 0; i < rounds; i++) {
+		drain_events(self);
+		TH_LOG("round %d of %d", i + 1, rounds);
+		stall_then_exit(_metadata, self, variant, 0);
+	}
+	normal_copy_works(_metadata, self, variant, &self->ring);
+	ASSERT_EQ(0, xp_stats_read(&s1));
+	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
+		  s1.pins_released - s0.pins_released);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
+TEST_F_TIMEOUT(ur, stall_process_killed, 200)
+{
+	struct xp_stats s0, s1;
+	int rounds;
+
+	START_UFFD_TARGET();
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	rounds = stall_rounds(self);
+	for (int i = 0; i < rounds; i++) {
+		drain_events(self);
+		TH_LOG("round %d of %d", i + 1, rounds);
+		stall_then_exit(_metadata, self, variant, SIGKILL);
+	}
+	normal_copy_works(_metadata, self, variant, &self->ring);
+	ASSERT_EQ(0, xp_stats_read(&s1));
+	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
+		  s1.pins_released - s0.pins_released);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
+/* The control: with its faults served, the same copy completes, right. */
+TEST_F_TIMEOUT(ur, uffd_resolved_copy_completes, 60)
+{
+	const size_t off = 100, len = UFFD_LEN - 200;
+	struct xpcopy_iovec iov[2];
+	struct xpcopy_copy c;
+	uint8_t *loc;
+	__u64 ud = 0;
+	int res = 0;
+
+	loc = xp_map_guarded(len);
+	ASSERT_NE(NULL, loc);
+	xp_fill(loc, len, SEED_L, 0);
+	START_UFFD_TARGET();
+	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
+				   0));
+	ASSERT_EQ(0, submit_copy(&self->ring, self->fd, &c, iov,
+				 variant->flags, self->t.pid, loc,
+				 xp_ptr(self->uffd_region) + off, len,
+				 UD_COPY));
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
+	ASSERT_EQ((int)len, res) TH_LOG("%s", strerror(-res));
+	EXPECT_EQ(len, c.copied);
+	if (variant->read) {
+		EXPECT_EQ(-1, xp_check(loc, len, SEED_U, off));
+	} else {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+				xp_ptr(self->uffd_region) + off, len,
+				SEED_L, 0));
+	}
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
+/* ---- the ABI through io_uring: the ioctl's checks and errnos ---- */
+
+FIXTURE(abi)
+{
+	int fd;
+	struct io_uring ring;
+	bool have_ring;
+};
+
+FIXTURE_SETUP(abi)
+{
+	int ret;
+
+	self->have_ring = false;
+	XPCOPY_OPEN_OR_SKIP(self->fd);
+	ret = ring_init(&self->ring, 8);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	self->have_ring = true;
+}
+
+FIXTURE_TEARDOWN(abi)
+{
+	if (self->have_ring)
+		io_uring_queue_exit(&self->ring);
+	close(self->fd);
+}
+
+/* One command, its CQE's result; a raw sqe->cmd when @raw is set. */
+static int one_cmd(FIXTURE_DATA(abi) *self, __u32 cmd_op, void *arg,
+		   const struct xpcopy_uring_cmd *raw)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+	__u64 ud = 0;
+	int res = 0, ret;
+
+	if (!sqe)
+		return INT_MIN;
+	xp_prep_uring_cmd(sqe, self->fd, cmd_op, arg, 77);
+	if (raw)
+		memcpy(sqe->cmd, raw, sizeof(*raw));
+	if (io_uring_submit(&self->ring) != 1)
+		return INT_MIN;
+	ret = wait_cqe(&self->ring, &ud, &res);
+	if (ret || ud != 77)
+		return INT_MIN;
+	return res;
+}
+
+TEST_F(abi, features)
+{
+	struct xpcopy_features f = { .size = sizeof(f) };
+
+	ASSERT_EQ(0, one_cmd(self, XPCOPY_FEATURES, &f, NULL));
+	EXPECT_EQ((__u32)XPCOPY_ABI_VERSION, f.abi_version);
+	EXPECT_NE(0ULL, f.commands & (1ULL << XPCOPY_CMD_COPY));
+	EXPECT_LT(0U, f.nr_workers);
+}
+
+TEST_F(abi, errnos)
+{
+	struct xpcopy_features f = { .size = sizeof(f) };
+	struct xpcopy_uring_cmd raw = { .cmd = xp_ptr(&f), .__reserved = 1 };
+	uint8_t buf[64];
+	struct xpcopy_iovec l = { xp_ptr(buf), sizeof(buf) };
+	struct xpcopy_iovec r = { XP_KERNEL_ADDR, sizeof(buf) };
+	struct xpcopy_copy c;
+
+	EXPECT_EQ(-ENOTTY, one_cmd(self, _IOWR(XPCOPY_TYPE, 0x1f,
+					       struct xpcopy_features),
+				   &f, NULL));
+	EXPECT_EQ(-ENOTTY, one_cmd(self, _IOWR('y', XPCOPY_CMD_FEATURES,
+					       struct xpcopy_features),
+				   &f, NULL));
+	EXPECT_EQ(-EINVAL, one_cmd(self, XPCOPY_FEATURES, &f, &raw));
+	EXPECT_EQ(-EFAULT, one_cmd(self, XPCOPY_FEATURES, NULL, NULL));
+	f.flags = 1;
+	EXPECT_EQ(-EINVAL, one_cmd(self, XPCOPY_FEATURES, &f, NULL));
+
+	xp_copy_init(&c, XPCOPY_COPY_WRITE | XPCOPY_COPY_READ, getpid(),
+		     &l, 1, &l, 1);
+	EXPECT_EQ(-EINVAL, one_cmd(self, XPCOPY_COPY, &c, NULL));
+	xp_copy_init(&c, XPCOPY_COPY_WRITE | (1U << 31), getpid(), &l, 1,
+		     &l, 1);
+	EXPECT_EQ(-EINVAL, one_cmd(self, XPCOPY_COPY, &c, NULL));
+	xp_copy_init(&c, XPCOPY_COPY_WRITE, getpid(), &l, 1, &r, 1);
+	EXPECT_EQ(-EFAULT, one_cmd(self, XPCOPY_COPY, &c, NULL));
+	EXPECT_EQ(XP_COPIED_POISON, c.copied);
+	xp_copy_init(&c, XPCOPY_COPY_WRITE, -1, &l, 1, &l, 1);
+	EXPECT_EQ(-EINVAL, one_cmd(self, XPCOPY_COPY, &c, NULL));
+	xp_copy_init(&c, XPCOPY_COPY_WRITE, getpid(), &l, 1, &l, 1);
+	c.size = 8;
+	EXPECT_EQ(-EINVAL, one_cmd(self, XPCOPY_COPY, &c, NULL));
+	/* a self copy works, and its result is the count */
+	xp_copy_init(&c, XPCOPY_COPY_WRITE, getpid(), &l, 1, &l, 1);
+	EXPECT_EQ((int)sizeof(buf), one_cmd(self, XPCOPY_COPY, &c, NULL));
+	EXPECT_EQ(sizeof(buf), c.copied);
+}
+
+/* A grant made through io_uring: the result is the new fd. */
+TEST_F(abi, grant_fd_result)
+{
+	uint8_t *win = xp_map(4096, PROT_READ | PROT_WRITE);
+	struct xpcopy_grant g = {
+		.size = sizeof(g),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE,
+		.len = 4096,
+	};
+	struct xpcopy_grant_info info = { .size = sizeof(info) };
+	int fd;
+
+	ASSERT_NE(NULL, win);
+	g.addr = xp_ptr(win);
+	fd = one_cmd(self, XPCOPY_GRANT, &g, NULL);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	EXPECT_EQ(fd, g.fd);
+	info.grant_fd = fd;
+	EXPECT_EQ(0, one_cmd(self, XPCOPY_GRANT_INFO, &info, NULL));
+	EXPECT_EQ(4096ULL, info.len);
+	EXPECT_EQ(0, xp_ioctl(self->fd, XPCOPY_GRANT_INFO, &info));
+	close(fd);
+	munmap(win, 4096);
+}
+
+TEST_HARNESS_MAIN
