@@ -443,6 +443,27 @@ static struct xpc_stat_attr xpc_stat_inline_copies = {
 	&xpc_stats.inline_copies
 };
 
+static struct xpc_stat_attr xpc_stat_ns_take = {
+	__ATTR(time_take_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_take
+};
+
+static struct xpc_stat_attr xpc_stat_ns_wait = {
+	__ATTR(time_wait_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_wait
+};
+
+static struct xpc_stat_attr xpc_stat_ns_release = {
+	__ATTR(time_release_ns, 0444, xpc_stat_show, NULL),
+	&xpc_stats.ns_release
+};
+
+static struct xpc_stat_attr xpc_stat_ns_worker = {
+	__ATTR(time_worker_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_worker
+};
+
+static struct xpc_stat_attr xpc_stat_ns_inline = {
+	__ATTR(time_inline_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_inline
+};
+
 static ssize_t pinned_peak_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
@@ -478,6 +499,11 @@ static struct attribute *xpc_stats_attrs[] = {
 	&xpc_stat_pins_taken.attr.attr,
 	&xpc_stat_pins_released.attr.attr,
 	&xpc_stat_inline_copies.attr.attr,
+	&xpc_stat_ns_take.attr.attr,
+	&xpc_stat_ns_wait.attr.attr,
+	&xpc_stat_ns_release.attr.attr,
+	&xpc_stat_ns_worker.attr.attr,
+	&xpc_stat_ns_inline.attr.attr,
 	NULL,
 };
 

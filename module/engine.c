@@ -19,6 +19,7 @@
 #include <linux/highmem.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/ktime.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -309,6 +310,7 @@ static int xpc_worker_fn(void *data)
 	while (!kthread_should_stop()) {
 		struct xpc_chunk *next;
 		struct xpc_req *req;
+		u64 t0;
 
 		if (!c) {
 			wait_event_idle_exclusive(xpc_pool.wait,
@@ -324,7 +326,9 @@ static int xpc_worker_fn(void *data)
 			used = req->mm;
 			kthread_use_mm(used);
 		}
+		t0 = ktime_get_ns();
 		xpc_chunk_copy(c);
+		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_worker);
 
 		/* No kick may land once req is cleared: drop any that did. */
 		spin_lock(&xpc_pool.lock);
@@ -712,11 +716,13 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
 		unsigned int npages = 0, nfrags;
 		size_t len, moved = 0;
+		u64 t0, t1, t2;
 		int ret;
 
 		want = xpc_remote_allowed(x->mm, &rit, want, &err);
 		if (!want)
 			break;
+		t0 = ktime_get_ns();
 		if (!x->bounce)
 			len = xpc_pin_batch(&lit, want, cap, gup_flags, pages,
 					    &npages, frags, &nfrags, &err);
@@ -729,8 +735,10 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		if (x->bounce)
 			nfrags = xpc_buf_frags(buf, len, frags);
 
+		t1 = ktime_get_ns();
 		ret = xpc_run_batch(&req, chunks, frags, nfrags, len, &rit,
 				    &moved);
+		t2 = ktime_get_ns();
 		if (x->bounce && !x->write) {
 			size_t out = xpc_local_copy(buf, moved, &lit, true,
 						    &err);
@@ -744,6 +752,9 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			xpc_put_refs(pages, npages);
 		else
 			xpc_unpin(pages, npages, true);
+		atomic64_add(t1 - t0, &xpc_stats.ns_take);
+		atomic64_add(t2 - t1, &xpc_stats.ns_wait);
+		atomic64_add(ktime_get_ns() - t2, &xpc_stats.ns_release);
 		*done += moved;
 		if (ret)
 			err = ret;
@@ -863,7 +874,10 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	      (x->path == XPC_PATH_AUTO && !x->bounce &&
 	       total <= READ_ONCE(inline_max));
 	if (inl) {
+		u64 t0 = ktime_get_ns();
+
 		err = xpc_inline_copy(x, total, &done);
+		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_inline);
 		if (err == -EAGAIN)
 			inl = false;
 	}

@@ -23,6 +23,13 @@ struct mm_struct;
  * @pins_taken: pages pinned since load
  * @pins_released: pages unpinned since load
  * @inline_copies: copies that ran in the caller's context, not on a worker
+ * @ns_take: time callers spent taking their pages (or filling and emptying
+ *	the bounce buffer) on the worker path
+ * @ns_wait: time callers spent waiting for the workers: hand-off, wake-up
+ *	and the copies themselves
+ * @ns_release: time callers spent releasing their pages
+ * @ns_worker: time workers spent copying (summed over the workers)
+ * @ns_inline: time of the copies done in the callers' context
  */
 struct xpc_stats {
 	atomic64_t copies;
@@ -33,6 +40,11 @@ struct xpc_stats {
 	atomic64_t pins_taken;
 	atomic64_t pins_released;
 	atomic64_t inline_copies;
+	atomic64_t ns_take;
+	atomic64_t ns_wait;
+	atomic64_t ns_release;
+	atomic64_t ns_worker;
+	atomic64_t ns_inline;
 };
 
 /* Where a copy runs: chosen by size, or forced by the caller. */

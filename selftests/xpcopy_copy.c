@@ -162,17 +162,27 @@ FIXTURE_TEARDOWN(copy)
 	close(self->fd);
 }
 
+/* One copy with @flags, through the ioctl or io_uring as the variant says. */
+static int do_copy_flags(FIXTURE_DATA(copy) *self,
+			 const FIXTURE_VARIANT(copy) *variant, __u32 flags,
+			 pid_t pid, const struct xpcopy_iovec *l, __u32 lcnt,
+			 const struct xpcopy_iovec *r, __u32 rcnt,
+			 __u64 *copied)
+{
+	if (variant->uring)
+		return xp_uring_copy(&self->ring, self->fd, flags, pid, l,
+				     lcnt, r, rcnt, copied);
+	return xp_copy(self->fd, flags, pid, l, lcnt, r, rcnt, copied);
+}
+
 /* One copy, through the ioctl or io_uring as the variant says. */
 static int do_copy(FIXTURE_DATA(copy) *self,
 		   const FIXTURE_VARIANT(copy) *variant, pid_t pid,
 		   const struct xpcopy_iovec *l, __u32 lcnt,
 		   const struct xpcopy_iovec *r, __u32 rcnt, __u64 *copied)
 {
-	if (variant->uring)
-		return xp_uring_copy(&self->ring, self->fd, variant->flags,
-				     pid, l, lcnt, r, rcnt, copied);
-	return xp_copy(self->fd, variant->flags, pid, l, lcnt, r, rcnt,
-		       copied);
+	return do_copy_flags(self, variant, variant->flags, pid, l, lcnt, r,
+			     rcnt, copied);
 }
 
 static int do_copy1(FIXTURE_DATA(copy) *self,
@@ -1219,11 +1229,14 @@ static void refused_mapping(struct __test_metadata *_metadata,
 		__u32 flags = (variant->flags & ~XPCOPY_COPY_WRITE) |
 			      XPCOPY_COPY_READ;
 
-		ret = xp_copy1(self->fd, flags, self->t.pid, local, len,
-			       xp_ptr(map), len, &copied);
+		struct xpcopy_iovec l = { .addr = xp_ptr(local), .len = len };
+		struct xpcopy_iovec r = { .addr = xp_ptr(map), .len = len };
+
+		ret = do_copy_flags(self, variant, flags, self->t.pid, &l, 1,
+				    &r, 1, &copied);
 	} else {
-		ret = xp_copy1(self->fd, variant->flags, self->t.pid, local,
-			       len, xp_ptr(map), len, &copied);
+		ret = do_copy1(self, variant, self->t.pid, local, len,
+			       xp_ptr(map), len, &copied);
 	}
 	EXPECT_EQ(-EFAULT, ret);
 	EXPECT_EQ(XP_COPIED_POISON, copied);
@@ -1353,11 +1366,11 @@ TEST_F_TIMEOUT(copy, fork_source_stays_shared, 120)
 
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
 	t0 = xp_now_ns();
-	EXPECT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid, src, len,
+	EXPECT_EQ(0, do_copy1(self, variant, self->t.pid, src, len,
 			      xp_ptr(dst), len, &copied));
 	t1 = xp_now_ns();
 	EXPECT_EQ(len, copied);
-	EXPECT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid, src, len,
+	EXPECT_EQ(0, do_copy1(self, variant, self->t.pid, src, len,
 			      xp_ptr(dst), len, &copied));
 	t2 = xp_now_ns();
 	TH_LOG("8 MiB after fork: first copy %.1f ms, second %.1f ms",
@@ -1374,4 +1387,65 @@ TEST_F_TIMEOUT(copy, fork_source_stays_shared, 120)
 	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
 	munmap(src, len);
 	munmap(dst, len);
+}
+
+/* ---- where the time goes ---- */
+
+static int64_t stat_ns(const char *name)
+{
+	uint64_t v = 0;
+
+	return xp_stat(name, &v) ? -1 : (int64_t)v;
+}
+
+/*
+ * The time counters the benchmark reads: a copy on the workers adds to
+ * time_take_ns, time_wait_ns and time_worker_ns, one in the caller's
+ * context to time_inline_ns, each by no more than the call took.
+ */
+TEST_F(copy, time_counters)
+{
+	static const char *const names[] = {
+		"time_take_ns", "time_wait_ns", "time_release_ns",
+		"time_worker_ns", "time_inline_ns",
+	};
+	bool inl = variant->flags & XPCOPY_COPY_INLINE;
+	size_t len = 1 * MiB;
+	int64_t before[5], after[5], t0, t1;
+	uint8_t *local, *remote;
+	__u64 copied = 0;
+
+	local = xp_map(len, PROT_READ | PROT_WRITE);
+	remote = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, local);
+	ASSERT_NE(NULL, remote);
+	xp_fill(local, len, SEED_L, 0);
+	xp_fill(remote, len, SEED_R, 0);
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	for (int i = 0; i < 5; i++) {
+		before[i] = stat_ns(names[i]);
+		ASSERT_GE(before[i], 0) TH_LOG("no counter %s", names[i]);
+	}
+	t0 = xp_now_ns();
+	ASSERT_EQ(0, do_copy1(self, variant, self->t.pid, local, len,
+			      xp_ptr(remote), len, &copied));
+	t1 = xp_now_ns();
+	EXPECT_EQ(len, copied);
+	for (int i = 0; i < 5; i++)
+		after[i] = stat_ns(names[i]);
+	if (inl) {
+		EXPECT_GT(after[4], before[4]);
+		EXPECT_EQ(after[1], before[1]);
+	} else {
+		EXPECT_GT(after[0], before[0]);
+		EXPECT_GT(after[1], before[1]);
+		EXPECT_GT(after[3], before[3]);
+		EXPECT_EQ(after[4], before[4]);
+		/* The caller's phases are parts of its call. */
+		EXPECT_LE(after[0] - before[0] + after[1] - before[1] +
+			  after[2] - before[2], t1 - t0);
+	}
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+	munmap(local, len);
+	munmap(remote, len);
 }

@@ -175,6 +175,8 @@ struct result {
 	bool have_stats;
 	int64_t pinned_peak;
 	int64_t kcopies, kbytes, kcopy_bytes, pins_taken, pins_released;
+	/* where the module's time went, ns summed over the timed calls */
+	int64_t ns_take, ns_wait, ns_release, ns_worker, ns_inline;
 };
 
 static struct {
@@ -628,11 +630,13 @@ static void on_signal(int sig)
 
 enum {
 	ST_COPIES, ST_BYTES, ST_COPY_BYTES, ST_PINNED_NOW, ST_PINNED_PEAK,
-	ST_PINS_TAKEN, ST_PINS_RELEASED, NR_STATS
+	ST_PINS_TAKEN, ST_PINS_RELEASED, ST_NS_TAKE, ST_NS_WAIT,
+	ST_NS_RELEASE, ST_NS_WORKER, ST_NS_INLINE, NR_STATS
 };
 static const char *const stat_names[NR_STATS] = {
 	"copies", "bytes", "copy_bytes", "pinned_now", "pinned_peak",
-	"pins_taken", "pins_released",
+	"pins_taken", "pins_released", "time_take_ns", "time_wait_ns",
+	"time_release_ns", "time_worker_ns", "time_inline_ns",
 };
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -1341,6 +1345,11 @@ static int run_point(const struct method *m, enum dir dir, size_t len,
 		r->kcopy_bytes = s1[ST_COPY_BYTES] - s0[ST_COPY_BYTES];
 		r->pins_taken = s1[ST_PINS_TAKEN] - s0[ST_PINS_TAKEN];
 		r->pins_released = s1[ST_PINS_RELEASED] - s0[ST_PINS_RELEASED];
+		r->ns_take = s1[ST_NS_TAKE] - s0[ST_NS_TAKE];
+		r->ns_wait = s1[ST_NS_WAIT] - s0[ST_NS_WAIT];
+		r->ns_release = s1[ST_NS_RELEASE] - s0[ST_NS_RELEASE];
+		r->ns_worker = s1[ST_NS_WORKER] - s0[ST_NS_WORKER];
+		r->ns_inline = s1[ST_NS_INLINE] - s0[ST_NS_INLINE];
 	}
 
 	/* Verify where the bytes went. */
@@ -1643,6 +1652,12 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 		else
 			fputs("null, \"module_bytes\": null, \"pins_taken\": null"
 			      ", \"pins_released\": null", f);
+		if (r->have_stats)
+			fprintf(f, ", \"module_ns\": {\"take\": %" PRId64
+				", \"wait\": %" PRId64 ", \"release\": %" PRId64
+				", \"workers\": %" PRId64 ", \"inline\": %" PRId64
+				"}", r->ns_take, r->ns_wait, r->ns_release,
+				r->ns_worker, r->ns_inline);
 		fprintf(f, ", \"verified\": true}");
 	}
 	fprintf(f, "\n  ]\n}\n");
@@ -1786,6 +1801,29 @@ static void print_table(const struct sysinfo_b *s)
 		if (g.have_pinned_now_end)
 			printf("pinned_now at the end: %" PRId64 "\n",
 			       g.pinned_now_end);
+
+		printf("\n== where the module's time goes: us per call ==\n"
+		       "(take: the caller takes its pages or fills the bounce buffer;"
+		       " wait: it waits for the workers;\n release: it releases its"
+		       " pages; workers: their copying, summed over workers;\n"
+		       " inline: copies in the caller's context; call: the whole"
+		       " call, from the median)\n");
+		printf("%-14s %-9s %9s %10s %10s %10s %10s %10s %10s\n",
+		       "method", "direction", "size", "call", "take", "wait",
+		       "release", "workers", "inline");
+		for (i = 0; i < g.nres; i++) {
+			const struct result *r = &g.res[i];
+			double n = r->kcopies;
+
+			if (!r->have_stats || !r->kcopies || r->dir == DIR_RTT)
+				continue;
+			printf("%-14s %-9s %9s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n",
+			       r->m->name, dir_names[r->dir],
+			       fmt_size(r->size, sz, sizeof(sz)), r->med_ns / 1e3,
+			       r->ns_take / n / 1e3, r->ns_wait / n / 1e3,
+			       r->ns_release / n / 1e3, r->ns_worker / n / 1e3,
+			       r->ns_inline / n / 1e3);
+		}
 	}
 	fflush(stdout);
 }
