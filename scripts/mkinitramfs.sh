@@ -19,7 +19,7 @@
 #	XPCOPY_BENCH_THP  transparent huge pages setting for bench mode
 #	XPCOPY_INITRAMFS_EXTRA  directories whose contents are copied to / in
 #			the initramfs, after everything else (space-separated)
-#	XPCOPY_TIMEOUT, XPCOPY_VERBOSE, XPCOPY_FILTER, XPCOPY_INSMOD,
+#	XPCOPY_TIMEOUT, XPCOPY_VERBOSE, XPCOPY_FILTER, XPCOPY_EXCLUDE, XPCOPY_INSMOD,
 #	XPCOPY_HUNG_TASK  written to /xpcopy/config for the guest runner
 #			(see scripts/guest/run-tests.sh)
 set -euo pipefail
@@ -90,6 +90,7 @@ q() { printf '%q' "$1"; }
 	[ -z "${XPCOPY_TIMEOUT:-}" ] || echo "XPCOPY_TIMEOUT=$(q "$XPCOPY_TIMEOUT")"
 	[ -z "${XPCOPY_VERBOSE:-}" ] || echo "XPCOPY_VERBOSE=$(q "$XPCOPY_VERBOSE")"
 	[ -z "${XPCOPY_FILTER:-}" ] || echo "XPCOPY_FILTER=$(q "$XPCOPY_FILTER")"
+	[ -z "${XPCOPY_EXCLUDE:-}" ] || echo "XPCOPY_EXCLUDE=$(q "$XPCOPY_EXCLUDE")"
 	[ -z "${XPCOPY_INSMOD:-}" ] || echo "XPCOPY_INSMOD=$(q "$XPCOPY_INSMOD")"
 	[ -z "${XPCOPY_HUNG_TASK:-}" ] || echo "XPCOPY_HUNG_TASK=$(q "$XPCOPY_HUNG_TASK")"
 } >"$stage/xpcopy/config"

@@ -38,6 +38,7 @@ export PATH
 XPCOPY_TIMEOUT=300
 XPCOPY_VERBOSE=0
 XPCOPY_FILTER=
+XPCOPY_EXCLUDE=
 XPCOPY_INSMOD=
 XPCOPY_HUNG_TASK=30
 [ -r /xpcopy/config ] && . /xpcopy/config
@@ -47,6 +48,7 @@ for w in $(cat /proc/cmdline); do
 	xpct.timeout=*)	XPCOPY_TIMEOUT=${w#*=} ;;
 	xpct.verbose=*)	XPCOPY_VERBOSE=${w#*=} ;;
 	xpct.filter=*)	XPCOPY_FILTER=$(echo "${w#*=}" | tr ',' ' ') ;;
+	xpct.exclude=*)	XPCOPY_EXCLUDE=$(echo "${w#*=}" | tr ',' ' ') ;;
 	xpct.insmod=*)	XPCOPY_INSMOD=$(echo "${w#*=}" | tr ',' ' ') ;;
 	xpct.hung_task=*) XPCOPY_HUNG_TASK=${w#*=} ;;
 	esac
@@ -214,15 +216,26 @@ check_after() {
 # ---------------------------------------------------------------------------
 # Test cases
 
-# Is <name> selected by XPCOPY_FILTER?
+# Is <name> selected by XPCOPY_FILTER, and not left out by XPCOPY_EXCLUDE?
+# Cases left out are counted in EXCLUDED, not reported one by one.
+EXCLUDED=0
 selected() {
 	local p r=1
-	[ -z "$XPCOPY_FILTER" ] && return 0
 	set -f		# the patterns are for case, not for file names
-	for p in $XPCOPY_FILTER; do
-		# shellcheck disable=SC2254
-		case $1 in $p) r=0 ;; esac
-	done
+	if [ -z "$XPCOPY_FILTER" ]; then
+		r=0
+	else
+		for p in $XPCOPY_FILTER; do
+			# shellcheck disable=SC2254
+			case $1 in $p) r=0 ;; esac
+		done
+	fi
+	if [ $r = 0 ]; then
+		for p in $XPCOPY_EXCLUDE; do
+			# shellcheck disable=SC2254
+			case $1 in $p) r=1; EXCLUDED=$((EXCLUDED + 1)) ;; esac
+		done
+	fi
 	set +f
 	return $r
 }
@@ -357,7 +370,7 @@ run_case() {
 # Main
 
 echo
-echo "# xpcopy guest runner on $KVER, $(nproc) cpus, timeout ${XPCOPY_TIMEOUT}s${XPCOPY_FILTER:+, filter: $XPCOPY_FILTER}"
+echo "# xpcopy guest runner on $KVER, $(nproc) cpus, timeout ${XPCOPY_TIMEOUT}s${XPCOPY_FILTER:+, filter: $XPCOPY_FILTER}${XPCOPY_EXCLUDE:+, excluded: $XPCOPY_EXCLUDE}"
 
 [ -w /proc/sys/kernel/hung_task_timeout_secs ] &&
 	echo "$XPCOPY_HUNG_TASK" >/proc/sys/kernel/hung_task_timeout_secs
@@ -468,6 +481,8 @@ if [ -n "$KMEMLEAK" ]; then
 		fi
 	fi
 fi
+
+[ "$EXCLUDED" = 0 ] || echo "# $EXCLUDED case(s) left out by XPCOPY_EXCLUDE ($XPCOPY_EXCLUDE)"
 
 # Files back to the host.
 for f in "$XPCOPY_OUT"/*; do
