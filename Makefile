@@ -14,6 +14,8 @@
 #   make deps           install packages, extract kselftest/checkpatch files
 #   make kernels        print the kernel matrix
 #   make bench          run xpcopy-bench in a guest, results in bench-results/
+#   make fuzz           only the fuzzer in a guest, FUZZ_SECONDS (600) long
+#   make soak           the fuzzer until SOAK_COPIES (1000000) copies succeed
 #   make clean          remove build/
 #   make help           this text
 #
@@ -26,6 +28,9 @@
 #   GUEST_TIMEOUT=1200  wall-clock limit of one guest, seconds
 #   GUEST_APPEND=...    more guest kernel command line
 #   JOBS=<nproc>        parallel jobs of each build
+#   FUZZ_SECONDS, FUZZ_SEED, FUZZ_THREADS, SOAK_COPIES, SOAK_TIMEOUT
+#                       make fuzz / make soak (scripts/fuzz.sh); KERNELS
+#                       defaults to 6.12 there
 
 SRC_CACHE	?= /var/tmp/xpcopy-src/linux-source-6.12
 KSFT_DIR	?= $(SRC_CACHE)/tools/testing/selftests
@@ -36,13 +41,14 @@ JOBS		?= $(shell nproc)
 export KERNELS XPCOPY_TIMEOUT XPCOPY_FILTER XPCOPY_VERBOSE XPCOPY_INSMOD
 export XPCOPY_HUNG_TASK
 export QEMU_CPU QEMU_SMP QEMU_MEM GUEST_TIMEOUT GUEST_APPEND JOBS
+export FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS SOAK_COPIES SOAK_TIMEOUT
 export XPCOPY_BUILD := $(BUILD)
 
 # -j for sub-makes, unless this make already shares a jobserver with them.
 SUBJOBS = $$(case "$$MAKEFLAGS" in *jobserver*) ;; *) echo -j$(JOBS) ;; esac)
 
 .PHONY: all deps kernels module modules-check checkpatch selftests userspace \
-	check bench clean help
+	check bench fuzz soak clean help
 
 all: module selftests
 
@@ -85,6 +91,9 @@ check:
 
 bench: deps
 	@scripts/bench.sh
+
+fuzz soak: deps
+	@scripts/fuzz.sh $@
 
 clean:
 	rm -rf $(BUILD)
