@@ -588,7 +588,22 @@ static int cg_limit(FIXTURE_DATA(ev) *self, uint64_t room)
 
 static void cg_unlimit(FIXTURE_DATA(ev) *self)
 {
-	char path[192];
+	char path[192], ev[256] = "";
+	ssize_t n;
+	int fd;
+
+	/* how often the limit was hit, and the OOM killer found no victim */
+	snprintf(path, sizeof(path), "%s/memory.events", self->cg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, ev, sizeof(ev) - 1);
+		ev[n > 0 ? n : 0] = 0;
+		close(fd);
+		for (char *c = ev; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		printf("# %s: %s\n", path, ev);
+	}
 
 	snprintf(path, sizeof(path), "%s/memory.max", self->cg);
 	xp_write_str(path, "max");

@@ -165,7 +165,7 @@ static bool have_fault_injection(struct fi *self, char *why, size_t len)
 	self->nth = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
 	if (self->nth < 0) {
 		snprintf(why, len,
-			 "%s: %s: this kernel has no CONFIG_FAULT_INJECTION (the debug kernel of the matrix has)",
+			 "%s: %s: no CONFIG_FAULT_INJECTION in this kernel",
 			 FAIL_NTH, strerror(errno));
 		return false;
 	}

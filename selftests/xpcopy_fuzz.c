@@ -6,8 +6,10 @@
  * past XPCOPY_IOV_MAX), fds (grants of our own, derived, of another
  * process, closed, pipes, eventfds, the device) and sizes, from several
  * threads, while a chaos thread munmaps, mremaps (moving, DONTUNMAP,
- * shrinking), mprotects, MADV_DONTNEEDs the memory being copied, forks,
- * signals the fuzzing threads and kills the target; the target itself, a
+ * shrinking), mprotects, MADV_DONTNEEDs the memory being copied, forks
+ * (children that touch memory pinned by copies, and children killed in the
+ * middle of a copy of their own), signals the fuzzing threads and kills
+ * the target; the target itself, a
  * fresh image of this binary, reshuffles its memory the same way, executes
  * itself again and exits.
  *
@@ -344,7 +346,7 @@ struct fuzz {
 	/* counters */
 	uint64_t ops[C_NR], err[C_NR][NERR];
 	uint64_t copies, bytes, checked, checked_bytes;
-	uint64_t ev_shuffle, ev_fork, ev_signal, ev_kill, ev_getfd;
+	uint64_t ev_shuffle, ev_fork, ev_signal, ev_kill, ev_getfd, ev_copier_kill;
 	uint64_t nviol;
 	char viol[MAX_VIOL][256];
 };
@@ -1283,8 +1285,19 @@ static void chaos_step(struct rng *r)
 		    syscall(SYS_tgkill, getpid(), F.tid[i], SIGUSR1) == 0)
 			add(&F.ev_signal, 1);
 	} else if (k < 65) {
+		bool copier = k & 1;
 		pid_t pid = fork();
 
+		if (pid == 0 && copier) {
+			/* a copier killed in the middle of a large copy */
+			struct xpcopy_iovec v = { xp_ptr(F.area), REG_LEN };
+
+			xp_copy(F.dev, (k & 2 ? XPCOPY_COPY_READ :
+					XPCOPY_COPY_WRITE) | XPCOPY_COPY_WORKER,
+				F.target > 0 ? F.target : getppid(), &v, 1,
+				&v, 1, NULL);
+			_exit(0);
+		}
 		if (pid == 0) {
 			/* touch our memory (copy-on-write under pins) */
 			volatile uint8_t *p = at(F.area, SRC_OFF);
@@ -1293,6 +1306,11 @@ static void chaos_step(struct rng *r)
 			_exit(0);
 		}
 		if (pid > 0) {
+			if (copier) {
+				usleep(rnd_below(r, 3000));
+				kill(pid, SIGKILL);
+				add(&F.ev_copier_kill, 1);
+			}
 			waitpid(pid, &status, 0);
 			add(&F.ev_fork, 1);
 		}
@@ -1319,13 +1337,14 @@ static void report(struct __test_metadata *_metadata, int64_t t0)
 {
 	char line[1024];
 
-	printf("# fuzz: seed=%#llx %llds: %llu copies ok, %llu bytes; %llu checked copies (%llu bytes); events: %llu memory changes, %llu forks, %llu signals, %llu target kills, %llu grants taken from the target; violations %llu\n",
+	printf("# fuzz: seed=%#llx %llds: %llu copies ok, %llu bytes; %llu checked copies (%llu bytes); events: %llu memory changes, %llu forks, %llu copiers killed, %llu signals, %llu target kills, %llu grants taken from the target; violations %llu\n",
 	       (unsigned long long)F.seed, (long long)(now_s() - t0),
 	       (unsigned long long)F.copies, (unsigned long long)F.bytes,
 	       (unsigned long long)F.checked,
 	       (unsigned long long)F.checked_bytes,
 	       (unsigned long long)F.ev_shuffle,
 	       (unsigned long long)F.ev_fork,
+	       (unsigned long long)F.ev_copier_kill,
 	       (unsigned long long)F.ev_signal,
 	       (unsigned long long)F.ev_kill,
 	       (unsigned long long)F.ev_getfd,
