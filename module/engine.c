@@ -17,7 +17,9 @@
  */
 #include <linux/completion.h>
 #include <linux/highmem.h>
+#include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/module.h>
@@ -592,6 +594,66 @@ int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
  * The worker path: pin a batch of the caller's pages (or fill the bounce
  * buffer), let the workers copy it in the other mm, unpin, next batch.
  */
+/*
+ * May the workers reach @vma through the user mapping? GUP, and so ptrace and
+ * CMA, refuse device and raw-PFN mappings (VM_IO, VM_PFNMAP) and secret
+ * memory (memfd_secret(2), whose promise is that not even the kernel reads
+ * it). The workers' copy_to_user() and copy_from_user() do not go through
+ * GUP, so the same rule is applied here, before a batch is handed to them.
+ */
+static bool xpc_vma_refused(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return true;
+	return vma->vm_file &&
+	       file_inode(vma->vm_file)->i_sb->s_magic == SECRETMEM_MAGIC;
+}
+
+/*
+ * How many of the next @want bytes of the other side, from @rit on, lie
+ * before the first mapping the workers must not touch. Holes count as
+ * allowed: the copy faults there and stops, as it would anyway. A mapping
+ * replaced after this check is the owner's own doing, to its own memory.
+ */
+static u64 xpc_remote_allowed(struct mm_struct *mm, const struct xpc_iter *at,
+			      u64 want, int *err)
+{
+	struct xpc_iter rit = *at;
+	u64 ok = 0;
+
+	if (mmap_read_lock_killable(mm)) {
+		*err = -EINTR;
+		return 0;
+	}
+	while (ok < want) {
+		const struct xpcopy_iovec *v = xpc_iter_seg(&rit);
+		unsigned long start, end, a;
+		u64 n;
+
+		if (!v)
+			break;
+		start = v->addr + rit.off;
+		n = min(v->len - rit.off, want - ok);
+		end = start + n;
+		for (a = start; a < end; ) {
+			struct vm_area_struct *vma = find_vma(mm, a);
+
+			if (!vma || vma->vm_start >= end)
+				break;
+			if (xpc_vma_refused(vma)) {
+				ok += max(vma->vm_start, a) - start;
+				goto out;
+			}
+			a = vma->vm_end;
+		}
+		ok += n;
+		xpc_iter_advance(&rit, n);
+	}
+out:
+	mmap_read_unlock(mm);
+	return ok;
+}
+
 static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
 	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
@@ -628,6 +690,9 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		size_t len, moved = 0;
 		int ret;
 
+		want = xpc_remote_allowed(x->mm, &rit, want, &err);
+		if (!want)
+			break;
 		if (!x->bounce)
 			len = xpc_pin_batch(&lit, want, cap, gup_flags, pages,
 					    &npages, frags, &nfrags, &err);

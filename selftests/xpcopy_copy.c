@@ -1108,3 +1108,97 @@ TEST_F_TIMEOUT(copy, virtual_4g, 240)
 }
 
 TEST_HARNESS_MAIN
+
+/* ---- mappings no path may touch ---- */
+
+/*
+ * A shared mapping the target inherits, at the same address: the copy into
+ * or out of it must fail with EFAULT and leave both sides as they were,
+ * on every path, as ptrace and process_vm_writev(2) refuse it.
+ */
+static void refused_mapping(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(copy) *self,
+			    const FIXTURE_VARIANT(copy) *variant,
+			    uint8_t *map, size_t len, bool writable)
+{
+	uint8_t *local = xp_map(len, PROT_READ | PROT_WRITE);
+	uint8_t *before = malloc(len);
+	__u64 copied = 0;
+	int ret;
+
+	ASSERT_NE(NULL, local);
+	ASSERT_NE(NULL, before);
+	xp_fill(local, len, SEED_L, 0);
+	memcpy(before, map, len);
+	ASSERT_EQ(0, xp_target_start(&self->t, self->scratch, SCRATCH_LEN,
+				     NULL, NULL));
+	if (!variant->read && !writable) {
+		/* Nothing to write into: a read-only device mapping. */
+		__u32 flags = (variant->flags & ~XPCOPY_COPY_WRITE) |
+			      XPCOPY_COPY_READ;
+
+		ret = xp_copy1(self->fd, flags, self->t.pid, local, len,
+			       xp_ptr(map), len, &copied);
+	} else {
+		ret = xp_copy1(self->fd, variant->flags, self->t.pid, local,
+			       len, xp_ptr(map), len, &copied);
+	}
+	EXPECT_EQ(-EFAULT, ret);
+	EXPECT_EQ(XP_COPIED_POISON, copied);
+	/* The mapping is shared with the target: ours shows its bytes. */
+	EXPECT_EQ(-1, xp_cmp(map, before, len));
+	EXPECT_EQ(-1, xp_check(local, len, SEED_L, 0));
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	munmap(local, len);
+	free(before);
+}
+
+#ifndef __NR_memfd_secret
+#define __NR_memfd_secret 447
+#endif
+
+/* memfd_secret(2): memory not even the kernel maps. */
+TEST_F(copy, secretmem_refused)
+{
+	size_t len = 2 * self->page;
+	uint8_t *map;
+	int sfd;
+
+	sfd = syscall(__NR_memfd_secret, 0);
+	if (sfd < 0)
+		SKIP(return, "memfd_secret: %s (secretmem off in this kernel)",
+		     strerror(errno));
+	ASSERT_EQ(0, ftruncate(sfd, len));
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	if (map == MAP_FAILED)
+		SKIP(close(sfd); return, "mmap of memfd_secret: %s",
+		     strerror(errno));
+	xp_fill(map, len, SEED_R, 0);
+	refused_mapping(_metadata, self, variant, map, len, true);
+	EXPECT_EQ(-1, xp_check(map, len, SEED_R, 0));
+	munmap(map, len);
+	close(sfd);
+}
+
+/*
+ * A raw-PFN device mapping (VM_IO | VM_PFNMAP): the first page of /dev/mem,
+ * which STRICT_DEVMEM still lets root map read-only. Only reading from it
+ * is tried, in both variants.
+ */
+TEST_F(copy, pfnmap_refused)
+{
+	size_t len = self->page;
+	uint8_t *map;
+	int mfd;
+
+	mfd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+	if (mfd < 0)
+		SKIP(return, "open /dev/mem: %s", strerror(errno));
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, mfd, 0);
+	if (map == MAP_FAILED)
+		SKIP(close(mfd); return, "mmap /dev/mem: %s", strerror(errno));
+	refused_mapping(_metadata, self, variant, map, len, false);
+	munmap(map, len);
+	close(mfd);
+}
