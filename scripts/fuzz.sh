@@ -63,6 +63,8 @@ while read -r kver _; do
 	grep -E '^# +(# )?(fuzz:|  [A-Za-z_()-]+ +[0-9]+:|violation|replay)' "$dir/console.log" |
 		sed 's/^# *\(# \)\{0,1\}/    /'
 	grep -E '^(not )?ok [0-9]+ xpcopy_fuzz|^ok [0-9]+ module_|^not ok [0-9]+ module_' "$dir/console.log" | sed 's/^/    /'
+	echo "    kernel log reports: $(grep -c '^# dmesg: ' "$dir/console.log") suspicious lines"
+	grep -m 20 '^# dmesg: ' "$dir/console.log" | sed 's/^/    /'
 	tail -n 1 "$dir/run-guest.out" | sed 's/^/    /'
 	[ $r = 0 ] || rc=1
 done <<<"$matrix"
