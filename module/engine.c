@@ -214,6 +214,17 @@ static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
 	atomic64_add(n, &xpc_stats.pins_released);
 }
 
+/* Drop the references xpc_pin_batch() took on a read-only source. */
+static void xpc_put_refs(struct page **pages, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		put_page(pages[i]);
+	atomic64_sub(n, &xpc_stats.pinned_now);
+	atomic64_add(n, &xpc_stats.pins_released);
+}
+
 /*
  * copy_from_user() without its zero padding: on a fault the caller's bytes
  * past the count stay as they were, as process_vm_readv() leaves them.
@@ -457,8 +468,21 @@ static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
 		int nr = DIV_ROUND_UP(first + n, PAGE_SIZE);
 		int got, i;
 
-		got = pin_user_pages_fast(start & PAGE_MASK, nr, gup_flags,
-					  pages + *npages);
+		/*
+		 * Pages the workers write into are pinned (FOLL_PIN), as
+		 * direct I/O pins them. Pages only read from are taken by
+		 * reference: a read-only pin of an anonymous page shared
+		 * copy-on-write with a child (after fork) must unshare it,
+		 * which copied and allocated all of a 64 MiB source on the
+		 * first copy after a fork; a reference does not, and the
+		 * bytes read are the caller's at the time of the copy.
+		 */
+		if (gup_flags & FOLL_WRITE)
+			got = pin_user_pages_fast(start & PAGE_MASK, nr,
+						  gup_flags, pages + *npages);
+		else
+			got = get_user_pages_fast(start & PAGE_MASK, nr,
+						  gup_flags, pages + *npages);
 		if (got <= 0) {
 			/* -EOVERFLOW: a range up against the top of memory */
 			*err = got && got != -EOVERFLOW ? got : -EFAULT;
@@ -716,7 +740,10 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 				len = out;
 			}
 		}
-		xpc_unpin(pages, npages, !x->write);
+		if (x->write)
+			xpc_put_refs(pages, npages);
+		else
+			xpc_unpin(pages, npages, true);
 		*done += moved;
 		if (ret)
 			err = ret;

@@ -1202,3 +1202,94 @@ TEST_F(copy, pfnmap_refused)
 	munmap(map, len);
 	close(mfd);
 }
+
+/* ---- fork and copy-on-write ---- */
+
+/* Pages of [p, p+len) that /proc/self/pagemap calls exclusively mapped. */
+static long exclusive_pages(const void *p, size_t len, size_t pg)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	size_t n = len / pg;
+	uint64_t *ent = calloc(n, sizeof(*ent));
+	long excl = 0;
+
+	if (fd < 0 || !ent ||
+	    pread(fd, ent, n * sizeof(*ent), (uintptr_t)p / pg * sizeof(*ent)) !=
+	    (ssize_t)(n * sizeof(*ent)))
+		excl = -1;
+	for (size_t i = 0; excl >= 0 && i < n; i++)
+		excl += !!(ent[i] & (1ULL << 56));
+	free(ent);
+	if (fd >= 0)
+		close(fd);
+	return excl;
+}
+
+/*
+ * After fork(), the caller's source pages are shared copy-on-write with its
+ * child. Copying from them must not unshare them (a read-only FOLL_PIN
+ * would: each page copied and allocated again, 8 MiB for an 8 MiB source,
+ * on the first copy after every fork); the child keeps seeing its bytes.
+ * The caller's pages are the destination of a READ, which must break
+ * copy-on-write: there it does not apply.
+ */
+TEST_F_TIMEOUT(copy, fork_source_stays_shared, 120)
+{
+	size_t pg = self->page, len = 8 * MiB;
+	int64_t t0, t1, t2;
+	uint8_t *src, *dst;
+	int gate[2], status;
+	__u64 copied = 0;
+	pid_t child;
+	char c = 0;
+
+	if (variant->read)
+		SKIP(return, "a READ writes the caller's pages: they must be unshared");
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	dst = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	ASSERT_NE(MAP_FAILED, dst);
+	madvise(src, len, MADV_NOHUGEPAGE);
+	xp_fill(src, len, SEED_L, 0);
+	memset(dst, 0, len);
+	ASSERT_EQ(len / pg, (size_t)exclusive_pages(src, len, pg));
+
+	ASSERT_EQ(0, pipe(gate));
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		close(gate[1]);
+		/* Wait for the copy, then check the source as it saw it. */
+		if (read(gate[0], &c, 1) != 1)
+			_exit(2);
+		_exit(xp_check(src, len, SEED_L, 0) == -1 ? 0 : 1);
+	}
+	close(gate[0]);
+	EXPECT_EQ(0, exclusive_pages(src, len, pg));
+
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	t0 = xp_now_ns();
+	EXPECT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid, src, len,
+			      xp_ptr(dst), len, &copied));
+	t1 = xp_now_ns();
+	EXPECT_EQ(len, copied);
+	EXPECT_EQ(0, xp_copy1(self->fd, variant->flags, self->t.pid, src, len,
+			      xp_ptr(dst), len, &copied));
+	t2 = xp_now_ns();
+	TH_LOG("8 MiB after fork: first copy %.1f ms, second %.1f ms",
+	       (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+	EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(dst), len, SEED_L, 0));
+
+	/* Still shared with the child: nothing was unshared by the copy. */
+	EXPECT_EQ(0, exclusive_pages(src, len, pg));
+	EXPECT_EQ(1, write(gate[1], &c, 1));
+	close(gate[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	munmap(src, len);
+	munmap(dst, len);
+}
