@@ -526,6 +526,94 @@ TEST_F_TIMEOUT(ev, hugetlb_both_sides, 120)
 	munmap(rem, HP_LEN);
 }
 
+/* ---- transparent huge pages on both sides ---- */
+
+/* AnonHugePages (kB) of the mapping of this process that contains @addr. */
+static long thp_kb(const void *addr)
+{
+	unsigned long a = (unsigned long)addr, lo, hi;
+	char line[256];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') == line + strspn(line, "0123456789abcdef")) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+#define THP_LEN	(8 * MiB)
+
+/*
+ * Both ranges backed by 2 MiB pages (checked in smaps; SKIP when THP is
+ * off), the target's being our copy-on-write huge pages after the fork:
+ * a WRITE breaks them in the target only. Offsets make the copy straddle
+ * huge page boundaries on both sides.
+ */
+TEST_F_TIMEOUT(ev, thp_both_sides, 120)
+{
+	size_t off_l = 2 * MiB - 4095, off_r = 4 * MiB - 1;
+	size_t len = 2 * MiB + 8193, huge = 2 * MiB;
+	uint8_t *lraw, *rraw, *loc, *rem;
+	__u64 copied = 0;
+	long lk, rk;
+	int ret;
+
+	lraw = xp_map(THP_LEN + huge, PROT_READ | PROT_WRITE);
+	rraw = xp_map(THP_LEN + huge, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, lraw);
+	ASSERT_NE(NULL, rraw);
+	loc = (uint8_t *)(((uintptr_t)lraw + huge - 1) & ~(huge - 1));
+	rem = (uint8_t *)(((uintptr_t)rraw + huge - 1) & ~(huge - 1));
+	madvise(loc, THP_LEN, MADV_HUGEPAGE);
+	madvise(rem, THP_LEN, MADV_HUGEPAGE);
+	xp_fill(loc, THP_LEN, SEED_C, 0);
+	xp_fill(rem, THP_LEN, SEED_T, 0);
+	lk = thp_kb(loc);
+	rk = thp_kb(rem);
+	if (lk <= 0 || rk <= 0)
+		SKIP(return, "no transparent huge pages (AnonHugePages %ld and %ld kB)",
+		     lk, rk);
+	TH_LOG("AnonHugePages: local %ld kB, remote %ld kB", lk, rk);
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	ret = xp_copy1(self->fd, variant->flags, self->t.pid, loc + off_l, len,
+		       xp_ptr(rem + off_r), len, &copied);
+	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
+	ASSERT_EQ((__u64)len, copied);
+	if (variant->read) {
+		EXPECT_EQ(-1, xp_check(loc, off_l, SEED_C, 0));
+		EXPECT_EQ(-1, xp_check(loc + off_l, len, SEED_T, off_r));
+		EXPECT_EQ(-1, xp_check(loc + off_l + len,
+				       THP_LEN - off_l - len, SEED_C,
+				       off_l + len));
+	} else {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(rem), off_r,
+						 SEED_T, 0));
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(rem + off_r),
+						 len, SEED_C, off_l));
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+						 xp_ptr(rem + off_r + len),
+						 THP_LEN - off_r - len, SEED_T,
+						 off_r + len));
+		/* our own huge pages kept their bytes */
+		EXPECT_EQ(-1, xp_check(rem, THP_LEN, SEED_T, 0));
+	}
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+	munmap(lraw, THP_LEN + huge);
+	munmap(rraw, THP_LEN + huge);
+}
+
 /* ---- memory cgroup limits ---- */
 
 #define CG_ROOT	"/sys/fs/cgroup"
