@@ -1091,9 +1091,15 @@ static void op_check(struct tctx *c)
 		add(&F.copies, 1);
 		add(&F.bytes, rc);
 	}
-	/* Only EINTR (signals) or ESRCH (target gone) may fail these. */
-	if ((wret && wret != -EINTR && !(how == 2 && wret == -ESRCH)) ||
-	    (rret && rret != -EINTR && !(how == 2 && rret == -ESRCH)))
+	/*
+	 * Only EINTR (signals), ESRCH (target gone) or, for our own grant,
+	 * ESTALE may fail these: another thread may revoke the grant by its
+	 * number (a number it saw closed, now reused).
+	 */
+	if ((wret && wret != -EINTR && !(how == 2 && wret == -ESRCH) &&
+	     !(how == 1 && wret == -ESTALE)) ||
+	    (rret && rret != -EINTR && !(how == 2 && rret == -ESRCH) &&
+	     !(how == 1 && rret == -ESTALE)))
 		violation("checked copy (%s, paths %#x/%#x, %llu bytes): write %d, read %d",
 			  how == 2 ? "target grant" : how ? "own grant" : "pid",
 			  pw, pr, (unsigned long long)len, wret, rret);
