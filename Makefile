@@ -18,6 +18,8 @@
 #                       with a Debian root (also a phase of make check)
 #   make mpi-bench      MPI ping-pong: CMA, xpcopy, two copies; results in
 #                       bench-results/mpi/
+#   make fuzz           only the fuzzer in a guest, FUZZ_SECONDS (600) long
+#   make soak           the fuzzer until SOAK_COPIES (1000000) copies succeed
 #   make clean          remove build/
 #   make help           this text
 #
@@ -33,6 +35,9 @@
 #   XPCOPY_MPI=0        make check without its MPI phase
 #   XPCOPY_DEBUG=0      no debug kernel (KASAN, lockdep, kmemleak, ...)
 #   XPCOPY_SID=0        no Debian sid kernel
+#   FUZZ_SECONDS, FUZZ_SEED, FUZZ_THREADS, SOAK_COPIES, SOAK_TIMEOUT
+#                       make fuzz / make soak (scripts/fuzz.sh); KERNELS
+#                       defaults to 6.12 there
 
 SRC_CACHE	?= /var/tmp/xpcopy-src/linux-source-6.12
 KSFT_DIR	?= $(SRC_CACHE)/tools/testing/selftests
@@ -43,13 +48,14 @@ JOBS		?= $(shell nproc)
 export KERNELS XPCOPY_TIMEOUT XPCOPY_FILTER XPCOPY_VERBOSE XPCOPY_INSMOD
 export XPCOPY_HUNG_TASK XPCOPY_MPI XPCOPY_DEBUG XPCOPY_SID
 export QEMU_CPU QEMU_SMP QEMU_MEM GUEST_TIMEOUT GUEST_APPEND JOBS
+export FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS SOAK_COPIES SOAK_TIMEOUT
 export XPCOPY_BUILD := $(BUILD)
 
 # -j for sub-makes, unless this make already shares a jobserver with them.
 SUBJOBS = $$(case "$$MAKEFLAGS" in *jobserver*) ;; *) echo -j$(JOBS) ;; esac)
 
 .PHONY: all deps kernels module modules-check checkpatch selftests userspace \
-	check bench mpi-check mpi-bench clean help
+	check bench mpi-check mpi-bench fuzz soak clean help
 
 all: module selftests
 
@@ -98,6 +104,9 @@ mpi-check: deps
 
 mpi-bench: deps
 	@scripts/mpi.sh bench
+
+fuzz soak: deps
+	@scripts/fuzz.sh $@
 
 clean:
 	rm -rf $(BUILD)

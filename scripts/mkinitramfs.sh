@@ -22,6 +22,8 @@
 #	XPCOPY_TIMEOUT, XPCOPY_VERBOSE, XPCOPY_FILTER, XPCOPY_EXCLUDE, XPCOPY_INSMOD,
 #	XPCOPY_HUNG_TASK  written to /xpcopy/config for the guest runner
 #			(see scripts/guest/run-tests.sh)
+#	XPCOPY_FUZZ_*	exported by /xpcopy/config to the tests (the
+#			fuzzer's seed, duration, copies: scripts/fuzz.sh)
 set -euo pipefail
 
 kver=${1:?usage: mkinitramfs.sh <kver> <out.cpio.gz>}
@@ -93,6 +95,8 @@ q() { printf '%q' "$1"; }
 	[ -z "${XPCOPY_EXCLUDE:-}" ] || echo "XPCOPY_EXCLUDE=$(q "$XPCOPY_EXCLUDE")"
 	[ -z "${XPCOPY_INSMOD:-}" ] || echo "XPCOPY_INSMOD=$(q "$XPCOPY_INSMOD")"
 	[ -z "${XPCOPY_HUNG_TASK:-}" ] || echo "XPCOPY_HUNG_TASK=$(q "$XPCOPY_HUNG_TASK")"
+	# The fuzzer's settings (make fuzz, make soak), for the test itself.
+	for v in ${!XPCOPY_FUZZ_@}; do echo "export $v=$(q "${!v}")"; done
 } >"$stage/xpcopy/config"
 
 for d in ${XPCOPY_INITRAMFS_EXTRA:-}; do
