@@ -1017,6 +1017,22 @@ static void op_read(struct tctx *c)
 }
 
 /*
+ * Move @fd to a number of at least @min: no other thread guesses those
+ * (they pick table fds and numbers they saw closed), so a checked copy's
+ * grant cannot be revoked or written through by another thread.
+ */
+static int high_fd(int fd, int min)
+{
+	int h;
+
+	if (fd < 0)
+		return fd;
+	h = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	close(fd);
+	return h < 0 ? -errno : h;
+}
+
+/*
  * A copy checked byte for byte: write a pattern from our sources to a
  * slice of a stable area (ours by pid or by our grant, or the target's by
  * its grant), read it back, compare what both copies say they moved.
@@ -1045,7 +1061,7 @@ static void op_check(struct tctx *c)
 	memset(dst, 0, len);
 	if (how == 2) {
 		pthread_mutex_lock(&F.lock);
-		fd = F.tfd >= 0 ? dup(F.tfd) : -1;
+		fd = F.tfd >= 0 ? fcntl(F.tfd, F_DUPFD_CLOEXEC, 900 + 8 * c->idx) : -1;
 		pthread_mutex_unlock(&F.lock);
 		if (fd < 0)
 			how = 0;
@@ -1058,7 +1074,8 @@ static void op_check(struct tctx *c)
 			.len = SLICE,
 		};
 
-		own = fd = xp_ioctl(F.dev, XPCOPY_GRANT, &g);
+		own = fd = high_fd(xp_ioctl(F.dev, XPCOPY_GRANT, &g),
+				   900 + 8 * c->idx);
 		if (fd < 0) {
 			judge(c, C_GRANT, fd, NULL, 0, err_grant, "check grant");
 			return;
@@ -1266,6 +1283,9 @@ static void target_getfd(struct rng *r)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	add(&F.ev_getfd, 1);
 	if (num == T_STABLE_FD) {
+		fd = high_fd(fd, 990);
+		if (fd < 0)
+			return;
 		pthread_mutex_lock(&F.lock);
 		if (F.tfd >= 0)
 			close(F.tfd);
