@@ -19,7 +19,8 @@
 #   make mpi-bench      MPI ping-pong: CMA, xpcopy, two copies; results in
 #                       bench-results/mpi/
 #   make fuzz           only the fuzzer in a guest, FUZZ_SECONDS (600) long
-#   make soak           the fuzzer until SOAK_COPIES (1000000) copies succeed
+#   make soak           the fuzzer until SOAK_COPIES (1000000) copies succeed,
+#                       on the debug kernel unless KERNELS says otherwise
 #   make clean          remove build/
 #   make help           this text
 #
@@ -36,8 +37,7 @@
 #   XPCOPY_DEBUG=0      no debug kernel (KASAN, lockdep, kmemleak, ...)
 #   XPCOPY_SID=0        no Debian sid kernel
 #   FUZZ_SECONDS, FUZZ_SEED, FUZZ_THREADS, SOAK_COPIES, SOAK_TIMEOUT
-#                       make fuzz / make soak (scripts/fuzz.sh); KERNELS
-#                       defaults to 6.12 there
+#                       make fuzz / make soak (scripts/fuzz.sh)
 
 SRC_CACHE	?= /var/tmp/xpcopy-src/linux-source-6.12
 KSFT_DIR	?= $(SRC_CACHE)/tools/testing/selftests

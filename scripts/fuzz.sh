@@ -12,15 +12,20 @@
 #		copies of mixed sizes, with the same concurrent events; no
 #		time limit but the runner's (SOAK_TIMEOUT, default 14400 s)
 #
-# Environment: FUZZ_SEED (replay a seed), FUZZ_THREADS, KERNELS (default
-# 6.12), and what check.sh reads (QEMU_*, GUEST_APPEND, ...).
+# Environment: FUZZ_SEED (replay a seed), FUZZ_THREADS, KERNELS (default:
+# the debug kernel for soak, Debian's 6.12 for fuzz), and what check.sh
+# reads (QEMU_*, GUEST_APPEND, ...).
 set -uo pipefail
 
 mode=${1:?usage: fuzz.sh <fuzz|soak>}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${XPCOPY_BUILD:-$top/build}
 export XPCOPY_BUILD=$build
-export KERNELS=${KERNELS:-6.12}
+case $mode in
+soak)	export KERNELS=${KERNELS:-debug} ;;
+*)	export KERNELS=${KERNELS:-6.12}
+	export XPCOPY_DEBUG=${XPCOPY_DEBUG:-0} ;;
+esac
 case $mode in
 fuzz)	export XPCOPY_FUZZ_SECONDS=${FUZZ_SECONDS:-600}
 	export XPCOPY_FUZZ_COPIES=0
