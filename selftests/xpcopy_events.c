@@ -136,10 +136,15 @@ static void ev_target(int rd, int wr, enum ev_action act, bool wait_write)
 		rep = -errno;
 	if (xp_write_full(wr, &rep, sizeof(rep)) || !p)
 		_exit(3);
-	if (xp_read_full(rd, &c, 1))
-		_exit(0);
+	/*
+	 * The word as the target wrote it, read before the copy may start:
+	 * read after 'g', a copy that already reached it made the wait
+	 * below last its whole 30 s.
+	 */
 	first = (volatile uint64_t *)p;
 	orig = *first;
+	if (xp_read_full(rd, &c, 1))
+		_exit(0);
 	if (wait_write) {
 		int64_t end = xp_now_ns() + 30 * 1000000000LL;
 
