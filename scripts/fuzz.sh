@@ -67,6 +67,7 @@ while read -r kver _; do
 	echo "=== $mode on $kver (log: ${dir#"$top"/}/console.log)"
 	grep -E '^# +(# )?(fuzz:|  [A-Za-z_()-]+ +[0-9]+:|violation|replay)' "$dir/console.log" |
 		sed 's/^# *\(# \)\{0,1\}/    /'
+	grep -E '^# live: ' "$dir/console.log" | tail -n 1 | sed 's/^/    last /'
 	grep -E '^(not )?ok [0-9]+ xpcopy_fuzz|^ok [0-9]+ module_|^not ok [0-9]+ module_' "$dir/console.log" | sed 's/^/    /'
 	echo "    kernel log reports: $(grep -c '^# dmesg: ' "$dir/console.log") suspicious lines"
 	grep -m 20 '^# dmesg: ' "$dir/console.log" | sed 's/^/    /'

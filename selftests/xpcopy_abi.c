@@ -33,8 +33,7 @@ FIXTURE(xpcopy)
 
 FIXTURE_SETUP(xpcopy)
 {
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->saved_batch = 0;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
 	self->page = xp_page_size();

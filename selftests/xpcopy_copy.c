@@ -131,8 +131,7 @@ FIXTURE_VARIANT_ADD(copy, read_bounce_uring)
 
 FIXTURE_SETUP(copy)
 {
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->saved_batch = 0;
 	self->have_ring = false;
 	XPCOPY_OPEN_OR_SKIP(self->fd);

@@ -230,8 +230,7 @@ FIXTURE_SETUP(ev)
 {
 	self->child = -1;
 	self->cmd_wr = self->rep_rd = -1;
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->cg[0] = 0;
 	self->hp_saved = UINT64_MAX;
 	XPCOPY_OPEN_OR_SKIP(self->fd);

@@ -230,8 +230,7 @@ FIXTURE_SETUP(fault)
 {
 	char why[256];
 
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	fi_init(&self->fi);
 	XPCOPY_OPEN_OR_SKIP(self->dev);
 	self->page = xp_page_size();
@@ -643,8 +642,7 @@ FIXTURE_SETUP(workers)
 {
 	char why[256];
 
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	fi_init(&self->fi);
 	XPCOPY_OPEN_OR_SKIP(self->dev);
 	if (!have_fault_injection(&self->fi, why, sizeof(why)))

@@ -1359,6 +1359,29 @@ static uint64_t env_num(const char *name, uint64_t def)
 	return s && *s ? strtoull(s, NULL, 0) : def;
 }
 
+/*
+ * The runner keeps a case's output until the case ends; a soak runs for an
+ * hour. When XPCOPY_LIVE names a file (the guest's console), each report
+ * also writes one line there as it happens.
+ */
+static void live(int64_t t0)
+{
+	const char *path = getenv("XPCOPY_LIVE");
+	int64_t secs = now_s() - t0;
+	int fd;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	dprintf(fd, "# live: xpcopy_fuzz: %llds, %llu copies ok (%llu/s), %llu bytes, violations %llu\n",
+		(long long)secs, (unsigned long long)F.copies,
+		(unsigned long long)(secs > 0 ? F.copies / (uint64_t)secs : 0),
+		(unsigned long long)F.bytes, (unsigned long long)F.nviol);
+	close(fd);
+}
+
 static void report(struct __test_metadata *_metadata, int64_t t0)
 {
 	char line[1024];
@@ -1387,6 +1410,7 @@ static void report(struct __test_metadata *_metadata, int64_t t0)
 		printf("%s\n", line);
 	}
 	fflush(stdout);
+	live(t0);
 	(void)_metadata;
 }
 

@@ -283,8 +283,7 @@ FIXTURE(dev)
 FIXTURE_SETUP(dev)
 {
 	self->fd = -1;
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->page = xp_page_size();
 	XPCOPY_LIB_OPEN_OR_SKIP(self->fd);
 }
@@ -872,8 +871,7 @@ FIXTURE_SETUP(cli)
 {
 	const char *tmpdir = getenv("TMPDIR");
 
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->tmp[0] = 0;
 	if (!find_in_path("xpcopy", self->path, sizeof(self->path)))
 		SKIP(return, "no xpcopy on PATH (build/userspace/bin)");

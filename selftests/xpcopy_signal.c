@@ -16,7 +16,6 @@
 
 #define BIG_LEN		(256 * MiB)
 #define SMALL_LEN	(64 * KiB)
-#define UFFD_LEN	(1 * MiB)
 #define MAX_KIDS	32
 
 FIXTURE(sig)
@@ -69,8 +68,7 @@ FIXTURE_SETUP(sig)
 {
 	struct xpcopy_features f;
 
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->nkids = 0;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
 	self->page = xp_page_size();
@@ -378,49 +376,6 @@ out:
 
 /* ---- userfaultfd: a target that never serves its faults ---- */
 
-static int uffd_target_setup(void *arg, int *uffd, uint64_t *ubase)
-{
-	const char *stage;
-	int fd;
-
-	fd = xp_uffd_register(arg, UFFD_LEN, &stage);
-	if (fd < 0)
-		return fd;
-	*uffd = fd;
-	*ubase = xp_ptr(arg);
-	return 0;
-}
-
-/* SKIP unless userfaultfd works here; start the target with uffd_region
- * registered. */
-#define START_UFFD_TARGET() do {					\
-	const char *__stage;						\
-	int __fd;							\
-									\
-	self->uffd_region = xp_map(UFFD_LEN, PROT_READ | PROT_WRITE);	\
-	ASSERT_NE(NULL, self->uffd_region);				\
-	__fd = xp_uffd_register(self->uffd_region, UFFD_LEN, &__stage); \
-	if (__fd < 0)							\
-		SKIP(return, "userfaultfd unavailable: %s: %s",		\
-		     __stage, strerror(-__fd));				\
-	close(__fd);	/* that was a probe; the target opens its own */ \
-	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0,			\
-				     uffd_target_setup,			\
-				     self->uffd_region));		\
-} while (0)
-
-/* Empty the fault-event pipe; returns how many events there were. */
-static int drain_events(FIXTURE_DATA(sig) *self)
-{
-	struct xp_tevent ev;
-	int n = 0;
-
-	while (xp_poll_in(self->t.evt_rd, 0) == 1 &&
-	       xp_read_full(self->t.evt_rd, &ev, sizeof(ev)) == 0)
-		n++;
-	return n;
-}
-
 /*
  * Start a copier at the target's unserved userfaultfd region, see its
  * worker fault there, give it 300 ms, then send @sig and time how long the
@@ -439,7 +394,7 @@ static void stall_then_signal(struct __test_metadata *_metadata,
 	int r;
 
 	ASSERT_NE(NULL, res);
-	drain_events(self);
+	xp_target_drain_events(&self->t);
 	pid = start_copier(self, variant, res, self->local,
 			   xp_ptr(self->uffd_region) + 64, SMALL_LEN,
 			   sig == SIGKILL ? 0 : sig, 0, 0);
@@ -456,7 +411,7 @@ static void stall_then_signal(struct __test_metadata *_metadata,
 	}
 	ASSERT_EQ(0, xp_read_full(self->t.evt_rd, &ev, sizeof(ev)));
 	EXPECT_LE(xp_ptr(self->uffd_region), ev.address);
-	EXPECT_GT(xp_ptr(self->uffd_region) + UFFD_LEN, ev.address);
+	EXPECT_GT(xp_ptr(self->uffd_region) + XP_UFFD_LEN, ev.address);
 
 	xp_sleep_ms(300);
 	w = waitpid(pid, &status, WNOHANG);
@@ -506,7 +461,7 @@ TEST_F_TIMEOUT(sig, uffd_sigkill_copier, 100)
 {
 	int rounds;
 
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
 		TH_LOG("round %d of %d", i + 1, rounds);
@@ -523,7 +478,7 @@ TEST_F_TIMEOUT(sig, uffd_signal_copier_eintr, 100)
 {
 	int rounds;
 
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
 		TH_LOG("round %d of %d", i + 1, rounds);
@@ -540,7 +495,7 @@ TEST_F_TIMEOUT(sig, uffd_signal_copier_eintr, 100)
  */
 TEST_F_TIMEOUT(sig, uffd_resolved_copy_completes, 60)
 {
-	const size_t off = 100, len = UFFD_LEN - 200;
+	const size_t off = 100, len = XP_UFFD_LEN - 200;
 	uint8_t *loc;
 	__u64 copied = 0;
 	int ret;
@@ -548,14 +503,15 @@ TEST_F_TIMEOUT(sig, uffd_resolved_copy_completes, 60)
 	loc = xp_map_guarded(len);
 	ASSERT_NE(NULL, loc);
 	xp_fill(loc, len, SEED_L, 0);
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
 				   0));
 	ret = xp_copy1(self->fd, variant->flags, self->t.pid, loc, len,
 		       xp_ptr(self->uffd_region) + off, len, &copied);
 	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
 	EXPECT_EQ(len, copied);
-	EXPECT_LE(1, drain_events(self)) TH_LOG("the region never faulted");
+	EXPECT_LE(1, xp_target_drain_events(&self->t))
+		TH_LOG("the region never faulted");
 	if (variant->read) {
 		EXPECT_EQ(-1, xp_check(loc, len, SEED_U, off));
 	} else {
@@ -566,7 +522,7 @@ TEST_F_TIMEOUT(sig, uffd_resolved_copy_completes, 60)
 				SEED_L, 0));
 		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
 				xp_ptr(self->uffd_region) + off + len,
-				UFFD_LEN - off - len, SEED_U, off + len));
+				XP_UFFD_LEN - off - len, SEED_U, off + len));
 	}
 	EXPECT_EQ(0, xp_target_stop(&self->t));
 }

@@ -625,6 +625,14 @@ struct xp_target {
 	size_t scratch_len;
 };
 
+/* A target that is not running: what a fixture sets before it starts one. */
+static inline void xp_target_init(struct xp_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->pid = -1;
+	t->cmd_wr = t->rep_rd = t->evt_rd = -1;
+}
+
 /*
  * Runs in the target before it reports ready; returns 0 or -errno (the
  * error is reported to target_start()'s caller). May set *uffd to a
@@ -738,9 +746,7 @@ static inline int xp_target_start(struct xp_target *t, void *scratch,
 	int64_t ready;
 	int ret;
 
-	memset(t, 0, sizeof(*t));
-	t->pid = -1;
-	t->cmd_wr = t->rep_rd = t->evt_rd = -1;
+	xp_target_init(t);
 	if (pipe2(cmd, O_CLOEXEC) || pipe2(rep, O_CLOEXEC) ||
 	    pipe2(evt, O_CLOEXEC))
 		return -errno;
@@ -915,6 +921,39 @@ fail:
 	return -e;
 }
 
+/* The userfaultfd region of a stalling target: XP_UFFD_LEN bytes. */
+#define XP_UFFD_LEN	(1UL << 20)
+
+/*
+ * A target setup function (for xp_target_start): register the XP_UFFD_LEN
+ * bytes at @arg with userfaultfd in the target, and hand the fd to its
+ * event loop, which serves no fault until told to.
+ */
+static inline int xp_uffd_target_setup(void *arg, int *uffd, uint64_t *ubase)
+{
+	const char *stage;
+	int fd;
+
+	fd = xp_uffd_register(arg, XP_UFFD_LEN, &stage);
+	if (fd < 0)
+		return fd;
+	*uffd = fd;
+	*ubase = xp_ptr(arg);
+	return 0;
+}
+
+/* Empty a target's fault-event pipe; returns how many events there were. */
+static inline int xp_target_drain_events(struct xp_target *t)
+{
+	struct xp_tevent ev;
+	int n = 0;
+
+	while (xp_poll_in(t->evt_rd, 0) == 1 &&
+	       xp_read_full(t->evt_rd, &ev, sizeof(ev)) == 0)
+		n++;
+	return n;
+}
+
 /* mmap helpers */
 static inline void *xp_map(size_t len, int prot)
 {
@@ -922,6 +961,27 @@ static inline void *xp_map(size_t len, int prot)
 
 	return p == MAP_FAILED ? NULL : p;
 }
+
+/*
+ * In a test whose fixture has a struct xp_target t and a void *uffd_region:
+ * SKIP unless userfaultfd works here, then map uffd_region (XP_UFFD_LEN
+ * bytes) and start the target with it registered and unserved.
+ */
+#define XP_START_UFFD_TARGET() do {					\
+	const char *__stage;						\
+	int __fd;							\
+									\
+	self->uffd_region = xp_map(XP_UFFD_LEN, PROT_READ | PROT_WRITE); \
+	ASSERT_NE(NULL, self->uffd_region);				\
+	__fd = xp_uffd_register(self->uffd_region, XP_UFFD_LEN, &__stage); \
+	if (__fd < 0)							\
+		SKIP(return, "userfaultfd unavailable: %s: %s",		\
+		     __stage, strerror(-__fd));				\
+	close(__fd);	/* a probe; the target opens its own */		\
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0,			\
+				     xp_uffd_target_setup,		\
+				     self->uffd_region));		\
+} while (0)
 
 /*
  * Map @len bytes with an inaccessible guard page on each side; the guard

@@ -22,7 +22,6 @@
 #define SEED_U	0x5e4dULL	/* what a resolved userfault page holds */
 
 #define SMALL_LEN	(64 * KiB)
-#define UFFD_LEN	(1 * MiB)
 #define MANY		64		/* copies in flight at once */
 #define STRIDE		(64 * KiB + 3 * 4096)
 #define MANY_LEN	((size_t)MANY * STRIDE)
@@ -95,8 +94,7 @@ FIXTURE_SETUP(ur)
 	struct xpcopy_features f;
 	int ret;
 
-	self->t.pid = -1;
-	self->t.cmd_wr = self->t.rep_rd = self->t.evt_rd = -1;
+	xp_target_init(&self->t);
 	self->have_ring = false;
 	self->uffd_region = NULL;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
@@ -250,44 +248,6 @@ TEST_F_TIMEOUT(ur, many_in_flight, 120)
 
 /* ---- stalls: a target whose userfaultfd nobody serves ---- */
 
-static int uffd_target_setup(void *arg, int *uffd, uint64_t *ubase)
-{
-	const char *stage;
-	int fd;
-
-	fd = xp_uffd_register(arg, UFFD_LEN, &stage);
-	if (fd < 0)
-		return fd;
-	*uffd = fd;
-	*ubase = xp_ptr(arg);
-	return 0;
-}
-
-#define START_UFFD_TARGET() do {					\
-	const char *__stage;						\
-	int __fd;							\
-									\
-	self->uffd_region = xp_map(UFFD_LEN, PROT_READ | PROT_WRITE);	\
-	ASSERT_NE(NULL, self->uffd_region);				\
-	__fd = xp_uffd_register(self->uffd_region, UFFD_LEN, &__stage); \
-	if (__fd < 0)							\
-		SKIP(return, "userfaultfd unavailable: %s: %s",		\
-		     __stage, strerror(-__fd));				\
-	close(__fd);	/* a probe; the target opens its own */		\
-	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0,			\
-				     uffd_target_setup,			\
-				     self->uffd_region));		\
-} while (0)
-
-static void drain_events(FIXTURE_DATA(ur) *self)
-{
-	struct xp_tevent ev;
-
-	while (xp_poll_in(self->t.evt_rd, 0) == 1 &&
-	       xp_read_full(self->t.evt_rd, &ev, sizeof(ev)) == 0)
-		;
-}
-
 /* Wait (10 s at most) until the target reports a fault in its region. */
 static bool saw_stall(FIXTURE_DATA(ur) *self)
 {
@@ -297,7 +257,7 @@ static bool saw_stall(FIXTURE_DATA(ur) *self)
 	    xp_read_full(self->t.evt_rd, &ev, sizeof(ev)))
 		return false;
 	return ev.address >= xp_ptr(self->uffd_region) &&
-	       ev.address < xp_ptr(self->uffd_region) + UFFD_LEN;
+	       ev.address < xp_ptr(self->uffd_region) + XP_UFFD_LEN;
 }
 
 /*
@@ -313,7 +273,7 @@ static void submit_stalled(struct __test_metadata *_metadata,
 {
 	struct io_uring_cqe *cqe;
 
-	drain_events(self);
+	xp_target_drain_events(&self->t);
 	ASSERT_EQ(0, submit_copy(ring, self->fd, c, iov, variant->flags,
 				 self->t.pid, self->local,
 				 xp_ptr(self->uffd_region) + 64, SMALL_LEN,
@@ -382,7 +342,7 @@ TEST_F_TIMEOUT(ur, stall_async_cancel, 150)
 	struct xp_stats s0, s1;
 	int rounds;
 
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
@@ -435,7 +395,7 @@ TEST_F_TIMEOUT(ur, stall_ring_close, 150)
 	struct xp_stats s0, s1;
 	int rounds;
 
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
@@ -532,11 +492,11 @@ TEST_F_TIMEOUT(ur, stall_process_exit, 200)
 	struct xp_stats s0, s1;
 	int rounds;
 
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
-		drain_events(self);
+		xp_target_drain_events(&self->t);
 		TH_LOG("round %d of %d", i + 1, rounds);
 		stall_then_exit(_metadata, self, variant, 0);
 	}
@@ -552,11 +512,11 @@ TEST_F_TIMEOUT(ur, stall_process_killed, 200)
 	struct xp_stats s0, s1;
 	int rounds;
 
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
-		drain_events(self);
+		xp_target_drain_events(&self->t);
 		TH_LOG("round %d of %d", i + 1, rounds);
 		stall_then_exit(_metadata, self, variant, SIGKILL);
 	}
@@ -570,7 +530,7 @@ TEST_F_TIMEOUT(ur, stall_process_killed, 200)
 /* The control: with its faults served, the same copy completes, right. */
 TEST_F_TIMEOUT(ur, uffd_resolved_copy_completes, 60)
 {
-	const size_t off = 100, len = UFFD_LEN - 200;
+	const size_t off = 100, len = XP_UFFD_LEN - 200;
 	struct xpcopy_iovec iov[2];
 	struct xpcopy_copy c;
 	uint8_t *loc;
@@ -580,7 +540,7 @@ TEST_F_TIMEOUT(ur, uffd_resolved_copy_completes, 60)
 	loc = xp_map_guarded(len);
 	ASSERT_NE(NULL, loc);
 	xp_fill(loc, len, SEED_L, 0);
-	START_UFFD_TARGET();
+	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
 				   0));
 	ASSERT_EQ(0, submit_copy(&self->ring, self->fd, &c, iov,

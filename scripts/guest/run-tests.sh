@@ -56,6 +56,9 @@ done
 
 XPCOPY_OUT=/out
 export XPCOPY_OUT
+# Where a long case (the fuzzer) writes a line of progress as it goes.
+XPCOPY_LIVE=/dev/console
+export XPCOPY_LIVE
 TMPDIR=/tmp
 export TMPDIR
 
