@@ -413,56 +413,24 @@ static ssize_t xpc_stat_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%lld\n", atomic64_read(sa->val));
 }
 
-static struct xpc_stat_attr xpc_stat_copies = {
-	__ATTR(copies, 0444, xpc_stat_show, NULL), &xpc_stats.copies
-};
+/* A read-only sysfs file that shows one of the module's counters. */
+#define XPC_STAT_ATTR(_name, _field)					\
+	static struct xpc_stat_attr xpc_stat_##_field = {		\
+		__ATTR(_name, 0444, xpc_stat_show, NULL), &xpc_stats._field \
+	}
 
-static struct xpc_stat_attr xpc_stat_bytes = {
-	__ATTR(bytes, 0444, xpc_stat_show, NULL), &xpc_stats.bytes
-};
-
-static struct xpc_stat_attr xpc_stat_copy_bytes = {
-	__ATTR(copy_bytes, 0444, xpc_stat_show, NULL), &xpc_stats.copy_bytes
-};
-
-static struct xpc_stat_attr xpc_stat_pinned_now = {
-	__ATTR(pinned_now, 0444, xpc_stat_show, NULL), &xpc_stats.pinned_now
-};
-
-static struct xpc_stat_attr xpc_stat_pins_taken = {
-	__ATTR(pins_taken, 0444, xpc_stat_show, NULL), &xpc_stats.pins_taken
-};
-
-static struct xpc_stat_attr xpc_stat_pins_released = {
-	__ATTR(pins_released, 0444, xpc_stat_show, NULL),
-	&xpc_stats.pins_released
-};
-
-static struct xpc_stat_attr xpc_stat_inline_copies = {
-	__ATTR(inline_copies, 0444, xpc_stat_show, NULL),
-	&xpc_stats.inline_copies
-};
-
-static struct xpc_stat_attr xpc_stat_ns_take = {
-	__ATTR(time_take_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_take
-};
-
-static struct xpc_stat_attr xpc_stat_ns_wait = {
-	__ATTR(time_wait_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_wait
-};
-
-static struct xpc_stat_attr xpc_stat_ns_release = {
-	__ATTR(time_release_ns, 0444, xpc_stat_show, NULL),
-	&xpc_stats.ns_release
-};
-
-static struct xpc_stat_attr xpc_stat_ns_worker = {
-	__ATTR(time_worker_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_worker
-};
-
-static struct xpc_stat_attr xpc_stat_ns_inline = {
-	__ATTR(time_inline_ns, 0444, xpc_stat_show, NULL), &xpc_stats.ns_inline
-};
+XPC_STAT_ATTR(copies, copies);
+XPC_STAT_ATTR(bytes, bytes);
+XPC_STAT_ATTR(copy_bytes, copy_bytes);
+XPC_STAT_ATTR(pinned_now, pinned_now);
+XPC_STAT_ATTR(pins_taken, pins_taken);
+XPC_STAT_ATTR(pins_released, pins_released);
+XPC_STAT_ATTR(inline_copies, inline_copies);
+XPC_STAT_ATTR(time_take_ns, ns_take);
+XPC_STAT_ATTR(time_wait_ns, ns_wait);
+XPC_STAT_ATTR(time_release_ns, ns_release);
+XPC_STAT_ATTR(time_worker_ns, ns_worker);
+XPC_STAT_ATTR(time_inline_ns, ns_inline);
 
 static ssize_t pinned_peak_show(struct device *dev,
 				struct device_attribute *attr, char *buf)

@@ -203,6 +203,13 @@ static void xpc_stats_pinned(long n)
 		;
 }
 
+/* Count @n pages given back, by unpinning or by put_page(). */
+static void xpc_stats_released(unsigned int n)
+{
+	atomic64_sub(n, &xpc_stats.pinned_now);
+	atomic64_add(n, &xpc_stats.pins_released);
+}
+
 static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
 {
 	if (!n)
@@ -211,8 +218,7 @@ static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
 		unpin_user_pages_dirty_lock(pages, n, true);
 	else
 		unpin_user_pages(pages, n);
-	atomic64_sub(n, &xpc_stats.pinned_now);
-	atomic64_add(n, &xpc_stats.pins_released);
+	xpc_stats_released(n);
 }
 
 /* Drop the references xpc_pin_batch() took on a read-only source. */
@@ -222,8 +228,7 @@ static void xpc_put_refs(struct page **pages, unsigned int n)
 
 	for (i = 0; i < n; i++)
 		put_page(pages[i]);
-	atomic64_sub(n, &xpc_stats.pinned_now);
-	atomic64_add(n, &xpc_stats.pins_released);
+	xpc_stats_released(n);
 }
 
 /*
