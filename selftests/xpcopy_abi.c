@@ -88,6 +88,24 @@ static int call(int fd, unsigned long cmd, void *arg)
 	return xp_ioctl(fd, cmd, arg);
 }
 
+/*
+ * Each of @flags on the baseline copy is refused with EINVAL and leaves b
+ * as it was.
+ */
+static void copy_flags_refused(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(xpcopy) *self,
+			       const __u32 *flags, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct xpcopy_copy c = self->c;
+
+		c.flags = flags[i];
+		EXPECT_EQ(-EINVAL, call(self->fd, XPCOPY_COPY, &c))
+			TH_LOG("flags 0x%x", flags[i]);
+		ASSERT_B_UNCHANGED();
+	}
+}
+
 /* A pid that belonged to a child of ours, now reaped and unused. */
 static pid_t reaped_pid(void)
 {
@@ -150,6 +168,23 @@ static struct child_res *shared_res(void)
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Run fn in a child (see in_child) and assert that it exited normally
+ * after its credential step succeeded; res then holds what it saw.
+ */
+static void child_done(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(xpcopy) *self,
+		       void (*fn)(FIXTURE_DATA(xpcopy) *, struct child_res *,
+				  pid_t),
+		       struct child_res *res)
+{
+	int status = in_child(fn, self, res);
+
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, res->setup_err)
+		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
 }
 
 /* ---- XPCOPY_FEATURES ---- */
@@ -715,14 +750,7 @@ TEST_F(xpcopy, copy_path_conflict)
 		XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE | XPCOPY_COPY_BOUNCE,
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
-		struct xpcopy_copy c = self->c;
-
-		c.flags = flags[i];
-		EXPECT_EQ(-EINVAL, call(self->fd, XPCOPY_COPY, &c))
-			TH_LOG("flags 0x%x", flags[i]);
-		ASSERT_B_UNCHANGED();
-	}
+	copy_flags_refused(_metadata, self, flags, ARRAY_SIZE(flags));
 }
 
 /*
@@ -790,14 +818,7 @@ TEST_F(xpcopy, copy_no_direction)
 {
 	const __u32 flags[] = { 0, XPCOPY_COPY_BOUNCE };
 
-	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
-		struct xpcopy_copy c = self->c;
-
-		c.flags = flags[i];
-		EXPECT_EQ(-EINVAL, call(self->fd, XPCOPY_COPY, &c))
-			TH_LOG("flags 0x%x", flags[i]);
-		ASSERT_B_UNCHANGED();
-	}
+	copy_flags_refused(_metadata, self, flags, ARRAY_SIZE(flags));
 }
 
 TEST_F(xpcopy, copy_both_directions)
@@ -807,14 +828,7 @@ TEST_F(xpcopy, copy_both_directions)
 		XPCOPY_COPY_READ | XPCOPY_COPY_WRITE | XPCOPY_COPY_BOUNCE,
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
-		struct xpcopy_copy c = self->c;
-
-		c.flags = flags[i];
-		EXPECT_EQ(-EINVAL, call(self->fd, XPCOPY_COPY, &c))
-			TH_LOG("flags 0x%x", flags[i]);
-		ASSERT_B_UNCHANGED();
-	}
+	copy_flags_refused(_metadata, self, flags, ARRAY_SIZE(flags));
 }
 
 TEST_F(xpcopy, local_range_overflow)
@@ -1093,13 +1107,9 @@ static void child_unpriv(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
 TEST_F(xpcopy, eperm_unprivileged)
 {
 	struct child_res *res = shared_res();
-	int status;
 
 	ASSERT_NE(NULL, res);
-	status = in_child(child_unpriv, self, res);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, res->setup_err)
-		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
+	child_done(_metadata, self, child_unpriv, res);
 	EXPECT_EQ(-EPERM, res->ret);
 	ASSERT_B_UNCHANGED();
 }
@@ -1125,13 +1135,9 @@ static void child_root_no_ptrace(FIXTURE_DATA(xpcopy) *self,
 TEST_F(xpcopy, eperm_root_without_cap_sys_ptrace)
 {
 	struct child_res *res = shared_res();
-	int status;
 
 	ASSERT_NE(NULL, res);
-	status = in_child(child_root_no_ptrace, self, res);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, res->setup_err)
-		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
+	child_done(_metadata, self, child_root_no_ptrace, res);
 	EXPECT_EQ(-EPERM, res->ret);
 	ASSERT_B_UNCHANGED();
 }
@@ -1199,15 +1205,11 @@ static void child_unpriv_to_target(FIXTURE_DATA(xpcopy) *self,
 TEST_F(xpcopy, eperm_same_uid)
 {
 	struct child_res *res = shared_res();
-	int status;
 
 	ASSERT_NE(NULL, res);
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, target_unpriv_setup,
 				     NULL));
-	status = in_child(child_unpriv_to_target, self, res);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, res->setup_err)
-		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
+	child_done(_metadata, self, child_unpriv_to_target, res);
 	EXPECT_EQ(-EPERM, res->ret);
 	/* the target's copy of b is untouched */
 	EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(self->b),
@@ -1230,13 +1232,9 @@ static void child_ptrace_cap(FIXTURE_DATA(xpcopy) *self,
 TEST_F(xpcopy, cap_sys_ptrace_suffices)
 {
 	struct child_res *res = shared_res();
-	int status;
 
 	ASSERT_NE(NULL, res);
-	status = in_child(child_ptrace_cap, self, res);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, res->setup_err)
-		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
+	child_done(_metadata, self, child_ptrace_cap, res);
 	ASSERT_EQ(0, res->ret) TH_LOG("%s", strerror(-res->ret));
 	EXPECT_EQ(LEN, res->copied);
 	EXPECT_EQ(-1, b_after_copy(self));
@@ -1273,13 +1271,9 @@ static void child_self(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
 TEST_F(xpcopy, self_without_caps_works)
 {
 	struct child_res *res = shared_res();
-	int status;
 
 	ASSERT_NE(NULL, res);
-	status = in_child(child_self, self, res);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, res->setup_err)
-		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
+	child_done(_metadata, self, child_self, res);
 	EXPECT_EQ(0, res->ret) TH_LOG("WRITE: %s", strerror(-res->ret));
 	EXPECT_EQ(LEN, res->copied);
 	EXPECT_EQ(0, res->ret2) TH_LOG("READ|BOUNCE: %s", strerror(-res->ret2));
