@@ -9,6 +9,8 @@
 #   make module KDIR=d  xpcopy.ko here, against the headers in d
 #   make modules-check  W=1 C=1 (sparse) builds; any warning fails
 #   make checkpatch     checkpatch.pl --strict on the module and uapi header
+#   make runner-check   boot fake cases of known verdicts: does the guest
+#                       runner still fail what it must?
 #   make selftests      static test binaries in build/selftests/bin/
 #   make userspace      userspace/ programs, once userspace/Makefile exists
 #   make deps           install packages, extract kselftest/checkpatch files
@@ -54,7 +56,8 @@ export XPCOPY_BUILD := $(BUILD)
 # -j for sub-makes, unless this make already shares a jobserver with them.
 SUBJOBS = $$(case "$$MAKEFLAGS" in *jobserver*) ;; *) echo -j$(JOBS) ;; esac)
 
-.PHONY: all deps kernels module modules-check checkpatch selftests userspace \
+.PHONY: all deps kernels module modules-check checkpatch runner-check \
+	selftests userspace \
 	check bench mpi-check mpi-bench fuzz soak clean help
 
 all: module selftests
@@ -81,6 +84,9 @@ modules-check: deps
 
 checkpatch: deps
 	@CHECKPATCH=$(CHECKPATCH) scripts/checkpatch.sh
+
+runner-check: deps
+	@scripts/runner-check.sh
 
 selftests: deps
 	@[ -f selftests/Makefile ] || { echo "selftests: no selftests/Makefile" >&2; exit 1; }

@@ -7,7 +7,8 @@
 #   2. the module for every kernel of the matrix (scripts/kernels.sh), in
 #      parallel; a kernel whose build fails is not booted and counts one
 #      failure
-#   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds
+#   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds,
+#      the runner check (scripts/runner-check.sh)
 #   4. the selftests (make selftests) and userspace (make userspace)
 #   5. per kernel, one after the other: initramfs, boot, tests
 #   6. the MPI phase on 6.12 (scripts/mpi.sh check: its own guest with a
@@ -72,7 +73,7 @@ echo "kernels:"
 sed 's/^/  /' <<<"$matrix"
 [ -z "$dbg_name" ] || echo "  $dbg_name (debug, last)"
 
-static_checks="checkpatch modules-check"
+static_checks="checkpatch modules-check runner-check"
 if [ -n "$matrix" ]; then
 	phase_start "module builds"
 	"$top/scripts/build-modules.sh" || echo "check: some module builds failed; going on with the others"
@@ -82,7 +83,9 @@ else
 fi
 
 # Static checks, each one case of the total: checkpatch --strict on the
-# module and the UAPI header, and a W=1 C=1 (sparse) build per kernel.
+# module and the UAPI header, a W=1 C=1 (sparse) build per kernel, and the
+# runner check (scripts/runner-check.sh: a guest of fake cases whose
+# verdicts are known, so that the judge of every other case is tested too).
 static_pass=0
 static_fail=0
 static_failed=
@@ -98,7 +101,7 @@ for chk in $static_checks; do
 		tail -n 20 "$build/$chk.out" | sed 's/^/    | /'
 	fi
 done
-phase_end "static checks (checkpatch, W=1 C=1 builds)"
+phase_end "static checks (checkpatch, W=1 C=1, runner)"
 
 phase_start "selftests, userspace"
 if [ -n "${XPCOPY_TESTS_DIR:-}" ]; then
