@@ -315,7 +315,7 @@ static void target_event(struct __test_metadata *_metadata,
 {
 	struct copier c = { .fd = self->fd, .flags = variant->flags,
 			    .remote = EV_ADDR, .len = EV_LEN };
-	struct xp_stats s0 = { 0 }, s1 = { 0 };
+	struct xp_stats s0 = { 0 };
 	uint8_t *local;
 	int64_t rep = 0, d;
 	int status;
@@ -342,10 +342,7 @@ static void target_event(struct __test_metadata *_metadata,
 	if (c.ret)
 		c.copied = 0;
 	ASSERT_GE(EV_LEN, c.copied);
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000)) TH_LOG("pages still pinned");
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
+	XP_EXPECT_PINS_BACK(s0, 2000);
 
 	if (variant->read) {
 		/* what arrived is the target's, in order (either image's) */
@@ -412,7 +409,7 @@ static void local_event(struct __test_metadata *_metadata,
 {
 	struct copier c = { .fd = self->fd, .flags = variant->flags,
 			    .remote = EV_ADDR, .len = EV_LEN };
-	struct xp_stats s0 = { 0 }, s1 = { 0 };
+	struct xp_stats s0 = { 0 };
 	uint8_t *local, *moved = NULL;
 	uint64_t pinned = 0;
 	long long d;
@@ -449,10 +446,7 @@ static void local_event(struct __test_metadata *_metadata,
 	if (c.ret)
 		c.copied = 0;
 	ASSERT_GE(EV_LEN, c.copied);
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000)) TH_LOG("pages still pinned");
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
+	XP_EXPECT_PINS_BACK(s0, 2000);
 	ASSERT_EQ(1, write(self->cmd_wr, "g", 1));
 	ASSERT_EQ(0, xp_read_full(self->rep_rd, &rep, sizeof(rep)));
 	if (variant->read && moved) {
@@ -723,7 +717,7 @@ static const int err_memcg[] = { ENOMEM, EFAULT, 0 };
  */
 TEST_F_TIMEOUT(ev, memcg_target_limit, 120)
 {
-	struct xp_stats s0 = { 0 }, s1 = { 0 };
+	struct xp_stats s0 = { 0 };
 	uint8_t *local, *rem;
 	char why[192];
 	__u64 copied = 0;
@@ -748,10 +742,7 @@ TEST_F_TIMEOUT(ev, memcg_target_limit, 120)
 	TH_LOG("copy returned %d, %llu of %llu bytes", ret,
 	       (unsigned long long)copied, CG_LEN);
 	cg_unlimit(self);
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000)) TH_LOG("pages still pinned");
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
+	XP_EXPECT_PINS_BACK(s0, 2000);
 	if (variant->read) {
 		/* reading untouched anonymous memory allocates nothing */
 		ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));

@@ -390,6 +390,19 @@ static inline int xp_stats_read(struct xp_stats *s)
 	return 0;
 }
 
+/*
+ * Within @ms milliseconds nothing is pinned by the module, and every pin
+ * it took since the counters were @s0 was released.
+ */
+#define XP_EXPECT_PINS_BACK(s0, ms) do {				\
+	struct xp_stats __s1 = { 0 };					\
+									\
+	EXPECT_EQ(0ULL, xp_wait_unpinned(ms)) TH_LOG("pages still pinned"); \
+	ASSERT_EQ(0, xp_stats_read(&__s1));				\
+	EXPECT_EQ(__s1.pins_taken - (s0).pins_taken,			\
+		  __s1.pins_released - (s0).pins_released);		\
+} while (0)
+
 static inline int xp_reset_peak(void)
 {
 	return xp_write_str(XPCOPY_STATS_DIR "pinned_peak", "0");

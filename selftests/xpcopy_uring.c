@@ -326,6 +326,20 @@ static void normal_copy_works(struct __test_metadata *_metadata,
 	}
 }
 
+/*
+ * After a stall test's rounds: a normal copy still works (no worker is
+ * stuck), nothing stays pinned, every pin taken since @s0 was released,
+ * and the target stops.
+ */
+static void stalls_over(struct __test_metadata *_metadata,
+			FIXTURE_DATA(ur) *self, const FIXTURE_VARIANT(ur) *variant,
+			const struct xp_stats *s0)
+{
+	normal_copy_works(_metadata, self, variant, &self->ring);
+	XP_EXPECT_PINS_BACK(*s0, 2000);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
 /* As many stalls in a row as it takes to use up every worker, plus one. */
 static int stall_rounds(FIXTURE_DATA(ur) *self)
 {
@@ -339,7 +353,7 @@ static int stall_rounds(FIXTURE_DATA(ur) *self)
  */
 TEST_F_TIMEOUT(ur, stall_async_cancel, 150)
 {
-	struct xp_stats s0, s1;
+	struct xp_stats s0;
 	int rounds;
 
 	XP_START_UFFD_TARGET();
@@ -381,18 +395,13 @@ TEST_F_TIMEOUT(ur, stall_async_cancel, 150)
 		EXPECT_EQ(0ULL, xp_wait_unpinned(2000))
 			TH_LOG("pages still pinned after the cancel");
 	}
-	normal_copy_works(_metadata, self, variant, &self->ring);
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000));
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
-	EXPECT_EQ(0, xp_target_stop(&self->t));
+	stalls_over(_metadata, self, variant, &s0);
 }
 
 /* Closing a ring with a stalled copy in flight ends the copy. */
 TEST_F_TIMEOUT(ur, stall_ring_close, 150)
 {
-	struct xp_stats s0, s1;
+	struct xp_stats s0;
 	int rounds;
 
 	XP_START_UFFD_TARGET();
@@ -413,12 +422,7 @@ TEST_F_TIMEOUT(ur, stall_ring_close, 150)
 			       HANG_S);
 	}
 	/* and no worker stayed stuck in the fault */
-	normal_copy_works(_metadata, self, variant, &self->ring);
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000));
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
-	EXPECT_EQ(0, xp_target_stop(&self->t));
+	stalls_over(_metadata, self, variant, &s0);
 }
 
 /*
@@ -489,7 +493,7 @@ static void stall_then_exit(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(ur, stall_process_exit, 200)
 {
-	struct xp_stats s0, s1;
+	struct xp_stats s0;
 	int rounds;
 
 	XP_START_UFFD_TARGET();
@@ -500,16 +504,12 @@ TEST_F_TIMEOUT(ur, stall_process_exit, 200)
 		TH_LOG("round %d of %d", i + 1, rounds);
 		stall_then_exit(_metadata, self, variant, 0);
 	}
-	normal_copy_works(_metadata, self, variant, &self->ring);
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
-	EXPECT_EQ(0, xp_target_stop(&self->t));
+	stalls_over(_metadata, self, variant, &s0);
 }
 
 TEST_F_TIMEOUT(ur, stall_process_killed, 200)
 {
-	struct xp_stats s0, s1;
+	struct xp_stats s0;
 	int rounds;
 
 	XP_START_UFFD_TARGET();
@@ -520,11 +520,7 @@ TEST_F_TIMEOUT(ur, stall_process_killed, 200)
 		TH_LOG("round %d of %d", i + 1, rounds);
 		stall_then_exit(_metadata, self, variant, SIGKILL);
 	}
-	normal_copy_works(_metadata, self, variant, &self->ring);
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
-	EXPECT_EQ(0, xp_target_stop(&self->t));
+	stalls_over(_metadata, self, variant, &s0);
 }
 
 /* The control: with its faults served, the same copy completes, right. */
