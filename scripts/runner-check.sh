@@ -43,6 +43,7 @@ fail i_oom_then_bug kernel log: BUG:
 fail j_timeout timeout: killed after
 ok k_stray -
 ok l_no_tap -
+ok m_stray_gone -
 ok module_unload -'
 
 tests=$dir/tests
@@ -50,15 +51,19 @@ rm -rf "$dir"
 mkdir -p "$tests"
 cp "$top"/scripts/guest/runner-check/* "$tests/"
 
+# Settings make check passes on to the guests would change the verdicts.
 XPCOPY_TIMEOUT=5 XPCOPY_FILTER='' XPCOPY_EXCLUDE='' XPCOPY_VERBOSE=0 \
+XPCOPY_INSMOD='' XPCOPY_HUNG_TASK='' \
 XPCOPY_KO=$ko XPCOPY_TESTS_DIR=$tests \
 	"$top/scripts/mkinitramfs.sh" "$kver" "$dir/initramfs.cpio.gz" >/dev/null || exit 1
-GUEST_TIMEOUT=300 "$top/scripts/run-guest.sh" "$kver" "$dir/initramfs.cpio.gz" \
+GUEST_TIMEOUT=300 GUEST_APPEND='' "$top/scripts/run-guest.sh" "$kver" "$dir/initramfs.cpio.gz" \
 	"$dir/console.log" "$dir/out" >"$dir/run-guest.out" 2>&1
 
 # The runner's lines: "ok N name", "ok N name # reason", "ok N name # SKIP
 # reason", "not ok N name # reason".
-got=$(sed -n -E 's/^(not )?ok [0-9]+ ([^ ]+)( # (.*))?$/\1|\2|\4/p' "$dir/console.log")
+# A kernel with kmemleak adds kmemleak_after_rmmod: not one of these.
+got=$(sed -n -E 's/^(not )?ok [0-9]+ ([^ ]+)( # (.*))?$/\1|\2|\4/p' "$dir/console.log" |
+      grep -v -F '|kmemleak_after_rmmod|')
 bad=0
 while read -r want name text; do
 	row=$(grep -m 1 -F "|$name|" <<<"$got")
@@ -90,6 +95,20 @@ n=$(grep -c '' <<<"$expected")
 seen=$(grep -c '' <<<"$got")
 if [ "$seen" != "$n" ]; then
 	echo "not ok: the runner gave $seen verdicts, $n expected (log: ${dir#"$top"/}/console.log)"
+	bad=1
+fi
+# The totals the runner prints last, and the pin check it must have done.
+npass=$(grep -c '^ok ' <<<"$expected")
+grep -q -E '^ok [0-9]+ kmemleak_after_rmmod$' "$dir/console.log" && npass=$((npass + 1))
+want_total="passed=$npass failed=$(grep -c '^fail ' <<<"$expected") skipped=$(grep -c '^skip ' <<<"$expected")"
+total=$(grep -m 1 -o 'XPCOPY-RESULT kver=[^ ]* passed=[0-9]* failed=[0-9]* skipped=[0-9]*' "$dir/console.log" |
+	cut -d' ' -f3-)
+if [ "$total" != "$want_total" ]; then
+	echo "not ok: the runner's totals are \"${total:-missing}\", not \"$want_total\""
+	bad=1
+fi
+if grep -q 'pin check disabled' "$dir/console.log"; then
+	echo "not ok: the runner could not read the pin counters (pin check disabled)"
 	bad=1
 fi
 [ $bad = 0 ] && echo "runner-check: $kver: the runner's $n verdicts are as expected"

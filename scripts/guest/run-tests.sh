@@ -70,6 +70,7 @@ RESULTS=$WORK/results.tsv	# one line per case
 printf 'n\tstatus\tseconds\tname\n' >"$RESULTS"
 
 BAD_RE='BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|INFO: task .* blocked|kmemleak|Call Trace'
+export BAD_RE	# awk reads it from ENVIRON: no -v escape processing
 
 n=0
 passed=0
@@ -125,10 +126,10 @@ uptime_s() {
 # suspicious chunk is then in $WORK/dmesg.new.
 dmesg_clean() {
 	dmesg -c >"$WORK/dmesg.new" 2>/dev/null
-	awk -v logf="$DMESG_LOG" -v bad="$BAD_RE" '
+	awk -v logf="$DMESG_LOG" '
 	     { print >>logf }
 	     '"$JUDGE_AWK"'
-	     $0 ~ bad { found = 1 }
+	     $0 ~ ENVIRON["BAD_RE"] { found = 1 }
 	     END { exit found }' "$WORK/dmesg.new"
 }
 
@@ -170,17 +171,18 @@ read_state() {
 
 # After read_state: returns 0 when the pins are back to the baseline,
 # retrying for 1 s: a process's pins may be released a little after it
-# exited.
+# exited. Counters that could be read before and not now are a failure.
 pins_balanced() {
 	local i=0
 	[ -n "$PINS_BASE" ] || return 0
-	while [ $((PINS_ACQ - PINS_REL)) != "$PINS_BASE" ]; do
+	while :; do
+		[ -n "$PINS_ACQ" ] && [ -n "$PINS_REL" ] || return 1
+		[ $((PINS_ACQ - PINS_REL)) = "$PINS_BASE" ] && return 0
 		i=$((i + 1))
 		[ $i -ge 10 ] && return 1
 		usleep 100000
 		read_state
 	done
-	return 0
 }
 
 # The range of the module's text, as 16 hex digits (for kmemleak's
@@ -243,9 +245,13 @@ check_after() {
 	if ! pins_balanced; then
 		[ "$status" = fail ] && extra="$reason; " || extra=
 		status=fail
-		reason="${extra}pins leaked: nr_foll_pin_acquired=$PINS_ACQ nr_foll_pin_released=$PINS_REL (difference before: $PINS_BASE)"
-		# Judge the next cases on their own pins.
-		PINS_BASE=$((PINS_ACQ - PINS_REL))
+		if [ -z "$PINS_ACQ" ] || [ -z "$PINS_REL" ]; then
+			reason="${extra}the pin counters in /proc/vmstat could not be read"
+		else
+			reason="${extra}pins leaked: nr_foll_pin_acquired=$PINS_ACQ nr_foll_pin_released=$PINS_REL (difference before: $PINS_BASE)"
+			# Judge the next cases on their own pins.
+			PINS_BASE=$((PINS_ACQ - PINS_REL))
+		fi
 	fi
 	result "$status" "$name" "$reason"
 	CASE_TIME=0
