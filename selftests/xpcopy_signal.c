@@ -284,7 +284,10 @@ static int timer_copy(struct __test_metadata *_metadata,
 		       xp_ptr(rem), BIG_LEN, copied);
 	setitimer(ITIMER_REAL, &off, NULL);
 
-	XP_EXPECT_PINS_BACK(s0, 1000);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	EXPECT_EQ(0, xp_stats_read(&s1));
+	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
+		  s1.pins_released - s0.pins_released);
 	EXPECT_EQ(ret == 0 ? *copied : 0ULL, s1.bytes - s0.bytes);
 	if (ret == 0 && *copied <= BIG_LEN) {
 		if (rd) {
