@@ -148,8 +148,11 @@ run_kernel() {
 	phase_start "boot + tests $kver"
 	# A guest kernel that dies while booting, before the runner starts
 	# (no module loaded, no test run: seen with 7.2 under TCG, an int3
-	# oops during boot-time code patching), is booted again, at most
-	# twice, and the failed boot is kept as console-bootfail-N.log.
+	# oops during boot-time code patching), or that the runner refused
+	# (XPCOPY-BADBOOT: a kernel report while booting, or lockdep already
+	# off; seen once with the debug kernel, a KASAN report in an early
+	# interrupt), is booted again, at most twice, and the failed boot is
+	# kept as console-bootfail-N.log.
 	for attempt in 1 2 3; do
 		rm -rf "$dir/out"
 		"$top/scripts/run-guest.sh" "$kver" "$dir/initramfs.cpio.gz" \
@@ -157,10 +160,11 @@ run_kernel() {
 		tail -n 1 "$dir/run-guest.out" | grep -E '^XPCOPY-(NO)?RESULT ' >"$dir/result" ||
 			echo "XPCOPY-NORESULT kver=$kver reason=run-guest.sh_failed" >"$dir/result"
 		grep -q '^XPCOPY-NORESULT' "$dir/result" || break
-		grep -q '^# xpcopy guest runner on' "$dir/console.log" && break
+		grep -q '^# xpcopy guest runner on' "$dir/console.log" &&
+			! grep -q '^XPCOPY-BADBOOT ' "$dir/console.log" && break
 		[ $attempt = 3 ] && break
 		cp "$dir/console.log" "$dir/console-bootfail-$attempt.log"
-		echo "check: $kver died while booting, before the runner started; booting again"
+		echo "check: $kver gave no result ($(sed 's/.*reason=//' "$dir/result")); booting again"
 		boot_retries+="$kver (boot $attempt: $(sed 's/.*reason=//' "$dir/result")) "
 	done
 	phase_end "boot + tests $kver"
@@ -288,7 +292,7 @@ if [ -n "$skips" ]; then
 	echo "skipped:"
 	echo "$skips"
 fi
-[ -z "$boot_retries" ] || echo "guest boots retried (died before the runner started): $boot_retries"
+[ -z "$boot_retries" ] || echo "guest boots retried (died before the runner started, or the runner refused the boot): $boot_retries"
 echo "timings:"
 printf '    %s\n' "${timings[@]}"
 echo "$total_pass passed, $total_fail failed"

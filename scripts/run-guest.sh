@@ -123,6 +123,8 @@ if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
 	reason="wall-clock timeout after ${limit}s"
 elif grep -q 'Kernel panic' "$log"; then
 	reason="kernel panic"
+elif grep -q '^XPCOPY-BADBOOT ' "$log"; then
+	reason="bad boot: $(grep -m 1 '^XPCOPY-BADBOOT ' "$log" | sed 's/^[^:]*: //')"
 else
 	reason="guest ended without a result (qemu exit $qemu_rc)"
 fi
