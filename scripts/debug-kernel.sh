@@ -52,7 +52,23 @@ flock 9
 src=$cache/src-$srcver
 obj=$cache/obj-$key
 
+# What the hardening tests need (issue #6): without any of these the debug
+# kernel is no debug kernel, and its tests would skip or prove nothing.
+required="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_VM DEBUG_KMEMLEAK
+	HARDENED_USERCOPY FAILSLAB FAIL_PAGE_ALLOC FAULT_INJECTION_USERCOPY
+	FAIL_FUNCTION USERFAULTFD TRANSPARENT_HUGEPAGE HUGETLBFS"
+check_required() {
+	local opt lost=
+	for opt in $required; do
+		grep -qx "CONFIG_$opt=y" "$1" || lost+=" CONFIG_$opt"
+	done
+	[ -z "$lost" ] && return 0
+	log "$1 lacks what the tests need:$lost"
+	return 1
+}
+
 if [ -f "$obj/.done" ]; then
+	check_required "$obj/.config" || exit 1
 	kver=$(cat "$obj/.done")
 	echo "$kver $obj/arch/x86/boot/bzImage $obj"
 	exit 0
@@ -97,6 +113,7 @@ while IFS= read -r line; do
 	esac
 done <"$fragment"
 [ -z "$missing" ] || log "note: not as the fragment asks (dependencies):$missing"
+check_required "$obj/.config" || exit 1
 
 log "building bzImage and modules with -j$jobs (about 10 minutes on 2 cores)"
 make -C "$src" O="$obj" LOCALVERSION="-xpcopy-debug-$key" -j"$jobs" bzImage modules \
