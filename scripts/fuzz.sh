@@ -24,7 +24,11 @@ export XPCOPY_BUILD=$build
 case $mode in
 soak)	export KERNELS=${KERNELS:-debug} ;;
 *)	export KERNELS=${KERNELS:-6.12}
-	export XPCOPY_DEBUG=${XPCOPY_DEBUG:-0} ;;
+	# the debug kernel only when KERNELS names it
+	case $KERNELS in
+	*debug*) ;;
+	*) export XPCOPY_DEBUG=${XPCOPY_DEBUG:-0} ;;
+	esac ;;
 esac
 case $mode in
 fuzz)	export XPCOPY_FUZZ_SECONDS=${FUZZ_SECONDS:-600}
