@@ -51,6 +51,7 @@ phase_end "deps"
 # lowest priority, on the cpu time the guests leave idle, while the other
 # kernels are tested, and it is tested last. Until then the other scripts
 # leave it out of the matrix.
+XPCOPY_DEBUG_ASKED=${XPCOPY_DEBUG:-1}
 dbg_name=$("$top/scripts/kernels.sh" --debug-name)
 dbg_pid=
 if [ -n "$dbg_name" ]; then
@@ -286,6 +287,16 @@ elif [ -f "$build/mpi/run.out" ]; then
 		tail -n 25 "$build/mpi/console.log" 2>/dev/null | sed 's/^/    | /'
 		total_fail=$((total_fail + 1))
 	fi
+fi
+# The debug kernel, when this run has none: say so, and why.
+if [ -z "$dbg_name" ]; then
+	if [ "${XPCOPY_DEBUG_ASKED:-1}" = 0 ]; then
+		dbg_skip="XPCOPY_DEBUG=0"
+	else
+		dbg_skip="KERNELS=\"${KERNELS:-}\" leaves it out"
+	fi
+	echo "debug kernel: SKIPPED: $dbg_skip"
+	skips+="    debug kernel: $dbg_skip"$'\n'
 fi
 skips=$(sed '/^$/d' <<<"$skips")
 if [ -n "$skips" ]; then
