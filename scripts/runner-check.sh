@@ -44,6 +44,8 @@ fail j_timeout timeout: killed after
 ok k_stray -
 ok l_no_tap -
 ok m_stray_gone -
+ok n_alloc_failure_expected -
+fail o_alloc_failure_undeclared kernel log: Call Trace
 ok module_unload -'
 
 tests=$dir/tests

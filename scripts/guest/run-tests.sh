@@ -137,11 +137,19 @@ dmesg_clean() {
 # once a case wrote "XPCOPY-EXPECT oom-report" to /dev/kmsg (a memory
 # cgroup test, whose limit makes the kernel print an out-of-memory report),
 # without each such report's header and trace (from "invoked oom-killer"
-# to the trace's "</TASK>", at most 80 lines). Everything else counts.
+# to the trace's "</TASK>", at most 80 lines); once it wrote "XPCOPY-EXPECT
+# alloc-failure" (a test that makes allocations fail on purpose), without
+# the allocator's warnings about them ("vmalloc error:" or "page allocation
+# failure:" to "</TASK>") and kmemleak's line about its own bookkeeping
+# allocation that failed ("Cannot allocate a scan area"). Everything else
+# counts.
 JUDGE_AWK='
 	/XPCOPY-MARK/ { next }
 	/XPCOPY-EXPECT oom-report/ { oom = 1; next }
+	/XPCOPY-EXPECT alloc-failure/ { alloc = 1; next }
 	oom && /invoked oom-killer/ { skip = 80 }
+	alloc && /vmalloc error:|page allocation failure:/ { skip = 80 }
+	alloc && /kmemleak: Cannot allocate a scan area/ { next }
 	skip > 0 { skip--; if (/<\/TASK>/) skip = 0; next }'
 dmesg_judged() {
 	awk "$JUDGE_AWK"' { print }' "$WORK/dmesg.new"
