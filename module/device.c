@@ -8,6 +8,7 @@
  */
 #include <linux/capability.h>
 #include <linux/device.h>
+#include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -166,9 +167,10 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
  * process's with CAP_SYS_PTRACE in the user namespace that owns that memory.
  * ptrace_may_access() is not exported to modules, so neither the dumpable
  * flag nor the security modules' ptrace hooks are consulted: the capability
- * is required even for a process of the same user.
+ * is required even for a process of the same user. An error injected here
+ * (fail_function) is a target that went away before the copy began.
  */
-static struct mm_struct *xpc_target_mm(pid_t nr)
+static noinline struct mm_struct *xpc_target_mm(pid_t nr)
 {
 	struct user_namespace *ns;
 	struct task_struct *task;
@@ -209,6 +211,7 @@ out_task:
 	put_task_struct(task);
 	return mm;
 }
+ALLOW_ERROR_INJECTION(xpc_target_mm, ERRNO);
 
 static int xpc_copy(struct xpc_ucmd *ucmd)
 {

@@ -16,6 +16,7 @@
  * userfaultfd gives up, and the copy ends with a short count.
  */
 #include <linux/completion.h>
+#include <linux/error-injection.h>
 #include <linux/highmem.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -269,8 +270,12 @@ static unsigned long xpc_copy_nofault(bool write, void __user *uaddr,
  * page fault taken inside the workers' user copy costs milliseconds (a
  * 64 MiB copy into copy-on-write pages: 101 s on the debug kernel), the
  * same fault taken here microseconds. Returns 0 when the page is there.
+ *
+ * Like every ALLOW_ERROR_INJECTION() site of the module, a failure leaves
+ * nothing to undo, so fail_function can fail it without running it: the
+ * caller then falls back to the ordinary user copy.
  */
-static int xpc_fault_in(unsigned long addr, bool write)
+static noinline int xpc_fault_in(unsigned long addr, bool write)
 {
 	struct mm_struct *mm = current->mm;
 	bool unlocked = false;
@@ -283,6 +288,7 @@ static int xpc_fault_in(unsigned long addr, bool write)
 	mmap_read_unlock(mm);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(xpc_fault_in, ERRNO);
 
 /*
  * Copy @n bytes between @kbuf and @uaddr in the adopted mm: without page
@@ -632,8 +638,11 @@ static unsigned int xpc_buf_frags(void *buf, size_t len, struct xpc_frag *frags)
 	return n;
 }
 
-/* Between batches: stop on a signal or when the check (revocation) says so. */
-static int xpc_between_batches(const struct xpc_xfer *x)
+/*
+ * Between batches: stop on a signal or when the check (revocation) says so.
+ * An error injected here ends a copy at a batch boundary.
+ */
+static noinline int xpc_between_batches(const struct xpc_xfer *x)
 {
 	if (signal_pending(current))
 		return -EINTR;
@@ -646,6 +655,7 @@ static int xpc_between_batches(const struct xpc_xfer *x)
 	cond_resched();
 	return 0;
 }
+ALLOW_ERROR_INJECTION(xpc_between_batches, ERRNO);
 
 static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
 			 bool write)
@@ -665,11 +675,12 @@ static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
  * In the caller's context: pin the page under @mm's mmap lock, map it in
  * the kernel and store @val with release ordering, so that every copy into
  * @mm that finished before this call (the caller has waited for its
- * workers) is visible before the value.
+ * workers) is visible before the value. An error injected here is a
+ * publication that fails after its data landed.
  *
  * Return: 0, -EFAULT or -EINTR.
  */
-int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
+noinline int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 {
 	struct page *page;
 	int locked = 1;
@@ -694,6 +705,7 @@ int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val)
 	xpc_unpin(&page, 1, true);
 	return 0;
 }
+ALLOW_ERROR_INJECTION(xpc_engine_store_u64, ERRNO);
 
 /*
  * May the workers reach @vma through the user mapping? GUP, and so ptrace and
