@@ -22,14 +22,23 @@
  * has its own fail-nth, 0); their faults (a page of the other process that
  * cannot be allocated, a user copy that fails) are injected by the
  * workers_* tests instead, by making the worker threads fail (make-it-fail,
- * task-filter=Y) with a probability.
+ * task-filter=Y) with a probability. Commands sent through io_uring run on
+ * an io-wq thread of the submitter (fail-nth 0 too): the uring_faults
+ * tests make that thread fail the same way.
+ *
+ * fail_function (the inject_* tests): the functions the module marks with
+ * ALLOW_ERROR_INJECTION() return an error without running, at a chosen
+ * call: a fault-in the workers' fallback must cover, a stop between two
+ * batches (the count is the batches before it), a target gone before the
+ * copy, a publication that fails after its data.
  *
  * Needs CONFIG_FAULT_INJECTION (and FAILSLAB, FAIL_PAGE_ALLOC,
- * FAULT_INJECTION_USERCOPY, FAULT_INJECTION_DEBUG_FS for all of it): the
- * tests SKIP, saying so, on a kernel without it (Debian's). At the end of
- * each test, when kmemleak is there, it is asked to scan and any leak whose
- * backtrace names xpcopy fails the test.
+ * FAULT_INJECTION_USERCOPY, FAIL_FUNCTION, FAULT_INJECTION_DEBUG_FS for all
+ * of it): the tests SKIP, saying so, on a kernel without it (Debian's). At
+ * the end of each test, when kmemleak is there, it is asked to scan and any
+ * leak whose backtrace names xpcopy fails the test.
  */
+#include <liburing.h>	/* first: xpcopy_test.h's io_uring helpers */
 #include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
@@ -140,14 +149,11 @@ static int read_str(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Set a debugfs attribute, remembering its old value for the teardown. */
-static int set_attr(struct fi *self, const char *dir,
-		    const char *file, const char *val)
+/* Set a file's value, remembering its old value for the teardown. */
+static int set_path(struct fi *self, const char *path, const char *val)
 {
-	char path[128];
 	struct saved *s;
 
-	snprintf(path, sizeof(path), DBG "/%s/%s", dir, file);
 	if (access(path, W_OK))
 		return -errno;
 	if (self->nsave < NSAVE) {
@@ -158,6 +164,16 @@ static int set_attr(struct fi *self, const char *dir,
 		}
 	}
 	return xp_write_str(path, val);
+}
+
+/* Set a debugfs attribute, remembering its old value for the teardown. */
+static int set_attr(struct fi *self, const char *dir,
+		    const char *file, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), DBG "/%s/%s", dir, file);
+	return set_path(self, path, val);
 }
 
 static bool have_fault_injection(struct fi *self, char *why, size_t len)
@@ -363,7 +379,7 @@ static bool try_copy(struct __test_metadata *_metadata,
 	struct xpcopy_iovec r = { variant->grant ? 5 : xp_ptr(self->rem + 5),
 				  len };
 	struct xpcopy_copy c;
-	struct xp_stats s0 = { 0 }, s1 = { 0 };
+	struct xp_stats s0 = { 0 };
 	int fds, ret;
 	bool used;
 	long long d;
@@ -412,10 +428,7 @@ static bool try_copy(struct __test_metadata *_metadata,
 			       n, ret, (unsigned long long)c.copied,
 			       (unsigned long long)*self->seq);
 	}
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000)) TH_LOG("n=%u: pinned", n);
-	EXPECT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released) TH_LOG("n=%u", n);
+	XP_EXPECT_PINS_BACK(s0, 2000);
 	EXPECT_EQ(fds, count_fds()) TH_LOG("n=%u: fds", n);
 	return used;
 }
@@ -575,8 +588,10 @@ TEST_F_TIMEOUT(fault, fail_nth_sweep, 900)
 			used = try_grant_cmd(_metadata, self, variant, n, efd);
 		if (!used)
 			break;
-		if (_metadata->exit_code == KSFT_FAIL)
+		if (_metadata->exit_code == KSFT_FAIL) {
+			TH_LOG("the failure above is at fault site n=%u", n);
 			break;
+		}
 	}
 	TH_LOG("%u fault sites reached by the calling thread", n - 1);
 	EXPECT_GT((unsigned int)MAX_N, n) TH_LOG("still injecting after %u", MAX_N);
@@ -660,7 +675,7 @@ FIXTURE_TEARDOWN(workers)
 
 TEST_F_TIMEOUT(workers, random_faults, 600)
 {
-	struct xp_stats s0 = { 0 }, s1 = { 0 };
+	struct xp_stats s0 = { 0 };
 	unsigned int shorts = 0, fails = 0;
 	char path[64];
 	size_t len = 1 * MiB;
@@ -717,11 +732,446 @@ TEST_F_TIMEOUT(workers, random_faults, 600)
 		munmap(rem, len);
 	}
 	TH_LOG("60 copies of 1 MiB: %u failed, %u short", fails, shorts);
-	EXPECT_EQ(0ULL, xp_wait_unpinned(2000));
-	EXPECT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
+	XP_EXPECT_PINS_BACK(s0, 2000);
 	munmap(loc, len);
+	no_leak(_metadata);
+}
+
+/* ---- fail_function: one function of the module returns an error ---- */
+
+#define FEI		DBG "/fail_function"
+#define FEI_BATCH	8	/* batch_pages during these tests */
+#define FEI_MANY	1000000	/* "times" when every call is to fail */
+#define FEI_SEQ		0x5e9ULL
+
+/*
+ * The module marks with ALLOW_ERROR_INJECTION() the functions whose failure
+ * leaves nothing to undo; fail_function (CONFIG_FAIL_FUNCTION) makes one
+ * return an error without running. Each variant names the function, the
+ * error, how many calls go through first and how many fail, the copy, and
+ * its outcome: an errno, or a count of whole batches (the copy stops at a
+ * batch boundary: past the count the destination is untouched), or the
+ * whole copy (the module's fallback takes over). The injection must have
+ * happened ("times" went down: a function inlined or cloned by the compiler
+ * would escape it). Pins and fds balance, and once the injection is
+ * removed the same copy succeeds in full.
+ */
+FIXTURE(inject)
+{
+	int dev;
+	struct fi fi;
+	size_t page, len;
+	struct xp_target t;
+	uint8_t *loc, *rem;	/* rem is MAP_SHARED: the target sees it */
+	uint64_t *seq;
+	bool armed;
+};
+
+FIXTURE_VARIANT(inject)
+{
+	const char *func;
+	int err;		/* the error the function returns */
+	int pass;		/* calls that go through first */
+	int times;		/* calls that fail; 0: all of them */
+	__u32 flags;		/* COPY flags */
+	bool grant;		/* through a grant, with PUBLISH */
+	int want_err;		/* the COPY's errno, or 0 */
+	int want_batches;	/* bytes copied, in batches; 0: all */
+};
+
+/* A fault-in that fails: the ordinary user copy takes over, all is copied. */
+FIXTURE_VARIANT_ADD(inject, fault_in_write)
+{ .func = "xpc_fault_in", .err = EFAULT,
+  .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER };
+FIXTURE_VARIANT_ADD(inject, fault_in_read)
+{ .func = "xpc_fault_in", .err = EFAULT,
+  .flags = XPCOPY_COPY_READ | XPCOPY_COPY_WORKER };
+FIXTURE_VARIANT_ADD(inject, fault_in_write_bounce)
+{ .func = "xpc_fault_in", .err = ENOMEM,
+  .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_BOUNCE };
+/* A signal between batches: the count is the batches done before it. */
+FIXTURE_VARIANT_ADD(inject, between_batches_first)
+{ .func = "xpc_between_batches", .err = EINTR, .times = 1,
+  .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER, .want_batches = 1 };
+FIXTURE_VARIANT_ADD(inject, between_batches_write)
+{ .func = "xpc_between_batches", .err = EINTR, .pass = 1, .times = 1,
+  .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER, .want_batches = 2 };
+FIXTURE_VARIANT_ADD(inject, between_batches_read_inline)
+{ .func = "xpc_between_batches", .err = EINTR, .pass = 1, .times = 1,
+  .flags = XPCOPY_COPY_READ | XPCOPY_COPY_INLINE, .want_batches = 2 };
+FIXTURE_VARIANT_ADD(inject, between_batches_read_bounce)
+{ .func = "xpc_between_batches", .err = ESTALE, .pass = 2, .times = 1,
+  .flags = XPCOPY_COPY_READ | XPCOPY_COPY_BOUNCE, .want_batches = 3 };
+/* The target gone before the copy began. */
+FIXTURE_VARIANT_ADD(inject, target_mm)
+{ .func = "xpc_target_mm", .err = ESRCH, .times = 1,
+  .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER, .want_err = ESRCH };
+/* A publication that fails after its data landed: the word is unchanged. */
+FIXTURE_VARIANT_ADD(inject, publish_store)
+{ .func = "xpc_engine_store_u64", .err = EFAULT, .times = 1, .grant = true,
+  .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER, .want_err = EFAULT };
+
+FIXTURE_SETUP(inject)
+{
+	char why[256], batch[16];
+
+	xp_target_init(&self->t);
+	fi_init(&self->fi);
+	self->armed = false;
+	XPCOPY_OPEN_OR_SKIP(self->dev);
+	self->page = xp_page_size();
+	if (!have_fault_injection(&self->fi, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	if (access(FEI "/inject", W_OK))
+		SKIP(return, FEI "/inject: %s: no CONFIG_FAIL_FUNCTION",
+		     strerror(errno));
+	self->len = 4 * FEI_BATCH * self->page;
+	self->loc = xp_map(self->len, PROT_READ | PROT_WRITE);
+	self->rem = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	self->seq = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(NULL, self->loc);
+	ASSERT_NE(MAP_FAILED, self->rem);
+	ASSERT_NE(MAP_FAILED, self->seq);
+	/*
+	 * Started before the buffers are written: the target's own page
+	 * tables hold none of rem's pages, so its copies take faults.
+	 */
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	/* last: the teardown, which restores it, runs only if setup ended */
+	snprintf(batch, sizeof(batch), "%d", FEI_BATCH);
+	ASSERT_EQ(0, set_path(&self->fi, XPCOPY_BATCH_PARAM, batch));
+}
+
+/* Remove @func from fail_function's list (-ENOENT: it was not there). */
+static int fei_remove(const char *func)
+{
+	char buf[80];
+
+	snprintf(buf, sizeof(buf), "!%s", func);
+	return xp_write_str(FEI "/inject", buf);
+}
+
+/* No injection left behind: the module may be unloaded after this. */
+static void fei_clear(FIXTURE_DATA(inject) *self,
+		      const FIXTURE_VARIANT(inject) *variant)
+{
+	if (self->armed)
+		fei_remove(variant->func);
+	self->armed = false;
+}
+
+FIXTURE_TEARDOWN(inject)
+{
+	fei_clear(self, variant);
+	fi_restore(&self->fi);
+	xp_target_kill(&self->t);
+	if (self->dev >= 0)
+		close(self->dev);
+}
+
+static long fei_times(void)
+{
+	char buf[32];
+
+	if (read_str(FEI "/times", buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Make @v->func fail as @v says; returns 0 or -errno. "times" is 0 (no
+ * failure) until the function's error is set, then what @v says.
+ */
+static int fei_arm(FIXTURE_DATA(inject) *self,
+		   const FIXTURE_VARIANT(inject) *v)
+{
+	static const char *const fixed[][2] = {
+		{ "times", "0" }, { "probability", "100" },
+		{ "interval", "1" }, { "verbose", "0" }, { "task-filter", "N" },
+	};
+	char path[160], val[32];
+	int ret;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(fixed); i++) {
+		ret = set_attr(&self->fi, "fail_function", fixed[i][0],
+			       fixed[i][1]);
+		if (ret)
+			return ret;
+	}
+	/* space n + 1 lets n calls through (should_fail(): space > size) */
+	snprintf(val, sizeof(val), "%d", v->pass + 1);
+	ret = set_attr(&self->fi, "fail_function", "space", val);
+	if (ret)
+		return ret;
+	/* one a test killed by its timeout may have left */
+	fei_remove(v->func);
+	ret = xp_write_str(FEI "/inject", v->func);
+	if (ret)
+		return ret;
+	self->armed = true;
+	snprintf(path, sizeof(path), FEI "/%s/retval", v->func);
+	snprintf(val, sizeof(val), "%#llx", (unsigned long long)-v->err);
+	ret = xp_write_str(path, val);
+	if (ret)
+		return ret;
+	snprintf(val, sizeof(val), "%d", v->times ? v->times : FEI_MANY);
+	return set_attr(&self->fi, "fail_function", "times", val);
+}
+
+static void fei_copy_init(FIXTURE_DATA(inject) *self,
+			  const FIXTURE_VARIANT(inject) *variant,
+			  struct xpcopy_copy *c, struct xpcopy_iovec *l,
+			  struct xpcopy_iovec *r, int gfd)
+{
+	l->addr = xp_ptr(self->loc);
+	l->len = self->len;
+	r->addr = variant->grant ? 0 : xp_ptr(self->rem);
+	r->len = self->len;
+	xp_copy_init(c, variant->flags | (variant->grant ?
+			XPCOPY_COPY_GRANT | XPCOPY_COPY_PUBLISH : 0),
+		     variant->grant ? gfd : self->t.pid, l, 1, r, 1);
+	if (variant->grant)
+		c->seq = FEI_SEQ;
+}
+
+TEST_F_TIMEOUT(inject, copy, 120)
+{
+	bool rd = variant->flags & XPCOPY_COPY_READ;
+	uint8_t *dst = rd ? self->loc : self->rem;
+	uint8_t *src = rd ? self->rem : self->loc;
+	size_t len = self->len;
+	size_t want = variant->want_batches ?
+		      variant->want_batches * FEI_BATCH * self->page : len;
+	struct xp_stats s0 = { 0 };
+	struct xpcopy_iovec l, r;
+	struct xpcopy_copy c;
+	int gfd = -1, fds, ret;
+	long times0, times1;
+	long long d;
+
+	if (variant->grant) {
+		gfd = make_grant(self->dev, self->rem, len,
+				 XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE,
+				 self->seq);
+		ASSERT_LE(0, gfd);
+	}
+	*self->seq = 1;
+	xp_fill(src, len, SEED_NEW, 0);
+	xp_fill(dst, len, SEED_OLD, 0);
+	leak_clear();
+	fds = count_fds();
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	ret = fei_arm(self, variant);
+	ASSERT_EQ(0, ret) TH_LOG("fail_function cannot fail %s: %s (ERANGE: not marked ALLOW_ERROR_INJECTION, EINVAL: no such symbol, EBUSY: already there)",
+				 variant->func, strerror(-ret));
+	times0 = fei_times();
+	fei_copy_init(self, variant, &c, &l, &r, gfd);
+	ret = xp_ioctl(self->dev, XPCOPY_COPY, &c);
+	times1 = fei_times();
+	fei_clear(self, variant);
+
+	EXPECT_LT(times1, times0) TH_LOG("%s never failed (times %ld, then %ld): is it inlined or cloned?",
+					 variant->func, times0, times1);
+	if (variant->want_err) {
+		EXPECT_EQ(-variant->want_err, ret);
+		EXPECT_EQ(XP_COPIED_POISON, c.copied);
+	} else {
+		EXPECT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
+		EXPECT_EQ((__u64)want, c.copied);
+	}
+	if (variant->want_err && !variant->grant)
+		want = 0;	/* nothing began */
+	d = xp_check(dst, want, SEED_NEW, 0);
+	EXPECT_EQ(-1, d) TH_LOG("byte %lld of the first %zu is not the new one",
+				d, want);
+	d = xp_check(dst + want, len - want, SEED_OLD, want);
+	EXPECT_EQ(-1, d) TH_LOG("byte %lld past the %zu copied was written",
+				d + (long long)want, want);
+	if (variant->grant)
+		EXPECT_EQ(1ULL, *self->seq) TH_LOG("a failed publication stored %#llx",
+						   (unsigned long long)*self->seq);
+	XP_EXPECT_PINS_BACK(s0, 2000);
+	EXPECT_EQ(fds, count_fds());
+
+	/* Nothing of the failure stayed: the same copy, whole. */
+	xp_fill(dst, len, SEED_OLD, 0);
+	fei_copy_init(self, variant, &c, &l, &r, gfd);
+	EXPECT_EQ(0, xp_ioctl(self->dev, XPCOPY_COPY, &c));
+	EXPECT_EQ((__u64)len, c.copied);
+	EXPECT_EQ(-1, xp_check(dst, len, SEED_NEW, 0));
+	if (variant->grant)
+		EXPECT_EQ(FEI_SEQ, *self->seq);
+	XP_EXPECT_PINS_BACK(s0, 2000);
+	if (gfd >= 0)
+		close(gfd);
+	no_leak(_metadata);
+}
+
+/* ---- io_uring: the io-wq thread that runs the command fails ---- */
+
+/*
+ * Through io_uring a command runs on an io-wq worker, a thread of this
+ * process ("iou-wrk-<pid>"), which the fail-nth sweep never reaches: its
+ * allocations and user copies (the struct, the iovecs, the caller's pages,
+ * the count written back) fail here 1 in 5 times, for 100 copies. Each
+ * completion is a count whose bytes are right or EFAULT/ENOMEM; nothing
+ * stays pinned or leaks; some injected failure must have shown.
+ */
+FIXTURE(uring_faults)
+{
+	int dev;
+	struct fi fi;
+	struct xp_target t;
+	struct io_uring ring;
+	bool ring_ok;
+	uint8_t *loc, *rem;	/* rem is MAP_SHARED: the target sees it */
+};
+
+FIXTURE_VARIANT(uring_faults)
+{
+	__u32 flags;
+	size_t len;
+};
+
+FIXTURE_VARIANT_ADD(uring_faults, write)
+{ .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER, .len = 256 * KiB };
+FIXTURE_VARIANT_ADD(uring_faults, read)
+{ .flags = XPCOPY_COPY_READ | XPCOPY_COPY_WORKER, .len = 256 * KiB };
+FIXTURE_VARIANT_ADD(uring_faults, write_inline)
+{ .flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_INLINE, .len = 40 * KiB + 3 };
+FIXTURE_VARIANT_ADD(uring_faults, read_bounce)
+{ .flags = XPCOPY_COPY_READ | XPCOPY_COPY_BOUNCE, .len = 256 * KiB };
+
+FIXTURE_SETUP(uring_faults)
+{
+	char why[256];
+	int ret;
+
+	xp_target_init(&self->t);
+	fi_init(&self->fi);
+	self->ring_ok = false;
+	XPCOPY_OPEN_OR_SKIP(self->dev);
+	if (!have_fault_injection(&self->fi, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	setup_nth(&self->fi);
+	ret = io_uring_queue_init(8, &self->ring, 0);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_setup: %s", strerror(-ret));
+	self->ring_ok = true;
+	self->loc = xp_map(variant->len, PROT_READ | PROT_WRITE);
+	self->rem = mmap(NULL, variant->len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(NULL, self->loc);
+	ASSERT_NE(MAP_FAILED, self->rem);
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+}
+
+FIXTURE_TEARDOWN(uring_faults)
+{
+	fi_restore(&self->fi);
+	if (self->ring_ok)
+		io_uring_queue_exit(&self->ring);
+	xp_target_kill(&self->t);
+	if (self->dev >= 0)
+		close(self->dev);
+}
+
+/* Set make-it-fail of this process's io-wq threads; returns how many. */
+static int uring_workers_fail(struct fi *fi, const char *val)
+{
+	DIR *d = opendir("/proc/self/task");
+	char path[96], comm[32];
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm",
+			 e->d_name);
+		if (read_str(path, comm, sizeof(comm)) ||
+		    strncmp(comm, "iou-wrk-", 8))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/proc/self/task/%.20s/make-it-fail", e->d_name);
+		if (!set_path(fi, path, val))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+TEST_F_TIMEOUT(uring_faults, random_faults, 600)
+{
+	bool rd = variant->flags & XPCOPY_COPY_READ;
+	uint8_t *dst = rd ? self->loc : self->rem;
+	uint8_t *src = rd ? self->rem : self->loc;
+	size_t len = variant->len;
+	struct xpcopy_iovec l = { xp_ptr(self->loc), len };
+	struct xpcopy_iovec r = { xp_ptr(self->rem), len };
+	unsigned int shorts = 0, fails = 0, whole = 0;
+	struct xp_stats s0 = { 0 };
+	__u64 copied = 0;
+	int ret, n;
+
+	leak_clear();
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	/* a first copy starts the io-wq worker */
+	xp_fill(src, len, SEED_NEW, 0);
+	ret = xp_uring_copy(&self->ring, self->dev, variant->flags,
+			    self->t.pid, &l, 1, &r, 1, &copied);
+	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
+	ASSERT_EQ((__u64)len, copied);
+	/* kvmalloc()'s vmalloc fallback warns when it fails too */
+	xp_write_str("/dev/kmsg", "XPCOPY-EXPECT alloc-failure\n");
+	n = uring_workers_fail(&self->fi, "1");
+	ASSERT_LT(0, n) TH_LOG("no iou-wrk-* thread in /proc/self/task");
+	for (unsigned int i = 0; i < ARRAY_SIZE(fault_dirs); i++) {
+		ASSERT_EQ(0, set_attr(&self->fi, fault_dirs[i], "probability",
+				      "20"));
+		set_attr(&self->fi, fault_dirs[i], "times", "-1");
+	}
+	for (int round = 0; round < 100; round++) {
+		long long d;
+
+		xp_fill(src, len, SEED_NEW, round);
+		xp_fill(dst, len, SEED_OLD, round);
+		ret = xp_uring_copy(&self->ring, self->dev, variant->flags,
+				    self->t.pid, &l, 1, &r, 1, &copied);
+		if (ret) {
+			EXPECT_TRUE(ret == -EFAULT || ret == -ENOMEM)
+				TH_LOG("round %d: undocumented %s", round,
+				       strerror(-ret));
+			fails++;
+			copied = 0;
+		} else {
+			EXPECT_GE((__u64)len, copied);
+			shorts += copied < len;
+			whole += copied == len;
+		}
+		d = xp_check(dst, copied, SEED_NEW, round);
+		EXPECT_EQ(-1, d) TH_LOG("round %d: byte %lld of %llu", round,
+					d, (unsigned long long)copied);
+	}
+	/* new io-wq threads may have come: none fails after this */
+	for (unsigned int i = 0; i < ARRAY_SIZE(fault_dirs); i++)
+		set_attr(&self->fi, fault_dirs[i], "probability", "0");
+	TH_LOG("%d io-wq thread(s) failing; 100 copies: %u whole, %u short, %u failed",
+	       n, whole, shorts, fails);
+	EXPECT_LT(0U, shorts + fails) TH_LOG("no injected failure reached the io-wq thread");
+	XP_EXPECT_PINS_BACK(s0, 2000);
+	/* and the ring still works */
+	xp_fill(src, len, SEED_NEW, 0);
+	xp_fill(dst, len, SEED_OLD, 0);
+	ret = xp_uring_copy(&self->ring, self->dev, variant->flags,
+			    self->t.pid, &l, 1, &r, 1, &copied);
+	EXPECT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
+	EXPECT_EQ(-1, xp_check(dst, len, SEED_NEW, 0));
 	no_leak(_metadata);
 }
 

@@ -1464,7 +1464,7 @@ FIXTURE_TEARDOWN(fuzz)
 TEST_F_TIMEOUT(fuzz, run, 7 * 24 * 3600)
 {
 	static struct tctx ctx[MAX_THREADS];
-	struct xp_stats s0 = { 0 }, s1 = { 0 };
+	struct xp_stats s0 = { 0 };
 	struct sigaction sa;
 	struct rng cr;
 	uint64_t secs;
@@ -1564,10 +1564,7 @@ TEST_F_TIMEOUT(fuzz, run, 7 * 24 * 3600)
 	leak_check(_metadata);
 	report(_metadata, t0);
 
-	EXPECT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
-	ASSERT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
+	XP_EXPECT_PINS_BACK(s0, 5000);
 	for (uint64_t i = 0; i < F.nviol && i < MAX_VIOL; i++)
 		TH_LOG("violation: %s", F.viol[i]);
 	EXPECT_EQ(0ULL, F.nviol) TH_LOG("replay with XPCOPY_FUZZ_SEED=%#llx",

@@ -392,15 +392,21 @@ static inline int xp_stats_read(struct xp_stats *s)
 
 /*
  * Within @ms milliseconds nothing is pinned by the module, and every pin
- * it took since the counters were @s0 was released.
+ * it took since the counters were @s0 was released; @s1 gets the counters
+ * as they are then.
  */
+#define XP_EXPECT_PINS_BACK_TO(s0, s1, ms) do {				\
+	EXPECT_EQ(0ULL, xp_wait_unpinned(ms)) TH_LOG("pages still pinned"); \
+	ASSERT_EQ(0, xp_stats_read(&(s1)));				\
+	EXPECT_EQ((s1).pins_taken - (s0).pins_taken,			\
+		  (s1).pins_released - (s0).pins_released)		\
+		TH_LOG("pins taken and pins released differ");		\
+} while (0)
+
 #define XP_EXPECT_PINS_BACK(s0, ms) do {				\
 	struct xp_stats __s1 = { 0 };					\
 									\
-	EXPECT_EQ(0ULL, xp_wait_unpinned(ms)) TH_LOG("pages still pinned"); \
-	ASSERT_EQ(0, xp_stats_read(&__s1));				\
-	EXPECT_EQ(__s1.pins_taken - (s0).pins_taken,			\
-		  __s1.pins_released - (s0).pins_released);		\
+	XP_EXPECT_PINS_BACK_TO(s0, __s1, ms);				\
 } while (0)
 
 static inline int xp_reset_peak(void)
