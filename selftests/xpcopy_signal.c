@@ -5,6 +5,7 @@
  * userfaultfd that nobody serves) neither keeps its caller from dying nor
  * stays stuck for the copies after it. Runs four ways like xpcopy_copy.
  */
+#include <dirent.h>
 #include <sys/time.h>
 
 #include "xpcopy_test.h"
@@ -284,10 +285,7 @@ static int timer_copy(struct __test_metadata *_metadata,
 		       xp_ptr(rem), BIG_LEN, copied);
 	setitimer(ITIMER_REAL, &off, NULL);
 
-	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
-	EXPECT_EQ(0, xp_stats_read(&s1));
-	EXPECT_EQ(s1.pins_taken - s0.pins_taken,
-		  s1.pins_released - s0.pins_released);
+	XP_EXPECT_PINS_BACK_TO(s0, s1, 1000);
 	EXPECT_EQ(ret == 0 ? *copied : 0ULL, s1.bytes - s0.bytes);
 	if (ret == 0 && *copied <= BIG_LEN) {
 		if (rd) {
@@ -457,8 +455,67 @@ static int stall_rounds(FIXTURE_DATA(sig) *self)
 	return (self->nr_workers < 8 ? (int)self->nr_workers : 8) + 1;
 }
 
+/*
+ * The xpcopy/N worker threads not idle (state I, waiting for work), with
+ * their pids and states in @which, waiting up to @ms for none: a worker
+ * still stalled in a fault is in D (the hung-task watchdog reports that
+ * once it lasts) or S. Returns how many, -1 when there are no workers.
+ */
+static int workers_busy(unsigned int ms, char *which, size_t len)
+{
+	for (unsigned int waited = 0;; waited += 50) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		int seen = 0, busy = 0;
+		size_t used = 0;
+
+		if (!d)
+			return -1;
+		which[0] = 0;
+		while ((e = readdir(d))) {
+			char path[64], buf[256], *p;
+			int fd;
+			ssize_t n;
+
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%.20s/stat",
+				 e->d_name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			buf[n] = 0;
+			/* pid (comm) state ... */
+			if (!strstr(buf, " (xpcopy/"))
+				continue;
+			p = strrchr(buf, ')');
+			if (!p || !p[1])
+				continue;
+			seen++;
+			if (p[2] != 'I') {
+				busy++;
+				used += snprintf(which + used, len - used,
+						 "%.20s:%c ", e->d_name, p[2]);
+				if (used >= len)
+					used = len - 1;
+			}
+		}
+		closedir(d);
+		if (!seen)
+			return -1;
+		if (!busy || waited >= ms)
+			return busy;
+		xp_sleep_ms(50);
+	}
+}
+
 TEST_F_TIMEOUT(sig, uffd_sigkill_copier, 100)
 {
+	char which[256];
 	int rounds;
 
 	XP_START_UFFD_TARGET();
@@ -467,8 +524,12 @@ TEST_F_TIMEOUT(sig, uffd_sigkill_copier, 100)
 		TH_LOG("round %d of %d", i + 1, rounds);
 		stall_then_signal(_metadata, self, variant, SIGKILL);
 	}
-	/* workers are not stuck, and dropped the dead copiers' pins, while
-	 * the target still has its faults pending */
+	/* workers gave up (all idle: none left in D, which the hung-task
+	 * watchdog would report after 30 s) and dropped the dead copiers'
+	 * pins, while the target still has its faults pending */
+	EXPECT_EQ(0, workers_busy(1000, which, sizeof(which)))
+		TH_LOG("xpcopy workers not idle 1 s after the kills (pid:state): %s",
+		       which);
 	EXPECT_EQ(0ULL, xp_wait_unpinned(2000)) TH_LOG("pages still pinned");
 	normal_copy_works(_metadata, self, variant);
 	EXPECT_EQ(0, xp_target_stop(&self->t));
