@@ -21,6 +21,15 @@
 
 #include "compat_probed.h"
 
+/*
+ * A grant learns that its owner's old address space was torn down from an
+ * MMU notifier (mmu_notifier_get(), 5.4 on). Every distribution kernel has
+ * them: KVM, the GPU drivers and HMM select the option.
+ */
+#if !IS_ENABLED(CONFIG_MMU_NOTIFIER)
+#error "xpcopy needs a kernel built with CONFIG_MMU_NOTIFIER"
+#endif
+
 #ifdef XPC_HAVE_TASK_EXEC_STATE
 #include <linux/sched/exec_state.h>
 #endif

@@ -23,6 +23,7 @@
 #include "compat.h"
 #include "engine.h"
 #include "grant.h"
+#include "owner.h"
 
 #define XPC_COPY_FLAGS	(XPCOPY_COPY_WRITE | XPCOPY_COPY_READ | \
 			 XPCOPY_COPY_BOUNCE | XPCOPY_COPY_GRANT | \
@@ -521,6 +522,7 @@ static void __exit xpc_exit(void)
 {
 	misc_deregister(&xpc_misc);
 	xpc_engine_exit();
+	xpc_owner_exit();
 }
 
 module_init(xpc_init);

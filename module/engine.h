@@ -69,8 +69,8 @@ extern struct xpc_stats xpc_stats;
  * @lcnt: number of @liov entries
  * @riov: the ranges in @mm, validated
  * @rcnt: number of @riov entries
- * @check: if set, called between batches; a non-zero return (-errno) stops
- *	the copy there (a revoked grant)
+ * @check: if set, called before each batch touches @mm; a non-zero return
+ *	(-errno) stops the copy there (a revoked grant, an owner gone)
  * @check_arg: the argument of @check
  */
 struct xpc_xfer {
@@ -83,8 +83,8 @@ struct xpc_xfer {
 	u32 lcnt;
 	const struct xpcopy_iovec *riov;
 	u32 rcnt;
-	int (*check)(const void *arg);
-	const void *check_arg;
+	int (*check)(void *arg);
+	void *check_arg;
 };
 
 int xpc_engine_init(void);

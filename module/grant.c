@@ -4,9 +4,10 @@
  *
  * A grant is a window of its owner's address space with rights, held as a
  * file. All grants derived from one original share a struct xpc_grant_src:
- * the owner's mm (held by mmgrab(), so the memory itself is not kept alive),
- * the sequence word, its waiters and the eventfd. Each grant holds its
- * parent; a grant is revoked when it or any ancestor is.
+ * the owner (its process and its mm, see owner.c), the sequence word, its
+ * waiters and the eventfd. Each grant holds its parent; a grant is revoked
+ * when it or any ancestor is, and ends for good when its owner exec'd or
+ * exited.
  */
 #include <linux/anon_inodes.h>
 #include <linux/eventfd.h>
@@ -25,6 +26,7 @@
 #include "compat.h"
 #include "engine.h"
 #include "grant.h"
+#include "owner.h"
 
 #define XPC_GRANT_RIGHTS	(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
 #define XPC_GRANT_FLAGS		(XPC_GRANT_RIGHTS | XPCOPY_GRANT_SEQ | \
@@ -34,7 +36,7 @@
 
 struct xpc_grant_src {
 	struct kref kref;
-	struct mm_struct *mm;		/* the owner's, by mmgrab() */
+	struct xpc_owner owner;		/* process and mm of the window */
 	u64 seq_addr;			/* 0: no sequence word */
 	struct eventfd_ctx *efd;
 	struct mutex publish_lock;	/* orders the stores to seq_addr */
@@ -71,7 +73,7 @@ static void xpc_src_free(struct kref *kref)
 
 	if (src->efd)
 		eventfd_ctx_put(src->efd);
-	mmdrop(src->mm);
+	xpc_owner_destroy(&src->owner);
 	kfree(src);
 }
 
@@ -98,6 +100,16 @@ static bool xpc_grant_revoked(const struct xpc_grant *g)
 		if (READ_ONCE(g->revoked))
 			return true;
 	return false;
+}
+
+/* Does the grant still reach its owner's memory? 0, -ESTALE or -ESRCH. */
+static int xpc_grant_check(void *arg)
+{
+	struct xpc_grant *g = arg;
+
+	if (xpc_grant_revoked(g))
+		return -ESTALE;
+	return xpc_owner_alive(&g->src->owner) ? 0 : -ESRCH;
 }
 
 /* The grant behind @fd, with a reference, or ERR_PTR(-EBADF or -EINVAL). */
@@ -215,12 +227,13 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 		}
 	}
 	kref_init(&src->kref);
-	mmgrab(current->mm);
-	src->mm = current->mm;
 	src->seq_addr = cmd->flags & XPCOPY_GRANT_SEQ ? cmd->seq_addr : 0;
 	mutex_init(&src->publish_lock);
 	spin_lock_init(&src->lock);
 	init_waitqueue_head(&src->wait);
+	ret = xpc_owner_init(&src->owner, &src->wait);
+	if (ret)
+		goto err_efd;
 
 	kref_init(&g->kref);
 	g->src = src;
@@ -231,6 +244,9 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 	g->rights = cmd->flags & XPC_GRANT_RIGHTS;
 	return xpc_grant_install(g, &ucmd->fd);
 
+err_efd:
+	if (src->efd)
+		eventfd_ctx_put(src->efd);
 err_g:
 	kfree(g);
 err_src:
@@ -273,7 +289,7 @@ int xpc_grant_derive(struct xpcopy_grant_derive *cmd,
 	if (parent->depth >= XPC_GRANT_DEPTH_MAX)
 		goto err_parent;
 	ret = -ESRCH;
-	if (!current->mm || !atomic_read(&parent->src->mm->mm_users))
+	if (!current->mm || !xpc_owner_alive(&parent->src->owner))
 		goto err_parent;
 
 	ret = -ENOMEM;
@@ -313,7 +329,7 @@ int xpc_grant_revoke(struct xpcopy_grant_revoke *cmd)
 	g = xpc_grant_get(cmd->grant_fd);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
-	if (current->mm && (current->mm == g->src->mm ||
+	if (current->mm && (current->mm == g->src->owner.mm ||
 			    current->mm == g->creator)) {
 		/* No publication through it once this returns. */
 		ret = mutex_lock_killable(&g->src->publish_lock);
@@ -355,15 +371,10 @@ int xpc_grant_info(struct xpcopy_grant_info *cmd)
 	spin_unlock(&g->src->lock);
 	if (xpc_grant_revoked(g))
 		cmd->revoked = 1;
-	else if (!atomic_read(&g->src->mm->mm_users))
+	else if (!xpc_owner_alive(&g->src->owner))
 		cmd->revoked = 2;
 	xpc_grant_put(g);
 	return 0;
-}
-
-static int xpc_grant_check(const void *arg)
-{
-	return xpc_grant_revoked(arg) ? -ESTALE : 0;
 }
 
 /**
@@ -407,9 +418,10 @@ struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 		riov[i].addr += g->base;
 	}
 	ret = -ESRCH;
-	if (!mmget_not_zero(g->src->mm))
+	if (!xpc_owner_alive(&g->src->owner) ||
+	    !mmget_not_zero(g->src->owner.mm))
 		goto err;
-	x->mm = g->src->mm;
+	x->mm = g->src->owner.mm;
 	x->check = xpc_grant_check;
 	x->check_arg = g;
 	return g;
@@ -439,7 +451,7 @@ int xpc_grant_publish(struct xpc_grant *g, u64 seq)
 		return -EINTR;
 	ret = xpc_grant_check(g);
 	if (!ret)
-		ret = xpc_engine_store_u64(src->mm, src->seq_addr, seq);
+		ret = xpc_engine_store_u64(src->owner.mm, src->seq_addr, seq);
 	if (!ret) {
 		spin_lock(&src->lock);
 		src->seq = seq;
@@ -474,6 +486,8 @@ static __poll_t xpc_grant_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &g->src->wait, wait);
 	if (xpc_grant_revoked(g))
 		return EPOLLERR;
+	if (!xpc_owner_alive(&g->src->owner))
+		return EPOLLHUP;
 	spin_lock(&g->src->lock);
 	if (g->src->gen != g->seen)
 		mask = EPOLLIN | EPOLLRDNORM;
@@ -506,15 +520,17 @@ static ssize_t xpc_grant_read(struct file *file, char __user *buf,
 	if (count < sizeof(val))
 		return -EINVAL;
 	for (;;) {
-		if (xpc_grant_revoked(g))
-			return -ESTALE;
+		ret = xpc_grant_check(g);
+		if (ret)
+			return ret;
 		if (xpc_grant_take(g, &val))
 			break;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible(g->src->wait,
 					       READ_ONCE(g->src->gen) != g->seen ||
-					       xpc_grant_revoked(g));
+					       xpc_grant_revoked(g) ||
+					       READ_ONCE(g->src->owner.gone));
 		if (ret)
 			return ret;
 	}
