@@ -24,6 +24,7 @@
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -639,19 +640,31 @@ static unsigned int xpc_buf_frags(void *buf, size_t len, struct xpc_frag *frags)
 }
 
 /*
+ * May the next batch touch the other side? Not once the check says no (the
+ * grant was revoked, or its owner exec'd or exited). Asked right before each
+ * batch's first access to @x->mm, after anything that may have waited (the
+ * caller's own pages, which a userfaultfd of the caller's can hold for as
+ * long as it likes): what reaches the other side after the owner went is at
+ * most the batch that was already under way.
+ */
+static int xpc_batch_allowed(const struct xpc_xfer *x)
+{
+	return x->check ? x->check(x->check_arg) : 0;
+}
+
+/*
  * Between batches: stop on a signal or when the check (revocation) says so.
  * An error injected here ends a copy at a batch boundary.
  */
 static noinline int xpc_between_batches(const struct xpc_xfer *x)
 {
+	int err;
+
 	if (signal_pending(current))
 		return -EINTR;
-	if (x->check) {
-		int err = x->check(x->check_arg);
-
-		if (err)
-			return err;
-	}
+	err = xpc_batch_allowed(x);
+	if (err)
+		return err;
 	cond_resched();
 	return 0;
 }
@@ -825,8 +838,11 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			nfrags = xpc_buf_frags(buf, len, frags);
 
 		t1 = ktime_get_ns();
-		ret = xpc_run_batch(&req, chunks, frags, nfrags, len, &rit,
-				    &moved);
+		/* Taking the caller's side may have waited: ask again. */
+		ret = xpc_batch_allowed(x);
+		if (!ret)
+			ret = xpc_run_batch(&req, chunks, frags, nfrags, len,
+					    &rit, &moved);
 		t2 = ktime_get_ns();
 		if (x->bounce && !x->write) {
 			size_t out = xpc_local_copy(buf, moved, &lit, true,
@@ -860,6 +876,31 @@ out_free:
 	kvfree(frags);
 	kfree(chunks);
 	return err;
+}
+
+/*
+ * Bring in the caller's page at @lit, where a copy with page faults disabled
+ * stopped, @want bytes at most being left: 0 when it is there now (the copy
+ * goes on), -EINTR on a signal, -EFAULT when it cannot be (unmapped,
+ * PROT_NONE, read-only for a read).
+ */
+static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
+{
+	const struct xpcopy_iovec *v = xpc_iter_seg(lit);
+	char __user *u;
+	u64 addr;
+	size_t n;
+
+	if (!v || !want)
+		return -EFAULT;
+	addr = v->addr + lit->off;
+	u = u64_to_user_ptr(addr);
+	n = min3(want, v->len - lit->off,
+		 (u64)(PAGE_SIZE - offset_in_page(addr)));
+	if ((to_user ? fault_in_safe_writeable(u, n) :
+		       fault_in_readable(u, n)) < n)
+		return 0;
+	return signal_pending(current) ? -EINTR : -EFAULT;
 }
 
 /*
@@ -911,6 +952,13 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		/* Short: the next round finds out why, at the page it stopped. */
 		if (got < nr)
 			n = (u64)got * PAGE_SIZE - first;
+		/*
+		 * The caller's side without waiting: a page of it that must be
+		 * faulted in (or that its userfaultfd holds) is brought in
+		 * below, with the other side's pages released, and the check
+		 * is asked again before they are taken again.
+		 */
+		pagefault_disable();
 		for (i = 0; i < got && moved < n; i++) {
 			unsigned int off = i ? 0 : first;
 			size_t len = min_t(u64, PAGE_SIZE - off, n - moved);
@@ -924,10 +972,13 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			if (c < len)
 				break;
 		}
+		pagefault_enable();
 		xpc_unpin(pages, got, x->write);
 		*done += moved;
 		rit.off += moved;
-		if (err || moved < n)
+		if (err == -EFAULT)
+			err = xpc_fault_in_local(&lit, !x->write, n - moved);
+		if (err)
 			break;
 		err = xpc_between_batches(x);
 		if (err)
