@@ -22,9 +22,14 @@
  * - Offsets: in grant mode the remote ranges of %XPCOPY_COPY are offsets
  *   into the window; every range must lie inside it.
  * - Lifetime: a grant refers to the address space the owner had when it
- *   made the grant. When the owner exits or executes a new program, every
- *   use fails with ``ESRCH``: no byte ever reaches the new image. The grant
- *   does not keep the owner's memory alive. Closing the last fd frees it.
+ *   made the grant. The owner is the process (all its threads): it has
+ *   exited or executed a new program exactly when none of its threads runs
+ *   on that address space any more. From then on every use fails with
+ *   ``ESRCH`` (copies, derive, read(2)), %XPCOPY_GRANT_INFO reports
+ *   ``revoked = 2``, and the fd polls ``EPOLLHUP``: no byte ever reaches
+ *   the new image, even while other copies through the grant are still in
+ *   flight. The grant does not keep the owner's memory alive. Closing the
+ *   last fd frees it.
  * - Attenuation: %XPCOPY_GRANT_DERIVE makes a narrower grant (a sub-window,
  *   fewer rights) to pass on; a grant can never be widened.
  * - Revocation: %XPCOPY_GRANT_REVOKE, by the owner or by the process that
@@ -41,14 +46,19 @@
  *   last read(2) of that open file (dup(2), fork(2) and ``SCM_RIGHTS`` share
  *   the open file, and so its read position); read(2) of 8 bytes returns the last published
  *   value (blocking unless ``O_NONBLOCK``: then ``EAGAIN``). A revoked grant
- *   polls ``EPOLLERR`` and reads fail with ``ESTALE``. An eventfd attached
+ *   polls ``EPOLLERR`` and reads fail with ``ESTALE``; one whose owner is
+ *   gone polls ``EPOLLHUP`` and reads fail with ``ESRCH``. An eventfd attached
  *   at creation (%XPCOPY_GRANT_EVENTFD) is signalled at every publication.
  *   When the publication itself fails after the data was copied (the grant
  *   was revoked in between: ``ESTALE``; the word is no longer writable:
  *   ``EFAULT``; a signal: ``EINTR``), the command fails although the data
  *   landed: nothing was published, and repeating the copy is safe.
- * - A copy already running when the owner exits completes (it holds the
- *   address space until it returns); every later use fails with ``ESRCH``.
+ * - A copy already running when the owner exits or executes stops at its
+ *   next batch boundary with a short count (``ESRCH`` if it had copied
+ *   nothing), as it does on revocation. The owner is checked again right
+ *   before each batch touches its memory, after every wait on the caller's
+ *   own pages: after the exec, a copy in flight moves at most the batch
+ *   that had passed its check before it, and into the old address space.
  */
 
 /**
