@@ -387,77 +387,6 @@ static int wait_in(int fd, int ms)
 }
 
 /*
- * One message on a SOCK_SEQPACKET socket, with an fd when fd >= 0.
- * Returns 0 or -errno.
- */
-static int send_msg(int sock, const void *data, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec io = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	memset(&u, 0, sizeof(u));
-	if (fd >= 0) {
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	if (sendmsg(sock, &m, MSG_NOSIGNAL) != (ssize_t)len)
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-/*
- * Receive one message of exactly len bytes, waiting at most ms; *fd gets
- * the fd that came with it (close-on-exec), or -1. Returns 0 or -errno.
- */
-static int recv_msg(int sock, void *data, size_t len, int *fd, int ms)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec io = { .iov_base = data, .iov_len = len };
-	struct msghdr m = {
-		.msg_iov = &io, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
-	int r;
-
-	if (fd)
-		*fd = -1;
-	r = wait_in(sock, ms);
-	if (r <= 0)
-		return r ? r : -ETIMEDOUT;
-	n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(cm), sizeof(int));
-			if (fd)
-				*fd = got;
-			else
-				close(got);
-		}
-	}
-	return n == (ssize_t)len ? 0 : -EPROTO;
-}
-
-/*
  * Become @uid (and gid) with no supplementary group and, as a non-root uid,
  * no capability. Returns 0 or -errno.
  */
@@ -568,16 +497,16 @@ static int victim_main(void)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != (void *)(uintptr_t)EXEC_ADDR) {
 		rep = -100 - errno;
-		send_msg(sock, &rep, sizeof(rep), -1);
+		xp_msg_send(sock, &rep, sizeof(rep), -1);
 		return 2;
 	}
 	pat_fill(p, len, S_VICTIM, 0);
-	if (send_msg(sock, &rep, sizeof(rep), -1))
+	if (xp_msg_send(sock, &rep, sizeof(rep), -1))
 		return 3;
-	if (recv_msg(sock, &rep, sizeof(rep), NULL, 60000))
+	if (xp_msg_recv(sock, &rep, sizeof(rep), NULL, 60000))
 		return 4;
 	rep = pat_check(p, len, S_VICTIM, 0);
-	return send_msg(sock, &rep, sizeof(rep), -1) ? 5 : 0;
+	return xp_msg_send(sock, &rep, sizeof(rep), -1) ? 5 : 0;
 }
 
 /* What scm_rights_exec asks and hears back. */
@@ -620,7 +549,7 @@ static int scm_holder_main(void)
 	rep.setup = drop_to((uid_t)env_u64("XPG_UID"));
 	if (rep.setup)
 		goto reply;
-	rep.setup = recv_msg(sock, &req, sizeof(req), &gfd, 60000);
+	rep.setup = xp_msg_recv(sock, &req, sizeof(req), &gfd, 60000);
 	if (rep.setup)
 		goto reply;
 	rep.had_fd = gfd >= 0;
@@ -640,7 +569,7 @@ static int scm_holder_main(void)
 	rep.pidret = pcopy(dev, CW, req.owner, out, 8, 0x10000, NULL);
 	rep.revret = grant_revoke(dev, gfd);
 reply:
-	return send_msg(sock, &rep, sizeof(rep), -1) ? 2 : 0;
+	return xp_msg_send(sock, &rep, sizeof(rep), -1) ? 2 : 0;
 }
 
 static void __attribute__((constructor)) helper_main(void)
@@ -2176,9 +2105,9 @@ TEST_F(grant, scm_rights_exec)
 	track(self, pid);
 	close(sv[1]);
 	req.owner = getpid();
-	ASSERT_EQ(0, send_msg(sv[0], &req, sizeof(req), gfd));
+	ASSERT_EQ(0, xp_msg_send(sv[0], &req, sizeof(req), gfd));
 	memset(&rep, 0, sizeof(rep));
-	ASSERT_EQ(0, recv_msg(sv[0], &rep, sizeof(rep), NULL, 60000))
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &rep, sizeof(rep), NULL, 60000))
 		TH_LOG("no answer from the exec'd holder");
 	ASSERT_EQ(0, rep.setup);
 	ASSERT_EQ(1, rep.had_fd);
@@ -2464,8 +2393,8 @@ static int h_owner(FIXTURE_DATA(grant) *self, void *arg)
 		pat_fill(w, a->len, S_OWN, 0);
 	gfd = grant(self->dev, GRW, w, a->len);
 	HCHECK(gfd >= 0, "grant: %d", gfd);
-	HCHECK(send_msg(a->sock, &addr, sizeof(addr), gfd) == 0, "send");
-	HCHECK(recv_msg(a->sock, &c, 1, NULL, 60000) == 0, "no word");
+	HCHECK(xp_msg_send(a->sock, &addr, sizeof(addr), gfd) == 0, "send");
+	HCHECK(xp_msg_recv(a->sock, &c, 1, NULL, 60000) == 0, "no word");
 	if (c == 'd')
 		sleep_ms(a->delay_ms);
 	return 0;
@@ -2486,7 +2415,7 @@ static int start_owner(FIXTURE_DATA(grant) *self, struct owner_arg *a,
 	*sock = sv[0];
 	if (*pid < 0)
 		return -ECHILD;
-	ret = recv_msg(sv[0], &addr, sizeof(addr), &gfd, 60000);
+	ret = xp_msg_recv(sv[0], &addr, sizeof(addr), &gfd, 60000);
 	if (ret)
 		return ret;
 	return gfd >= 0 ? gfd : -EBADF;
@@ -2506,7 +2435,7 @@ TEST_F(grant, owner_exit_esrch)
 	ASSERT_LE(0, gfd) TH_LOG("owner: %s", self->r->msg);
 	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 100, 3, 0, &copied));
 	ASSERT_EQ(-1, pat_check(back, 100, S_OWN, 3));
-	ASSERT_EQ(0, send_msg(sock, "x", 1, -1));
+	ASSERT_EQ(0, xp_msg_send(sock, "x", 1, -1));
 	ASSERT_HELPER_OK(pid, 30000);
 	ASSERT_EQ(-ESRCH, gcopy(self->dev, CW, gfd, self->data, 100, 0, 0,
 				&copied));
@@ -2535,8 +2464,8 @@ static int h_exec_owner(FIXTURE_DATA(grant) *self, void *arg)
 	pat_fill(w, a->len, S_OWN, 0);
 	gfd = grant(self->dev, GRW, w, a->len);
 	HCHECK(gfd >= 0, "grant: %d", gfd);
-	HCHECK(send_msg(a->sock, &addr, sizeof(addr), gfd) == 0, "send");
-	HCHECK(recv_msg(a->sock, &c, 1, NULL, 60000) == 0, "no word");
+	HCHECK(xp_msg_send(a->sock, &addr, sizeof(addr), gfd) == 0, "send");
+	HCHECK(xp_msg_recv(a->sock, &c, 1, NULL, 60000) == 0, "no word");
 	exec_helper("victim", a->sock, "XPG_LEN", a->len);
 	hfail(r, __LINE__, "execve", "%s", strerror(errno));
 	return 1;
@@ -2562,15 +2491,15 @@ TEST_F(grant, owner_exec_esrch)
 	pid = spawn(self, h_exec_owner, &a);
 	ASSERT_LT(0, pid);
 	close(sv[1]);
-	ASSERT_EQ(0, recv_msg(sv[0], &addr, sizeof(addr), &gfd, 60000))
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &addr, sizeof(addr), &gfd, 60000))
 		TH_LOG("owner: %s", self->r->msg);
 	ASSERT_LE(0, gfd);
 	/* Through the grant while the old image lives. */
 	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 64, 0, 0,
 			   &copied));
-	ASSERT_EQ(0, send_msg(sv[0], "e", 1, -1));
+	ASSERT_EQ(0, xp_msg_send(sv[0], "e", 1, -1));
 	/* The new image says it runs: the exec is complete. */
-	ASSERT_EQ(0, recv_msg(sv[0], &rep, sizeof(rep), NULL, 60000))
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &rep, sizeof(rep), NULL, 60000))
 		TH_LOG("no word from the new image");
 	ASSERT_EQ(-1, rep) TH_LOG("the new image could not map its window");
 	ASSERT_EQ(-ESRCH, gcopy(self->dev, CW, gfd, self->data, a.len, 0, 0,
@@ -2580,8 +2509,8 @@ TEST_F(grant, owner_exec_esrch)
 	ASSERT_EQ(0, info(self->dev, gfd, &in));
 	ASSERT_EQ(2U, in.revoked);
 	rep = 0;
-	ASSERT_EQ(0, send_msg(sv[0], &rep, sizeof(rep), -1));
-	ASSERT_EQ(0, recv_msg(sv[0], &rep, sizeof(rep), NULL, 60000));
+	ASSERT_EQ(0, xp_msg_send(sv[0], &rep, sizeof(rep), -1));
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &rep, sizeof(rep), NULL, 60000));
 	ASSERT_EQ(-1, rep) TH_LOG("a byte reached the new image at %lld",
 				  rep);
 	ASSERT_HELPER_OK(pid, 30000);
@@ -2608,7 +2537,7 @@ TEST_F_TIMEOUT(grant, owner_exit_during_copy, GRANT_TIMEOUT)
 	big_fill(local, BIG, S_DATA);
 	gfd = start_owner(self, &a, &sock, &pid);
 	ASSERT_LE(0, gfd) TH_LOG("owner: %s", self->r->msg);
-	ASSERT_EQ(0, send_msg(sock, "d", 1, -1));
+	ASSERT_EQ(0, xp_msg_send(sock, "d", 1, -1));
 	t0 = now_ns();
 	ret = gcopy(self->dev, CW, gfd, local, BIG, 0, 0, &copied);
 	if (ret == 0) {

@@ -16,8 +16,6 @@
  */
 #include <liburing.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "xpcopy_test.h"
 
@@ -30,71 +28,6 @@
 #define RACE_ROUNDS	40
 #define RACE_THREADS	2
 #define GRW		(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
-
-/* ------------------------------------------------------------------------
- * Messages over a SOCK_SEQPACKET pair, with at most one fd.
- */
-
-static int msg_send(int sock, const void *data, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec io = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	memset(&u, 0, sizeof(u));
-	if (fd >= 0) {
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -EIO;
-}
-
-/* One message of exactly @len bytes within @ms; *fd gets its fd or -1. */
-static int msg_recv(int sock, void *data, size_t len, int *fd, int ms)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec io = { .iov_base = data, .iov_len = len };
-	struct msghdr m = {
-		.msg_iov = &io, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
-	int r;
-
-	if (fd)
-		*fd = -1;
-	r = xp_poll_in(sock, ms);
-	if (r <= 0)
-		return r ? r : -ETIMEDOUT;
-	n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-		int got;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		memcpy(&got, CMSG_DATA(cm), sizeof(int));
-		if (fd)
-			*fd = got;
-		else
-			close(got);
-	}
-	return n == (ssize_t)len ? 0 : -EPROTO;
-}
 
 static int grant_make(int dev, const void *addr, __u64 len)
 {
@@ -179,12 +112,12 @@ static int victim_main(int sock, int mfd)
 		rep = -1;
 	else if (mfd < 0)
 		xp_fill(w, WIN_LEN, S_OWN, 0);
-	if (msg_send(sock, &rep, sizeof(rep), -1) || rep < 0)
+	if (xp_msg_send(sock, &rep, sizeof(rep), -1) || rep < 0)
 		return 2;
-	if (msg_recv(sock, &rep, sizeof(rep), NULL, 120000))
+	if (xp_msg_recv(sock, &rep, sizeof(rep), NULL, 120000))
 		return 3;
 	rep = xp_check(w, WIN_LEN, S_OWN, 0);
-	return msg_send(sock, &rep, sizeof(rep), -1) ? 4 : 0;
+	return xp_msg_send(sock, &rep, sizeof(rep), -1) ? 4 : 0;
 }
 
 /* What an image of owner_exec_race says when it starts. */
@@ -217,10 +150,10 @@ static int race_main(int sock, int mfd, int round)
 		m.late += __atomic_load_n(&slot[i * 8], __ATOMIC_ACQUIRE) >
 			  m.t_new;
 	if (round == RACE_ROUNDS)
-		return msg_send(sock, &m, sizeof(m), -1) ? 3 : 0;
+		return xp_msg_send(sock, &m, sizeof(m), -1) ? 3 : 0;
 	dev = open(XPCOPY_DEV, O_RDWR | O_CLOEXEC);
 	gfd = dev < 0 ? -1 : grant_make(dev, slot, WIN_LEN);
-	if (gfd < 0 || msg_send(sock, &m, sizeof(m), gfd))
+	if (gfd < 0 || xp_msg_send(sock, &m, sizeof(m), gfd))
 		return 4;
 	close(gfd);
 	close(dev);
@@ -260,10 +193,10 @@ static int owner_main(bool shared, int sock)
 		return 2;
 	xp_fill(w, WIN_LEN, S_OWN, 0);
 	gfd = grant_make(dev, w, WIN_LEN);
-	if (gfd < 0 || msg_send(sock, "g", 1, gfd) ||
-	    msg_send(sock, "m", 1, mfd))
+	if (gfd < 0 || xp_msg_send(sock, "g", 1, gfd) ||
+	    xp_msg_send(sock, "m", 1, mfd))
 		return 3;
-	if (msg_recv(sock, &c, 1, NULL, 120000))
+	if (xp_msg_recv(sock, &c, 1, NULL, 120000))
 		return 4;
 	if (c == 'e')
 		exec_image("victim", sock, mfd, 0);
@@ -383,9 +316,9 @@ FIXTURE_SETUP(own)
 	}
 	close(sv[1]);
 	self->sock = sv[0];
-	ASSERT_EQ(0, msg_recv(self->sock, &c, 1, &self->gfd, 60000));
+	ASSERT_EQ(0, xp_msg_recv(self->sock, &c, 1, &self->gfd, 60000));
 	ASSERT_LE(0, self->gfd);
-	ASSERT_EQ(0, msg_recv(self->sock, &c, 1, &self->mfd, 60000));
+	ASSERT_EQ(0, xp_msg_recv(self->sock, &c, 1, &self->mfd, 60000));
 	ASSERT_EQ(variant->shared, self->mfd >= 0);
 }
 
@@ -500,10 +433,10 @@ static void stall_across(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, wait_fault(self->uffd, &fault))
 		TH_LOG("the copy did not stall on the holder's page");
 	ASSERT_EQ(xp_ptr(self->stall), fault & ~(uint64_t)4095);
-	ASSERT_EQ(0, msg_send(self->sock, &how, 1, -1));
+	ASSERT_EQ(0, xp_msg_send(self->sock, &how, 1, -1));
 	if (how == 'e') {
 		/* The new image runs: the exec is complete. */
-		ASSERT_EQ(0, msg_recv(self->sock, &rep, sizeof(rep), NULL,
+		ASSERT_EQ(0, xp_msg_recv(self->sock, &rep, sizeof(rep), NULL,
 				      60000));
 		ASSERT_LT(0, rep) TH_LOG("the new image could not map");
 	} else {
@@ -533,8 +466,8 @@ static void stall_across(struct __test_metadata *_metadata,
 	}
 	if (how == 'e') {
 		rep = 0;
-		ASSERT_EQ(0, msg_send(self->sock, &rep, sizeof(rep), -1));
-		ASSERT_EQ(0, msg_recv(self->sock, &rep, sizeof(rep), NULL,
+		ASSERT_EQ(0, xp_msg_send(self->sock, &rep, sizeof(rep), -1));
+		ASSERT_EQ(0, xp_msg_recv(self->sock, &rep, sizeof(rep), NULL,
 				      60000));
 		ASSERT_EQ(-1, rep) TH_LOG("the new image sees a holder's byte "
 					  "at %lld", rep);
@@ -565,12 +498,12 @@ TEST_F(own, poller_woken_by_exec)
 	ASSERT_LE(0, waker);
 	if (waker == 0) {
 		xp_sleep_ms(200);
-		_exit(msg_send(self->sock, "e", 1, -1) ? 1 : 0);
+		_exit(xp_msg_send(self->sock, "e", 1, -1) ? 1 : 0);
 	}
 	ASSERT_EQ(1, poll(&p, 1, 30000)) TH_LOG("no wake-up in 30 s");
 	ASSERT_EQ(POLLHUP, p.revents & (POLLHUP | POLLERR | POLLIN));
 	ASSERT_EQ(waker, xp_waitpid_ms(waker, &status, 10000));
-	ASSERT_EQ(0, msg_recv(self->sock, &rep, sizeof(rep), NULL, 60000));
+	ASSERT_EQ(0, xp_msg_recv(self->sock, &rep, sizeof(rep), NULL, 60000));
 	ASSERT_LT(0, rep);
 }
 
@@ -689,7 +622,7 @@ TEST_F_TIMEOUT(race, owner_exec_race, 600)
 		struct race_msg m;
 		int fd;
 
-		ASSERT_EQ(0, msg_recv(sv[0], &m, sizeof(m), &fd, 60000))
+		ASSERT_EQ(0, xp_msg_recv(sv[0], &m, sizeof(m), &fd, 60000))
 			TH_LOG("no word from image %d", k);
 		ASSERT_EQ(k, m.round);
 		r->t_new[k] = m.t_new;

@@ -28,8 +28,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <linux/userfaultfd.h>
@@ -525,6 +527,77 @@ static inline int xp_poll_in(int fd, int ms)
 			return -errno;
 		return r > 0;
 	}
+}
+
+/*
+ * One message on a SOCK_SEQPACKET socket, with an fd when fd >= 0.
+ * Returns 0 or -errno.
+ */
+static inline int xp_msg_send(int sock, const void *data, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec io = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	memset(&u, 0, sizeof(u));
+	if (fd >= 0) {
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &m, MSG_NOSIGNAL) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/*
+ * Receive one message of exactly len bytes, waiting at most ms; *fd gets
+ * the fd that came with it (close-on-exec), or -1. Returns 0 or -errno.
+ */
+static inline int xp_msg_recv(int sock, void *data, size_t len, int *fd, int ms)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec io = { .iov_base = data, .iov_len = len };
+	struct msghdr m = {
+		.msg_iov = &io, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int r;
+
+	if (fd)
+		*fd = -1;
+	r = xp_poll_in(sock, ms);
+	if (r <= 0)
+		return r ? r : -ETIMEDOUT;
+	n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm), sizeof(int));
+			if (fd)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+	return n == (ssize_t)len ? 0 : -EPROTO;
 }
 
 /* Make a forked helper die with its parent. */
