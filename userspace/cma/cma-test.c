@@ -137,6 +137,7 @@ struct tgt {
 static const char *self_exe;
 static const char *lib;
 static int ntest, nfail;
+static int spawn_stderr = -1;	/* the next target's stderr, if >= 0 */
 
 static void tap(int ok, const char *name, const char *fmt, ...)
 {
@@ -190,6 +191,8 @@ static int spawn(struct tgt *t, unsigned int seed, int preload,
 
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		if (spawn_stderr >= 0)
+			dup2(spawn_stderr, 2);
 		if (preload)
 			setenv("LD_PRELOAD", lib, 1);
 		else
@@ -226,6 +229,40 @@ static void stop(struct tgt *t)
 	fclose(t->in);
 	fclose(t->out);
 	waitpid(t->pid, NULL, 0);
+}
+
+/*
+ * Start a target that prints its library's counters at exit
+ * (XPCOPY_CMA_STATS=1) into a temporary file, open as *@err.
+ */
+static int spawn_counted(struct tgt *t, unsigned int seed, FILE **err)
+{
+	int ret;
+
+	*err = tmpfile();
+	if (!*err)
+		return -1;
+	spawn_stderr = fileno(*err);
+	ret = spawn(t, seed, 1, "XPCOPY_CMA_STATS=1", NULL);
+	spawn_stderr = -1;
+	return ret;
+}
+
+/* After stop(): how many times the target gave its grant away, or -1. */
+static long served_count(FILE *err)
+{
+	char line[256];
+	long served = -1;
+
+	rewind(err);
+	while (fgets(line, sizeof(line), err)) {
+		const char *p = strstr(line, "grant served ");
+
+		if (p)
+			served = strtol(p + strlen("grant served "), NULL, 10);
+	}
+	fclose(err);
+	return served;
 }
 
 static unsigned long long stat_copies(void)
@@ -298,6 +335,43 @@ static void *impostor_main(void *arg)
 		}
 		close(c);
 	}
+}
+
+/*
+ * Errors of the module about the call, not the grant, leave the cached
+ * grant alone: a local range that wraps (the kernel's import_iovec() says
+ * EFAULT) and a remote page that is not mapped (the module's EFAULT)
+ * between two good reads; the target gives its grant away once.
+ */
+static void test_module_error_keeps_grant(unsigned char *l)
+{
+	struct iovec lv = { (void *)-1, 16 }, rv;
+	ssize_t n1, n2, n3, n4;
+	int e2, e3;
+	long served;
+	struct tgt g;
+	FILE *err;
+
+	if (spawn_counted(&g, 13, &err)) {
+		tap(0, "module_error_keeps_grant", "cannot start the target");
+		return;
+	}
+	n1 = rd(g.pid, l, PAGE, g.buf, PAGE);
+	rv = (struct iovec){ g.buf, 16 };
+	errno = 0;
+	n2 = process_vm_readv(g.pid, &lv, 1, &rv, 1, 0);
+	e2 = errno;
+	errno = 0;
+	n3 = rd(g.pid, l, PAGE, g.guard, PAGE);
+	e3 = errno;
+	n4 = rd(g.pid, l, PAGE, g.buf, PAGE);
+	stop(&g);
+	served = served_count(err);
+	tap(n1 == PAGE && n2 == -1 && e2 == EFAULT && n3 == -1 &&
+	    e3 == EFAULT && n4 == PAGE && served == 1,
+	    "module_error_keeps_grant",
+	    "reads %zd, %zd errno %d, %zd errno %d, %zd; grant given %ld times, wanted once",
+	    n1, n2, e2, n3, e3, n4, served);
 }
 
 static int suite(void)
@@ -415,6 +489,7 @@ static int suite(void)
 		tap(n == -1 && errno == EFAULT, "efault_bad_iovec_array",
 		    "returned %zd errno %d", n, errno);
 	}
+	test_module_error_keeps_grant(l);
 	/* Our own memory: the system call (always allowed). */
 	fill(l2, 4096, 9);
 	n = rd(getpid(), l, 4096, l2, 4096);

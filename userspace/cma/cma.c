@@ -101,6 +101,7 @@ struct cma_peer {
 	int grant;		/* -1: no grant (a remembered "no") */
 	int refs;		/* calls using @grant now */
 	bool dead;		/* evicted while in use: close at last put */
+	bool lost;		/* @grant is no longer our fd: never close it */
 	long long until;	/* for a "no": when to ask again */
 };
 
@@ -345,6 +346,16 @@ err_grant:
  * Asking peers for their grant
  */
 
+/* Is @fd a live grant of a whole address space, read and write? */
+static bool cma_window_grant(int fd)
+{
+	struct xpcopy_grant_info info;
+
+	return xpcopy_grant_info(cma.dev, fd, &info) >= 0 &&
+	       (info.rights & CMA_RIGHTS) == CMA_RIGHTS &&
+	       info.len == CMA_WINDOW_LEN && !info.revoked;
+}
+
 /* The grant of process @pid, or -1 when it does not serve one to us. */
 static int cma_ask(pid_t pid)
 {
@@ -358,7 +369,6 @@ static int cma_ask(pid_t pid)
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
 	};
-	struct xpcopy_grant_info info;
 	struct cma_req req;
 	struct sockaddr_un a;
 	struct ucred cred;
@@ -404,10 +414,7 @@ static int cma_ask(pid_t pid)
 		fd = -1;
 		goto out;
 	}
-	/* A grant of the whole address space, live, read and write. */
-	if (xpcopy_grant_info(cma.dev, fd, &info) < 0 ||
-	    (info.rights & CMA_RIGHTS) != CMA_RIGHTS ||
-	    info.len != CMA_WINDOW_LEN || info.revoked) {
+	if (!cma_window_grant(fd)) {
 		dbg("pid %d sent something that is not its grant", (int)pid);
 		close(fd);
 		fd = -1;
@@ -481,17 +488,27 @@ static struct cma_peer *cma_get(pid_t pid)
 	return fd >= 0 ? p : NULL;
 }
 
-/* Drop a reference; @forget: the grant is no good any more. */
-static void cma_put(struct cma_peer *p, bool forget)
+enum cma_put_how {
+	CMA_KEEP,	/* the grant is good */
+	CMA_DEAD,	/* the peer's grant is dead: close our fd, forget it */
+	CMA_LOST,	/* our fd is not the grant any more (the program closed
+			 * it, maybe reused the number): forget, never close */
+};
+
+/* Drop a reference to @p's grant. */
+static void cma_put(struct cma_peer *p, enum cma_put_how how)
 {
 	pthread_mutex_lock(&cma.lock);
-	if (forget)
+	if (how == CMA_LOST)
+		p->lost = true;
+	if (how != CMA_KEEP)
 		p->dead = true;
 	if (!--p->refs && p->dead) {
-		close(p->grant);
+		if (!p->lost)
+			close(p->grant);
 		p->grant = -1;
 		p->pid = 0;
-		p->dead = false;
+		p->dead = p->lost = false;
 	}
 	pthread_mutex_unlock(&cma.lock);
 }
@@ -595,21 +612,40 @@ again:
 				     p->grant,
 				     (const struct xpcopy_iovec *)lv, lc,
 				     (const struct xpcopy_iovec *)rv, rn, 0) : 0;
+	/*
+	 * Which errors mean the grant is no good. The module says of a grant
+	 * (see the UAPI header): ESRCH, its owner exited or executed;
+	 * ESTALE, it was revoked. Either way the pid may be another
+	 * process's now: forget the grant and ask again. EBADF, and EINVAL,
+	 * ERANGE or EACCES about a grant, mean that our fd is not the grant
+	 * we were given any more (the program closed it and maybe opened
+	 * something else under the number): forget it without closing it.
+	 * Every other error (EFAULT, EINTR, ENOMEM, and EINVAL about the
+	 * ranges) is about this call, not the grant, which is kept.
+	 */
 	switch (ret) {
 	case -ESRCH:
 	case -ESTALE:
+		cma_put(p, CMA_DEAD);
+		if (++tries < 2)
+			goto again;
+		goto kernel;
 	case -EBADF:
 	case -EINVAL:
 	case -ERANGE:
 	case -EACCES:
-		/* The process is gone (its pid may be another's now), or our
-		 * fd is not its grant any more: ask whoever has the pid now. */
-		cma_put(p, true);
-		if (++tries < 2)
-			goto again;
+		if (ret == -EBADF || !cma_window_grant(p->grant)) {
+			cma_put(p, CMA_LOST);
+			if (++tries < 2)
+				goto again;
+			goto kernel;
+		}
+		/* The module refused ranges that the kernel takes (or
+		 * would refuse with its own errno): the kernel decides. */
+		cma_put(p, CMA_KEEP);
 		goto kernel;
 	default:
-		cma_put(p, false);
+		cma_put(p, CMA_KEEP);
 		if (ret >= 0)
 			atomic_fetch_add(&cma.via_xpcopy, 1);
 		if (ret == 0 && (unsigned long)rn < rc)
