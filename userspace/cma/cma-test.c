@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -71,6 +74,31 @@ static long bad_bytes(const unsigned char *b, size_t n, unsigned int seed)
 	return bad;
 }
 
+static atomic_int sleeper_tid;
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	atomic_store(&sleeper_tid, (int)gettid());
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* Start a thread that sleeps for ever; its thread id. */
+static pid_t start_sleeper(void)
+{
+	pthread_t th;
+
+	atomic_store(&sleeper_tid, 0);
+	if (pthread_create(&th, NULL, sleeper, NULL))
+		return -1;
+	pthread_detach(th);
+	while (!atomic_load(&sleeper_tid))
+		usleep(1000);
+	return atomic_load(&sleeper_tid);
+}
+
 /*
  * The target. Commands on stdin, one a line:
  *	fork SEED	the child refills its buffer with SEED, prints its
@@ -78,6 +106,7 @@ static long bad_bytes(const unsigned char *b, size_t n, unsigned int seed)
  *	exec		execute cma-test target 99 without LD_PRELOAD
  *	verify SEED	print "GOOD" when the buffer holds SEED's pattern,
  *			else "BAD n"
+ *	thread		start a thread that sleeps; print "TID tid"
  *	quit		exit
  */
 static int target(unsigned int seed, const char *self)
@@ -116,6 +145,9 @@ static int target(unsigned int seed, const char *self)
 				printf("BAD %ld\n", bad);
 			else
 				printf("GOOD\n");
+			fflush(stdout);
+		} else if (!strncmp(line, "thread", 6)) {
+			printf("TID %d\n", (int)start_sleeper());
 			fflush(stdout);
 		} else if (!strncmp(line, "quit", 4)) {
 			return 0;
@@ -374,6 +406,113 @@ static void test_module_error_keeps_grant(unsigned char *l)
 	    n1, n2, e2, n3, e3, n4, served);
 }
 
+/*
+ * One call, three answers: the library's (glibc's process_vm_readv/writev,
+ * which it replaces), the kernel's (the raw system call) and the one the
+ * kernel is known to give (@want_n, @want_err). The library must give the
+ * known answer; so must the kernel, unless it refuses with EPERM a row
+ * that reaches its task lookup (@lookup: another process) because
+ * ptrace_scope forbids it: then only the library is compared. Such a row
+ * that copies must copy through xpcopy, and a read must bring the bytes of
+ * pattern(@seed) (reads are of the start of a buffer).
+ */
+static unsigned char *row_buf;	/* where rows read to: cleared first */
+
+static void row(const char *name, bool write, pid_t pid,
+		const struct iovec *lv, unsigned long lc,
+		const struct iovec *rv, unsigned long rc,
+		ssize_t want_n, int want_err, bool lookup, int seed)
+{
+	unsigned long long c0, c1;
+	ssize_t n, k;
+	int e, ke;
+	long bad = 0;
+	bool ok;
+
+	if (row_buf)
+		memset(row_buf, 0, BUFSZ);
+	c0 = stat_copies();
+	errno = 0;
+	n = write ? process_vm_writev(pid, lv, lc, rv, rc, 0) :
+		    process_vm_readv(pid, lv, lc, rv, rc, 0);
+	e = errno;
+	c1 = stat_copies();
+	if (!write && n > 0 && seed >= 0)
+		bad = bad_bytes(lv[0].iov_base, n, seed);
+	errno = 0;
+	k = syscall(write ? SYS_process_vm_writev : SYS_process_vm_readv,
+		    pid, lv, lc, rv, rc, 0UL);
+	ke = errno;
+	ok = n == want_n && (n >= 0 || e == want_err) && !bad &&
+	     (n <= 0 || !lookup || c1 > c0) &&
+	     ((k == want_n && (k >= 0 || ke == want_err)) ||
+	      (lookup && k == -1 && ke == EPERM));
+	tap(ok, name,
+	    "library %zd errno %d (%s), %ld bad bytes, copies %llu -> %llu; kernel %zd errno %d (%s); wanted %zd errno %d",
+	    n, e, strerror(e), bad, c0, c1, k, ke, strerror(ke), want_n,
+	    want_n < 0 ? want_err : 0);
+}
+
+/*
+ * The order of the kernel's checks (process_vm_rw()): flags, the local
+ * array, no local byte (0), the remote array, no remote byte (0), the
+ * task lookup by any thread's id, the copy, which stops when the local
+ * side is full. @t holds pattern(@seed).
+ */
+static void test_kernel_order(struct tgt *t, unsigned char *l, int seed)
+{
+	static struct iovec many[IOV_MAX + 1];
+	const size_t big = (size_t)-1 / 2;	/* 2^63 - 1 */
+	struct iovec l0 = { l, 0 }, l16 = { l, 16 }, lwrap = { (void *)-1, 16 };
+	struct iovec lneg = { l, (size_t)-1 }, r16 = { t->buf, 16 };
+	struct iovec rneg = { t->buf, (size_t)-1 }, r0 = { t->buf, 0 };
+	struct iovec rsum[4] = { { t->buf, 16 }, { t->buf, big },
+				 { t->buf, big }, { t->buf, big } };
+	static unsigned char mine[16];
+	struct iovec own = { l + PAGE, 16 }, src = { mine, 16 };
+	char line[64];
+	int i, tid = -1;
+
+	for (i = 0; i <= IOV_MAX; i++)
+		many[i] = (struct iovec){ t->buf, 1 };
+	row_buf = l;
+	row("order_zero_local_unreadable_remote_array", false, t->pid,
+	    &l0, 1, (void *)8, 1, 0, 0, false, -1);
+	row("order_zero_local_remote_length_minus_1", false, t->pid,
+	    &l0, 1, &rneg, 1, 0, 0, false, -1);
+	row("order_zero_local_1025_remote_ranges", false, t->pid,
+	    &l0, 1, many, IOV_MAX + 1, 0, 0, false, -1);
+	row("order_unreadable_local_array_1025_remote_ranges", false, t->pid,
+	    (void *)8, 1, many, IOV_MAX + 1, -1, EFAULT, false, -1);
+	row("order_local_negative_length_unreadable_remote_array", false,
+	    t->pid, &lneg, 1, (void *)8, 1, -1, EINVAL, false, -1);
+	row("order_local_range_wraps_efault", false, t->pid,
+	    &lwrap, 1, &r16, 1, -1, EFAULT, false, -1);
+	row("order_write_local_range_wraps_efault", true, t->pid,
+	    &lwrap, 1, &r16, 1, -1, EFAULT, false, -1);
+	row("order_zero_remote_bytes_no_such_pid", false, INT_MAX,
+	    &l16, 1, &r0, 1, 0, 0, false, -1);
+	row("order_no_remote_ranges", false, t->pid,
+	    &l16, 1, &r0, 0, 0, 0, false, -1);
+	row("remote_lengths_sum_past_2_64_copies", false, t->pid,
+	    &l16, 1, rsum, 4, 16, 0, true, seed);
+	row("liovcnt_high_bits_ignored", false, t->pid,
+	    &l16, (1UL << 32) | 1, &r16, 1, 16, 0, true, seed);
+	say(t, "thread\n");
+	if (!fgets(line, sizeof(line), t->out) ||
+	    sscanf(line, "TID %d", &tid) != 1 || tid == t->pid) {
+		tap(0, "thread_id_as_pid", "the target started no thread");
+	} else {
+		row("thread_id_as_pid", false, tid, &l16, 1, &r16, 1, 16, 0,
+		    true, seed);
+	}
+	/* A thread of our own: the system call, always allowed. */
+	fill(mine, 16, 9);
+	row("own_thread_id_as_pid", false, start_sleeper(), &own, 1, &src, 1,
+	    16, 0, false, 9);
+	row_buf = NULL;
+}
+
 static int suite(void)
 {
 	unsigned char *l = malloc(BUFSZ), *l2 = malloc(BUFSZ);
@@ -490,6 +629,7 @@ static int suite(void)
 		    "returned %zd errno %d", n, errno);
 	}
 	test_module_error_keeps_grant(l);
+	test_kernel_order(&t, l, 6);
 	/* Our own memory: the system call (always allowed). */
 	fill(l2, 4096, 9);
 	n = rd(getpid(), l, 4096, l2, 4096);

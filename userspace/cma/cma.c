@@ -20,9 +20,13 @@
  * - Use. process_vm_readv/writev(pid, ...) on a pid whose process serves a
  *   grant (checked: the listening socket's SO_PEERCRED pid is that pid)
  *   copies through the grant, the remote addresses being offsets into a
- *   window that starts at 0. Every other call (no server, refused, own pid,
- *   no /dev/xpcopy, nothing to copy) is the real system call, so a process
- *   that did not load the library is reached exactly as without it.
+ *   window that starts at 0; pid may be any thread's id, as for the
+ *   kernel. The arguments are checked in the kernel's order first (see
+ *   cma_rw()): an error the kernel finds before it looks up the pid, and
+ *   a call with nothing to copy, get the kernel's answer here. Every other
+ *   call (no server, refused, own process, no /dev/xpcopy) is the real
+ *   system call, so a process that did not load the library is reached
+ *   exactly as without it.
  *
  * Environment:
  *	XPCOPY_CMA=0		load but do nothing: every call is the system
@@ -107,6 +111,7 @@ struct cma_peer {
 
 static struct {
 	bool enabled;		/* a device and a grant: calls may use xpcopy */
+	bool proc_ok;		/* /proc is of our pid namespace */
 	bool debug, stats, serve_fork;
 	int dev;		/* /dev/xpcopy */
 	/* serving */
@@ -427,16 +432,45 @@ out:
 }
 
 /*
+ * The process (thread group id) of thread @tid: @tid itself for a process,
+ * 0 when no thread has that id, @tid when /proc cannot tell.
+ */
+static pid_t cma_tgid(pid_t tid)
+{
+	char path[32], buf[512], *t;
+	ssize_t n;
+	int fd;
+
+	if (!cma.proc_ok)
+		return tid;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return tid;
+	buf[n] = 0;
+	t = strstr(buf, "\nTgid:");
+	return t ? (pid_t)strtol(t + 6, NULL, 10) : tid;
+}
+
+/*
  * The cache slot of @pid with a reference on its grant, asking the peer
  * when it is not known; NULL when the call must go to the kernel.
+ * @resolve: @pid may be a thread's id (see below).
  */
-static struct cma_peer *cma_get(pid_t pid)
+static struct cma_peer *cma_get(pid_t pid, bool resolve)
 {
 	struct cma_peer *p, *free_slot = NULL;
 	long long now = 0;
 	unsigned int i;
+	pid_t tgid;
 	int fd;
 
+	if (pid <= 0)
+		return NULL;	/* the kernel finds no task: ESRCH */
 	pthread_mutex_lock(&cma.lock);
 	for (i = 0; i < CMA_CACHE; i++) {
 		p = &cma.peers[i];
@@ -458,6 +492,18 @@ static struct cma_peer *cma_get(pid_t pid)
 	}
 	pthread_mutex_unlock(&cma.lock);
 
+	/*
+	 * The kernel takes the id of any thread (find_get_task_by_vpid()):
+	 * a thread's calls go to its process's grant. A thread id is never
+	 * cached, so that every call checks that the thread still exists
+	 * (else the kernel's ESRCH) and belongs to that process.
+	 */
+	if (resolve) {
+		tgid = cma_tgid(pid);
+		if (tgid != pid)
+			return tgid > 0 && tgid != getpid() ?
+				cma_get(tgid, false) : NULL;
+	}
 	fd = cma_ask(pid);
 
 	pthread_mutex_lock(&cma.lock);
@@ -531,86 +577,141 @@ static ssize_t sys_rw(bool write, pid_t pid, const struct iovec *l,
 #define CMA_IOV_STACK		16
 
 /*
- * Read the caller's iovec arrays as the kernel does, through the kernel:
- * an unreadable array is EFAULT, not a crash (our own memory is always
- * ours to read, whatever ptrace_scope says). Then check them as
- * process_vm_rw() does: a negative length is EINVAL; the local side is
- * clipped to CMA_MAX_RW_COUNT bytes; the remote side is cut at the first
- * range that reaches past the window (past any user address: the kernel's
- * copy stops there with EFAULT). Returns the number of remote ranges kept,
- * and the local total in *@ltotal, or -errno.
+ * Read @len bytes of our own memory at @src through the kernel: an address
+ * that cannot be read is a short count (or -1), never a crash. Our own
+ * memory is always ours to read, whatever ptrace_scope says.
  */
-static long cma_import(const struct iovec *l, unsigned long lc,
-		       const struct iovec *r, unsigned long rc,
-		       struct iovec *lv, struct iovec *rv, size_t *ltotal)
+static ssize_t cma_read_self(void *dst, const void *src, size_t len)
 {
-	struct iovec to[2] = { { lv, lc * sizeof(*lv) }, { rv, rc * sizeof(*rv) } };
-	struct iovec from[2] = { { (void *)l, lc * sizeof(*l) },
-				 { (void *)r, rc * sizeof(*r) } };
-	size_t total = 0;
-	unsigned long i;
+	struct iovec to = { dst, len }, from = { (void *)src, len };
 
-	if (syscall(SYS_process_vm_readv, getpid(), to, 2UL, from, 2UL, 0UL) !=
-	    (ssize_t)((lc + rc) * sizeof(*l)))
-		return -EFAULT;
-	for (i = 0; i < lc; i++)
-		if ((ssize_t)lv[i].iov_len < 0)
-			return -EINVAL;
-	for (i = 0; i < rc; i++)
-		if ((ssize_t)rv[i].iov_len < 0)
-			return -EINVAL;
-	for (i = 0; i < lc; i++) {
-		if (lv[i].iov_len > CMA_MAX_RW_COUNT - total)
-			lv[i].iov_len = CMA_MAX_RW_COUNT - total;
-		total += lv[i].iov_len;
-	}
-	*ltotal = total;
-	for (i = 0; i < rc; i++)
-		if (rv[i].iov_len > CMA_WINDOW_LEN - (uintptr_t)rv[i].iov_base)
-			break;
-	return i;
+	return syscall(SYS_process_vm_readv, getpid(), &to, 1UL, &from, 1UL,
+		       0UL);
 }
 
+/*
+ * The call, checked in the order of the kernel's process_vm_rw() and
+ * process_vm_rw_core(), so that every error is the one the system call
+ * gives, and comes before the pid is looked up where the kernel's does:
+ *
+ * 1. flags: not 0 is EINVAL.
+ * 2. The local iovec array, as import_iovec(): more than IOV_MAX ranges
+ *    (the count is an unsigned int there: the high bits of liovcnt are
+ *    ignored), an unreadable array, a negative length, a range that is
+ *    not user memory (access_ok()). Rather than copy these rules, whose
+ *    details vary between kernels (and with 5-level paging or LAM), we ask
+ *    the running kernel: the same system call on our own pid, with the
+ *    caller's local array and one empty remote range, runs exactly this
+ *    import and returns 0 before any lookup (nothing to copy).
+ * 3. No local byte (after clipping to MAX_RW_COUNT): 0, and the remote
+ *    array is not even read.
+ * 4. The remote array, as iovec_from_user(): more than IOV_MAX ranges is
+ *    EINVAL; then range by range, a negative length EINVAL, an unreadable
+ *    range EFAULT. Remote addresses are not checked here.
+ * 5. No remote byte: 0, before the pid is looked up.
+ * 6. The pid: any thread's id (cma_get()); our own process, or one that
+ *    serves us no grant, is the system call's.
+ * 7. The copy stops when the local side is full: remote ranges past that
+ *    point are never looked at, however long (their lengths may sum past
+ *    2^64), so they are cut there; and it stops with EFAULT at a range
+ *    that reaches past the user address space (past the window).
+ */
 static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 		      unsigned long lc, const struct iovec *r,
 		      unsigned long rc, unsigned long flags)
 {
+	long nr = write ? SYS_process_vm_writev : SYS_process_vm_readv;
 	unsigned int dir = write ? XPCOPY_COPY_WRITE : XPCOPY_COPY_READ;
 	struct iovec stack[CMA_IOV_STACK], *lv = stack, *rv;
+	struct iovec empty = { NULL, 0 };
+	unsigned long i, rn, nrv = rc <= IOV_MAX ? rc : 0;
+	size_t ltotal = 0, left;
+	unsigned int lcnt;
 	struct cma_peer *p;
-	size_t ltotal;
 	int tries = 0;
+	bool cut;
 	ssize_t ret;
-	long rn;
 
-	if (flags || lc > IOV_MAX || rc > IOV_MAX) {
+	if (!cma.enabled)
+		return sys_rw(write, pid, l, lc, r, rc, flags);
+	/* 1 */
+	if (flags) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (!cma.enabled || pid <= 0 || pid == getpid() || !lc || !rc)
-		return sys_rw(write, pid, l, lc, r, rc, flags);
-	if (lc + rc > CMA_IOV_STACK) {
-		lv = malloc((lc + rc) * sizeof(*lv));
+	/* 2: errno is the kernel's */
+	if (syscall(nr, getpid(), l, lc, &empty, 1UL, 0UL) < 0)
+		return -1;
+	lcnt = (unsigned int)lc;
+	if (lcnt + nrv > CMA_IOV_STACK) {
+		lv = malloc((lcnt + nrv) * sizeof(*lv));
 		if (!lv) {
 			errno = ENOMEM;
 			return -1;
 		}
 	}
-	rv = lv + lc;
-	ret = rn = cma_import(l, lc, r, rc, lv, rv, &ltotal);
-	if (rn < 0)
+	rv = lv + lcnt;
+	/* The kernel read the array just now: only a thread of the
+	 * caller's changing it under us can fail these. */
+	ret = -EFAULT;
+	if (cma_read_self(lv, l, lcnt * sizeof(*lv)) !=
+	    (ssize_t)(lcnt * sizeof(*lv)))
 		goto out;
-	if (!ltotal) {
-		ret = 0;	/* as the kernel: nothing to do, no pid looked up */
+	ret = -EINVAL;
+	for (i = 0; i < lcnt; i++) {
+		if ((ssize_t)lv[i].iov_len < 0)
+			goto out;
+		if (lv[i].iov_len > CMA_MAX_RW_COUNT - ltotal)
+			lv[i].iov_len = CMA_MAX_RW_COUNT - ltotal;
+		ltotal += lv[i].iov_len;
+	}
+	/* 3 */
+	ret = 0;
+	if (!ltotal)
+		goto out;
+	/* 4 */
+	ret = -EINVAL;
+	if (rc > IOV_MAX)
+		goto out;
+	ret = cma_read_self(rv, r, rc * sizeof(*rv));
+	left = ret < 0 ? 0 : ret / sizeof(*rv);
+	for (i = 0; i < left; i++)
+		if ((ssize_t)rv[i].iov_len < 0) {
+			ret = -EINVAL;
+			goto out;
+		}
+	if (left < rc) {
+		ret = -EFAULT;
 		goto out;
 	}
+	/* 5 */
+	for (i = 0; i < rc && !rv[i].iov_len; i++)
+		;
+	ret = 0;
+	if (i == rc)
+		goto out;
+	/* 6 */
+	if (pid == getpid())
+		goto kernel;
+	/* 7 */
+	left = ltotal;
+	for (rn = 0; rn < rc && left; rn++) {
+		if (rv[rn].iov_len > left)
+			rv[rn].iov_len = left;
+		left -= rv[rn].iov_len;
+	}
+	for (i = 0; i < rn; i++)
+		if (rv[i].iov_len > CMA_WINDOW_LEN - (uintptr_t)rv[i].iov_base)
+			break;
+	cut = i < rn;
+	rn = i;
 again:
-	p = cma_get(pid);
+	p = cma_get(pid, true);
 	if (!p)
 		goto kernel;
 	ret = rn ? __xpcopy_copy_iov(cma.dev, dir | XPCOPY_COPY_GRANT,
 				     p->grant,
-				     (const struct xpcopy_iovec *)lv, lc,
+				     (const struct xpcopy_iovec *)lv, lcnt,
 				     (const struct xpcopy_iovec *)rv, rn, 0) : 0;
 	/*
 	 * Which errors mean the grant is no good. The module says of a grant
@@ -648,7 +749,7 @@ again:
 		cma_put(p, CMA_KEEP);
 		if (ret >= 0)
 			atomic_fetch_add(&cma.via_xpcopy, 1);
-		if (ret == 0 && (unsigned long)rn < rc)
+		if (ret == 0 && cut)
 			ret = -EFAULT;	/* stopped where the kernel would */
 		goto out;
 	}
@@ -779,7 +880,9 @@ static void cma_parse_policy(void)
 __attribute__((constructor))
 static void cma_init(void)
 {
+	char self[24];
 	struct stat st;
+	ssize_t n;
 	int fd;
 
 	cma.debug = env_is("XPCOPY_CMA_DEBUG", "1");
@@ -790,6 +893,12 @@ static void cma_init(void)
 	cma_parse_policy();
 	if (!stat("/proc/self/ns/pid", &st))
 		cma.ns = st.st_ino;
+	/* Thread ids are looked up in /proc: is it of our pid namespace? */
+	n = readlink("/proc/self", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		cma.proc_ok = atoi(self) == (int)getpid();
+	}
 	fd = xpcopy_open(O_CLOEXEC);
 	if (fd < 0) {
 		dbg("no %s: %s; every call is the system call",
