@@ -513,6 +513,51 @@ static void test_kernel_order(struct tgt *t, unsigned char *l, int seed)
 	row_buf = NULL;
 }
 
+/*
+ * A parent calls into its child as soon as fork() returns, as the kernel
+ * allows: 100 rounds, each a new child, every read through xpcopy (the
+ * module's copies counter grows; at ptrace_scope 3 the system call would
+ * be refused anyway) with the child's bytes. @l2 holds pattern(9).
+ */
+static void test_fork_call_at_once(unsigned char *l, unsigned char *l2)
+{
+	int i, rounds = 100, bad = 0, first = -1;
+	unsigned long long c0, c1;
+	ssize_t n, first_n = 0;
+	int e, first_e = 0;
+	pid_t c;
+
+	fill(l2, PAGE, 9);
+	for (i = 0; i < rounds; i++) {
+		c0 = stat_copies();
+		c = fork();
+		if (c < 0)
+			break;
+		if (c == 0) {
+			for (;;)
+				pause();
+		}
+		memset(l, 0, PAGE);
+		errno = 0;
+		n = rd(c, l, PAGE, l2, PAGE);
+		e = errno;
+		c1 = stat_copies();
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		if (n != PAGE || bad_bytes(l, PAGE, 9) || c1 == c0) {
+			if (first < 0) {
+				first = i;
+				first_n = n;
+				first_e = e;
+			}
+			bad++;
+		}
+	}
+	tap(i == rounds && !bad, "fork_child_called_at_once",
+	    "%d of %d rounds done, %d not through xpcopy (first: round %d, returned %zd errno %d)",
+	    i, rounds, bad, first, first_n, first_e);
+}
+
 static int suite(void)
 {
 	unsigned char *l = malloc(BUFSZ), *l2 = malloc(BUFSZ);
@@ -657,6 +702,8 @@ static int suite(void)
 		    errno);
 		kill(f.pid, SIGKILL);
 	}
+
+	test_fork_call_at_once(l, l2);
 
 	/* exec: the old grant gives nothing of the new image. */
 	say(&t, "exec\n");

@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -116,6 +117,7 @@ static struct {
 	int dev;		/* /dev/xpcopy */
 	/* serving */
 	int grant, lsock;
+	int ready[2];		/* fork: the child tells it serves (cma_parent()) */
 	atomic_int conn;	/* the connection being served, or -1 */
 	pthread_t thread;
 	bool thread_up;
@@ -133,7 +135,7 @@ static struct {
 	/* counters */
 	atomic_ulong via_xpcopy, via_syscall, served, refused;
 } cma = {
-	.dev = -1, .grant = -1, .lsock = -1, .conn = -1,
+	.dev = -1, .grant = -1, .lsock = -1, .conn = -1, .ready = { -1, -1 },
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -789,14 +791,87 @@ EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *local_iov,
  * Set-up, fork, exit
  */
 
+/*
+ * fork(). With the kernel alone a parent reaches its child as soon as
+ * fork() returns, so the library must too: a parent that called at once
+ * used to find no server yet (ECONNREFUSED), remember that "no" for
+ * CMA_NEG_NS and go to the system call (EPERM at ptrace_scope 3, or the
+ * kernel's copy at 0). The child makes its grant and starts serving in its
+ * atfork handler, before its own fork() returns; the parent's handler
+ * waits for that, on a pipe made by the prepare handler. The child writes
+ * its pid once its socket listens (from then on a connection is queued,
+ * even before the server thread accepts it), or dies, which closes the
+ * pipe. The parent then forgets anything it remembered about that pid (a
+ * "no" of an earlier owner of the number). So the child is served when
+ * fork() returns, by construction rather than by timing: retrying a
+ * refusal for a while, or not remembering refusals of young processes,
+ * would only make the race rarer. The price is the child's set-up (a
+ * grant, a socket, a thread: tens of microseconds) in the parent's
+ * fork(). The wait is bounded by CMA_TIMEOUT_S, for a child that a
+ * debugger holds stopped before its handler runs. _Fork(), vfork(),
+ * posix_spawn() and clone() run no atfork handler: nothing serves in
+ * their children, and nothing waits.
+ */
 static void cma_prepare(void)
 {
+	int saved = errno;
+
 	pthread_mutex_lock(&cma.lock);
+	if (!cma.serve_fork || pipe2(cma.ready, O_CLOEXEC))
+		cma.ready[0] = cma.ready[1] = -1;
+	errno = saved;
+}
+
+/* Forget @pid's slot, if any. Called with cma.lock held. */
+static void cma_forget(pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < CMA_CACHE; i++) {
+		struct cma_peer *p = &cma.peers[i];
+
+		if (p->pid != pid || p->dead)
+			continue;
+		if (p->refs) {
+			p->dead = true;		/* closed at its last put */
+			continue;
+		}
+		if (p->grant >= 0 && !p->lost)
+			close(p->grant);
+		p->grant = -1;
+		p->pid = 0;
+		p->lost = false;
+	}
 }
 
 static void cma_parent(void)
 {
+	long long deadline = now_ns() + CMA_TIMEOUT_S * 1000000000LL, left;
+	int rfd = cma.ready[0], saved = errno;
+	pid_t child;
+
+	if (cma.ready[1] >= 0)
+		close(cma.ready[1]);
+	cma.ready[0] = cma.ready[1] = -1;
 	pthread_mutex_unlock(&cma.lock);
+	if (rfd < 0)
+		return;
+	while ((left = deadline - now_ns()) > 0) {
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+		int n = poll(&pfd, 1, (int)(left / 1000000) + 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && read(rfd, &child, sizeof(child)) ==
+		    sizeof(child)) {
+			pthread_mutex_lock(&cma.lock);
+			cma_forget(child);
+			pthread_mutex_unlock(&cma.lock);
+		}
+		break;
+	}
+	close(rfd);
+	errno = saved;
 }
 
 /*
@@ -806,9 +881,13 @@ static void cma_parent(void)
  */
 static void cma_child(void)
 {
+	int c, ready = cma.ready[1], saved = errno;
 	unsigned int i;
-	int c;
+	pid_t me;
 
+	if (cma.ready[0] >= 0)
+		close(cma.ready[0]);
+	cma.ready[0] = cma.ready[1] = -1;
 	pthread_mutex_init(&cma.lock, NULL);
 	c = atomic_exchange(&cma.conn, -1);
 	if (c >= 0)
@@ -822,7 +901,7 @@ static void cma_child(void)
 	for (i = 0; i < CMA_CACHE; i++) {
 		struct cma_peer *p = &cma.peers[i];
 
-		if (p->pid && p->grant >= 0)
+		if (p->pid && p->grant >= 0 && !p->lost)
 			close(p->grant);
 		memset(p, 0, sizeof(*p));
 		p->grant = -1;
@@ -831,6 +910,14 @@ static void cma_child(void)
 	atomic_store(&cma.via_syscall, 0);
 	if (cma.enabled && cma.serve_fork)
 		cma_start_server();
+	/* Serving (or not, for good): the parent's fork() may return. */
+	if (ready >= 0) {
+		me = getpid();
+		if (write(ready, &me, sizeof(me)) < 0)
+			dbg("cannot tell the parent: %s", strerror(errno));
+		close(ready);
+	}
+	errno = saved;
 }
 
 static void cma_parse_policy(void)
