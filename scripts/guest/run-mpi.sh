@@ -108,6 +108,35 @@ fi
 # ---------------------------------------------------------------------------
 # check
 
+# cma_tap <prefix> <file>: the TAP lines of a cma-test run as our results.
+cma_tap() {
+	grep -E '^(not )?ok [0-9]+ ' "$2" | while read -r st a b rest; do
+		if [ "$st" = ok ]; then
+			echo "ok $1:$b"
+		else
+			echo "not ok $1:$(echo "$rest" | cut -d' ' -f1) # $(echo "$rest" | sed 's/^[^#]*# *//')"
+		fi
+	done >"$W/tap"
+	while read -r line; do
+		case $line in
+		"ok "*)	result ok "${line#ok }" ;;
+		*)	name=${line#not ok }; result fail "${name%% \#*}" "${name#* \# }" ;;
+		esac
+	done <"$W/tap"
+}
+
+# 0. The semantics cases at ptrace_scope 0, where the raw system call is
+# allowed and each is compared with it (scope 3 cannot be lowered again).
+echo 0 >/proc/sys/kernel/yama/ptrace_scope
+as_user 1000 env LD_PRELOAD=$LIB \
+	timeout -k 5 300 cma-test semantics $LIB >"$W/semantics.out" 2>&1
+rc=$?
+cma_tap cma0 "$W/semantics.out"
+if [ $rc != 0 ] || [ ! -s "$W/tap" ]; then
+	result fail cma0:semantics_exit "cma-test semantics exit $rc"
+	show "$W/semantics.out"
+fi
+
 echo 3 >/proc/sys/kernel/yama/ptrace_scope
 if [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" = 3 ]; then
 	result ok ptrace_scope_3
@@ -119,20 +148,8 @@ fi
 as_user 1000 env LD_PRELOAD=$LIB XPCOPY_CMA_TOKEN=job-token-1 \
 	timeout -k 5 300 cma-test suite $LIB >"$W/suite.out" 2>&1
 rc=$?
-grep -E '^(not )?ok [0-9]+ ' "$W/suite.out" | while read -r st a b rest; do
-	if [ "$st" = ok ]; then
-		echo "ok cma:$b"
-	else
-		echo "not ok cma:$(echo "$rest" | cut -d' ' -f1) # $(echo "$rest" | sed 's/^[^#]*# *//')"
-	fi
-done >"$W/suite.tap"
-while read -r line; do
-	case $line in
-	"ok "*)	result ok "${line#ok }" ;;
-	*)	name=${line#not ok }; result fail "${name%% \#*}" "${name#* \# }" ;;
-	esac
-done <"$W/suite.tap"
-if [ $rc != 0 ] || [ ! -s "$W/suite.tap" ]; then
+cma_tap cma "$W/suite.out"
+if [ $rc != 0 ] || [ ! -s "$W/tap" ]; then
 	result fail cma:suite_exit "cma-test suite exit $rc"
 	show "$W/suite.out"
 fi

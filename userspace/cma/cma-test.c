@@ -6,6 +6,9 @@
  *	cma-test suite LIB		TAP: the library's semantics against
  *					targets it spawns (with LIB preloaded
  *					or not); needs ptrace_scope 3
+ *	cma-test semantics LIB		TAP: the suite's cases that compare
+ *					with the system call, alone; any
+ *					ptrace_scope (0 compares every row)
  *	cma-test target SEED		a target: prints
  *					"READY pid addr len guard", then obeys
  *					stdin lines (see target())
@@ -792,6 +795,29 @@ static int suite(void)
 	return nfail ? 1 : 0;
 }
 
+/*
+ * The cases about the system call's semantics alone, which hold at every
+ * ptrace_scope (the suite runs them too): at 0 the raw system call is
+ * allowed and every row is compared with it.
+ */
+static int semantics(void)
+{
+	unsigned char *l = malloc(BUFSZ), *l2 = malloc(BUFSZ);
+	struct tgt t;
+
+	printf("TAP version 13\n");
+	if (!l || !l2 || spawn(&t, 5, 1, NULL, NULL)) {
+		printf("Bail out! cannot start a target\n");
+		return 1;
+	}
+	test_module_error_keeps_grant(l);
+	test_kernel_order(&t, l, 5);
+	test_fork_call_at_once(l, l2);
+	stop(&t);
+	printf("1..%d\n", ntest);
+	return nfail ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char exe[PATH_MAX];
@@ -806,6 +832,10 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "suite")) {
 		lib = argv[2];
 		return suite();
+	}
+	if (argc == 3 && !strcmp(argv[1], "semantics")) {
+		lib = argv[2];
+		return semantics();
 	}
 	if (argc == 3 && !strcmp(argv[1], "target"))
 		return target(strtoul(argv[2], NULL, 0), exe);
@@ -831,6 +861,6 @@ int main(int argc, char **argv)
 		       strerror(errno));
 		return n == -1 && errno == atoi(argv[5]) ? 0 : 1;
 	}
-	fprintf(stderr, "usage: cma-test suite LIB | target SEED | read PID ADDR LEN SEED | expect PID ADDR LEN ERRNO\n");
+	fprintf(stderr, "usage: cma-test suite LIB | semantics LIB | target SEED | read PID ADDR LEN SEED | expect PID ADDR LEN ERRNO\n");
 	return 2;
 }
