@@ -62,6 +62,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -113,6 +114,7 @@ struct cma_peer {
 static struct {
 	bool enabled;		/* a device and a grant: calls may use xpcopy */
 	bool proc_ok;		/* /proc is of our pid namespace */
+	atomic_bool filtered;	/* a seccomp filter refuses the system calls */
 	bool debug, stats, serve_fork;
 	int dev;		/* /dev/xpcopy */
 	/* serving */
@@ -579,16 +581,81 @@ static ssize_t sys_rw(bool write, pid_t pid, const struct iovec *l,
 #define CMA_IOV_STACK		16
 
 /*
+ * A seccomp filter refuses process_vm_readv/writev (Docker's default
+ * profile without CAP_SYS_PTRACE does, with EPERM): the calls on our own
+ * pid that read and check the caller's arrays fail too. Neither call can
+ * fail so otherwise (EPERM comes from the task lookup, which they never
+ * reach), and a filter is never removed: from the first such failure on,
+ * the library reads its own memory through the module and checks the
+ * local ranges itself, as the kernel does.
+ */
+static bool cma_filtered(void)
+{
+	if (!atomic_load(&cma.filtered) && (errno == EPERM || errno == ENOSYS)) {
+		atomic_store(&cma.filtered, true);
+		dbg("process_vm_readv/writev refused by a filter (%s): checking and reading arrays ourselves",
+		    strerror(errno));
+	}
+	return atomic_load(&cma.filtered);
+}
+
+/*
  * Read @len bytes of our own memory at @src through the kernel: an address
  * that cannot be read is a short count (or -1), never a crash. Our own
- * memory is always ours to read, whatever ptrace_scope says.
+ * memory is always ours to read, whatever ptrace_scope says (and through
+ * the module when a filter refuses the system call).
  */
 static ssize_t cma_read_self(void *dst, const void *src, size_t len)
 {
 	struct iovec to = { dst, len }, from = { (void *)src, len };
+	ssize_t n;
 
-	return syscall(SYS_process_vm_readv, getpid(), &to, 1UL, &from, 1UL,
-		       0UL);
+	if (!atomic_load(&cma.filtered)) {
+		n = syscall(SYS_process_vm_readv, getpid(), &to, 1UL, &from,
+			    1UL, 0UL);
+		if (n >= 0 || !cma_filtered())
+			return n;
+	}
+	n = __xpcopy_copy_iov(cma.dev, XPCOPY_COPY_READ, getpid(),
+			      (const struct xpcopy_iovec *)&to, 1,
+			      (const struct xpcopy_iovec *)&from, 1, 0);
+	return n < 0 ? -1 : n;
+}
+
+/*
+ * The highest address access_ok() takes, TASK_SIZE_MAX (Linux 6.1 to
+ * 6.12, LAM or not): the top of the lower half less a page, the half being
+ * 47 bits, or 56 with 5-level paging, where a mapping above 2^47 can be
+ * asked for.
+ */
+static uintptr_t cma_user_max(void)
+{
+#ifdef __x86_64__
+	static uintptr_t max;
+	void *m;
+
+	if (!max) {
+		m = mmap((void *)(1UL << 47), 4096, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (m != MAP_FAILED)
+			munmap(m, 4096);
+		max = m == (void *)(1UL << 47) || (m == MAP_FAILED &&
+						    errno == EEXIST) ?
+		      (1UL << 56) - 4096 : (1UL << 47) - 4096;
+	}
+	return max;
+#else
+	return UINTPTR_MAX;
+#endif
+}
+
+/* As access_ok(): [@addr, @addr + @len) lies below cma_user_max(). */
+static bool cma_access_ok(const void *addr, size_t len)
+{
+	uintptr_t end = (uintptr_t)addr + len;
+
+	return end >= (uintptr_t)addr && end <= cma_user_max();
 }
 
 /*
@@ -631,7 +698,7 @@ static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 	unsigned int lcnt;
 	struct cma_peer *p;
 	int tries = 0;
-	bool cut;
+	bool cut, own;
 	ssize_t ret;
 
 	if (!cma.enabled)
@@ -641,10 +708,17 @@ static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 		errno = EINVAL;
 		return -1;
 	}
-	/* 2: errno is the kernel's */
-	if (syscall(nr, getpid(), l, lc, &empty, 1UL, 0UL) < 0)
+	/* 2: errno is the kernel's, unless a filter refuses the call */
+	if (!atomic_load(&cma.filtered) &&
+	    syscall(nr, getpid(), l, lc, &empty, 1UL, 0UL) < 0 &&
+	    !cma_filtered())
 		return -1;
+	own = atomic_load(&cma.filtered);
 	lcnt = (unsigned int)lc;
+	if (own && lcnt > IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (lcnt + nrv > CMA_IOV_STACK) {
 		lv = malloc((lcnt + nrv) * sizeof(*lv));
 		if (!lv) {
@@ -653,16 +727,27 @@ static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 		}
 	}
 	rv = lv + lcnt;
-	/* The kernel read the array just now: only a thread of the
-	 * caller's changing it under us can fail these. */
-	ret = -EFAULT;
-	if (cma_read_self(lv, l, lcnt * sizeof(*lv)) !=
-	    (ssize_t)(lcnt * sizeof(*lv)))
-		goto out;
-	ret = -EINVAL;
-	for (i = 0; i < lcnt; i++) {
-		if ((ssize_t)lv[i].iov_len < 0)
+	/* Unless @own, the kernel read the array just now: only a thread
+	 * of the caller's changing it under us can fail these. */
+	ret = own && !cma_access_ok(l, lcnt * sizeof(*lv)) ? -1 :
+	      cma_read_self(lv, l, lcnt * sizeof(*lv));
+	left = ret < 0 ? 0 : ret / sizeof(*lv);
+	for (i = 0; i < left; i++)
+		if ((ssize_t)lv[i].iov_len < 0) {
+			ret = -EINVAL;
 			goto out;
+		}
+	ret = -EFAULT;
+	if (left < lcnt)
+		goto out;
+	/* import_iovec(): one range is clipped, then checked; several
+	 * are checked, then clipped. */
+	for (i = 0; own && i < lcnt; i++)
+		if (!cma_access_ok(lv[i].iov_base, lcnt == 1 &&
+				   lv[i].iov_len > CMA_MAX_RW_COUNT ?
+				   CMA_MAX_RW_COUNT : lv[i].iov_len))
+			goto out;
+	for (i = 0; i < lcnt; i++) {
 		if (lv[i].iov_len > CMA_MAX_RW_COUNT - ltotal)
 			lv[i].iov_len = CMA_MAX_RW_COUNT - ltotal;
 		ltotal += lv[i].iov_len;
@@ -675,7 +760,9 @@ static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 	ret = -EINVAL;
 	if (rc > IOV_MAX)
 		goto out;
-	ret = cma_read_self(rv, r, rc * sizeof(*rv));
+	/* (iovec_from_user() checks the whole array with access_ok() first) */
+	ret = !cma_access_ok(r, rc * sizeof(*rv)) ? -1 :
+	      cma_read_self(rv, r, rc * sizeof(*rv));
 	left = ret < 0 ? 0 : ret / sizeof(*rv);
 	for (i = 0; i < left; i++)
 		if ((ssize_t)rv[i].iov_len < 0) {
