@@ -356,13 +356,26 @@ err_grant:
  */
 
 /* Is @fd a live grant of a whole address space, read and write? */
-static bool cma_window_grant(int fd)
+enum cma_grant_state {
+	CMA_GRANT_LIVE,		/* a live whole-space grant, read and write */
+	CMA_GRANT_ENDED,	/* such a grant, revoked or its owner gone */
+	CMA_GRANT_OTHER,	/* not a grant, or another kind of grant */
+};
+
+static enum cma_grant_state cma_grant_state(int fd)
 {
 	struct xpcopy_grant_info info;
 
-	return xpcopy_grant_info(cma.dev, fd, &info) >= 0 &&
-	       (info.rights & CMA_RIGHTS) == CMA_RIGHTS &&
-	       info.len == CMA_WINDOW_LEN && !info.revoked;
+	if (xpcopy_grant_info(cma.dev, fd, &info) < 0 ||
+	    (info.rights & CMA_RIGHTS) != CMA_RIGHTS ||
+	    info.len != CMA_WINDOW_LEN)
+		return CMA_GRANT_OTHER;
+	return info.revoked ? CMA_GRANT_ENDED : CMA_GRANT_LIVE;
+}
+
+static bool cma_window_grant(int fd)
+{
+	return cma_grant_state(fd) == CMA_GRANT_LIVE;
 }
 
 /* The grant of process @pid, or -1 when it does not serve one to us. */
@@ -696,6 +709,7 @@ static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 	unsigned long i, rn, nrv = rc <= IOV_MAX ? rc : 0;
 	size_t ltotal = 0, left;
 	unsigned int lcnt;
+	enum cma_grant_state state;
 	struct cma_peer *p;
 	int tries = 0;
 	bool cut, own;
@@ -807,9 +821,10 @@ again:
 	 * (see the UAPI header): ESRCH, its owner exited or executed;
 	 * ESTALE, it was revoked. Either way the pid may be another
 	 * process's now: forget the grant and ask again. EBADF, and EINVAL,
-	 * ERANGE or EACCES about a grant, mean that our fd is not the grant
-	 * we were given any more (the program closed it and maybe opened
-	 * something else under the number): forget it without closing it.
+	 * ERANGE or EACCES when XPCOPY_GRANT_INFO says the fd is not such a
+	 * grant, mean that our fd is not the grant we were given any more
+	 * (the program closed it and maybe opened something else under the
+	 * number): forget it without closing it.
 	 * Every other error (EFAULT, EINTR, ENOMEM, and EINVAL about the
 	 * ranges) is about this call, not the grant, which is kept.
 	 */
@@ -824,8 +839,13 @@ again:
 	case -EINVAL:
 	case -ERANGE:
 	case -EACCES:
-		if (ret == -EBADF || !cma_window_grant(p->grant)) {
-			cma_put(p, CMA_LOST);
+		state = ret == -EBADF ? CMA_GRANT_OTHER :
+			cma_grant_state(p->grant);
+		if (state != CMA_GRANT_LIVE) {
+			/* (an ended grant: the module checked the
+			 * ranges first) */
+			cma_put(p, state == CMA_GRANT_ENDED ? CMA_DEAD :
+							     CMA_LOST);
 			if (++tries < 2)
 				goto again;
 			goto kernel;
