@@ -108,6 +108,87 @@ fi
 # ---------------------------------------------------------------------------
 # check
 
+# cma_tap <prefix> <file>: the TAP lines of a cma-test run as our results.
+cma_tap() {
+	grep -E '^(not )?ok [0-9]+ ' "$2" | while read -r st a b rest; do
+		if [ "$st" = ok ]; then
+			echo "ok $1:$b"
+		else
+			echo "not ok $1:$(echo "$rest" | cut -d' ' -f1) # $(echo "$rest" | sed 's/^[^#]*# *//')"
+		fi
+	done >"$W/tap"
+	while read -r line; do
+		case $line in
+		"ok "*)	result ok "${line#ok }" ;;
+		*)	name=${line#not ok }; result fail "${name%% \#*}" "${name#* \# }" ;;
+		esac
+	done <"$W/tap"
+}
+
+# Unmodified Debian Open MPI, vader with CMA (used in 0. and 3.).
+PP="mpi-pingpong -s 1024 -m 1048576 -i 4"
+A2A="mpi-alltoall -m 262144 -i 2"
+mpi_case() {	# mpi_case <name> <np> <with lib: 0|1> prog...
+	name=$1 np=$2 lib=$3; shift 3
+	MPI_ARGS=
+	[ "$lib" = 1 ] && MPI_ARGS="-x LD_PRELOAD=$LIB -x XPCOPY_CMA_STATS=1"
+	c0=$(copies)
+	mpi "$np" cma "$@" >"$W/mpi.out" 2>&1
+	rc=$?
+	c1=$(copies)
+	nerr=$(grep -c 'errno = ' "$W/mpi.out")
+	right=$(grep -c 'every byte right' "$W/mpi.out")
+	viax=$(sed -n 's/.*: \([0-9]*\) calls through xpcopy, \([0-9]*\) to the kernel.*/\1 \2/p' "$W/mpi.out" |
+	       awk '{ x += $1; k += $2 } END { print x + 0, k + 0 }')
+	echo "# $name: exit $rc, $nerr CMA error lines, xpcopy copies $c0 -> $c1, library calls (xpcopy kernel): $viax"
+	if [ "$lib" = 0 ]; then
+		# Without the library CMA is refused, vader falls back.
+		if [ "$nerr" -gt 0 ] && grep -q 'Read -1, expected [0-9]*, errno = 1' "$W/mpi.out" &&
+		   [ "$c1" = "$c0" ]; then
+			result ok "$name"
+		else
+			result fail "$name" "expected EPERM lines from vader and no xpcopy copy"
+			show "$W/mpi.out"
+		fi
+	elif [ $rc = 0 ] && [ "$right" = 1 ] && [ "$nerr" = 0 ] &&
+	     [ "$c1" -gt "$c0" ] && [ "${viax#* }" = 0 ] && [ "${viax% *}" -gt 0 ]; then
+		result ok "$name"
+	else
+		result fail "$name" "exit $rc, $nerr CMA errors, every-byte lines $right, copies $c0 -> $c1, calls $viax"
+		show "$W/mpi.out"
+	fi
+}
+
+# 0. The semantics cases at ptrace_scope 0, where the raw system call is
+# allowed and each is compared with it (scope 3 cannot be lowered again).
+echo 0 >/proc/sys/kernel/yama/ptrace_scope
+as_user 1000 env LD_PRELOAD=$LIB \
+	timeout -k 5 300 cma-test semantics $LIB >"$W/semantics.out" 2>&1
+rc=$?
+cma_tap cma0 "$W/semantics.out"
+if [ $rc != 0 ] || [ ! -s "$W/tap" ]; then
+	result fail cma0:semantics_exit "cma-test semantics exit $rc"
+	show "$W/semantics.out"
+fi
+
+# 0b. Under a seccomp filter that refuses process_vm_readv/writev with
+# EPERM (Docker's default profile without CAP_SYS_PTRACE; cma-test deny-cma),
+# still at scope 0, where the kernel alone would allow them: the same cases
+# (compared with the kernel's known answers), and the ping-pong, refused
+# without the library, through xpcopy with it.
+as_user 1000 env LD_PRELOAD=$LIB timeout -k 5 300 \
+	cma-test deny-cma cma-test semantics $LIB >"$W/seccomp.out" 2>&1
+rc=$?
+cma_tap cma0-seccomp "$W/seccomp.out"
+if [ $rc != 0 ] || [ ! -s "$W/tap" ]; then
+	result fail cma0-seccomp:semantics_exit "cma-test semantics under the filter exit $rc"
+	show "$W/seccomp.out"
+fi
+# shellcheck disable=SC2086
+mpi_case mpi_pingpong_seccomp_without_library_eperm 2 0 cma-test deny-cma $PP
+# shellcheck disable=SC2086
+mpi_case mpi_pingpong_seccomp_xpcopy 2 1 cma-test deny-cma $PP
+
 echo 3 >/proc/sys/kernel/yama/ptrace_scope
 if [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" = 3 ]; then
 	result ok ptrace_scope_3
@@ -119,20 +200,8 @@ fi
 as_user 1000 env LD_PRELOAD=$LIB XPCOPY_CMA_TOKEN=job-token-1 \
 	timeout -k 5 300 cma-test suite $LIB >"$W/suite.out" 2>&1
 rc=$?
-grep -E '^(not )?ok [0-9]+ ' "$W/suite.out" | while read -r st a b rest; do
-	if [ "$st" = ok ]; then
-		echo "ok cma:$b"
-	else
-		echo "not ok cma:$(echo "$rest" | cut -d' ' -f1) # $(echo "$rest" | sed 's/^[^#]*# *//')"
-	fi
-done >"$W/suite.tap"
-while read -r line; do
-	case $line in
-	"ok "*)	result ok "${line#ok }" ;;
-	*)	name=${line#not ok }; result fail "${name%% \#*}" "${name#* \# }" ;;
-	esac
-done <"$W/suite.tap"
-if [ $rc != 0 ] || [ ! -s "$W/suite.tap" ]; then
+cma_tap cma "$W/suite.out"
+if [ $rc != 0 ] || [ ! -s "$W/tap" ]; then
 	result fail cma:suite_exit "cma-test suite exit $rc"
 	show "$W/suite.out"
 fi
@@ -188,38 +257,6 @@ cross cross_user_token_policy bytes "XPCOPY_CMA_TOKEN=t0k3n" -- XPCOPY_CMA_ALLOW
 cross cross_user_token_wrong EPERM "XPCOPY_CMA_TOKEN=guess" -- XPCOPY_CMA_ALLOW=token XPCOPY_CMA_TOKEN=t0k3n
 
 # 3. Unmodified Debian Open MPI, vader with CMA, ptrace_scope 3.
-PP="mpi-pingpong -s 1024 -m 1048576 -i 4"
-A2A="mpi-alltoall -m 262144 -i 2"
-mpi_case() {	# mpi_case <name> <np> <with lib: 0|1> prog...
-	name=$1 np=$2 lib=$3; shift 3
-	MPI_ARGS=
-	[ "$lib" = 1 ] && MPI_ARGS="-x LD_PRELOAD=$LIB -x XPCOPY_CMA_STATS=1"
-	c0=$(copies)
-	mpi "$np" cma "$@" >"$W/mpi.out" 2>&1
-	rc=$?
-	c1=$(copies)
-	nerr=$(grep -c 'errno = ' "$W/mpi.out")
-	right=$(grep -c 'every byte right' "$W/mpi.out")
-	viax=$(sed -n 's/.*: \([0-9]*\) calls through xpcopy, \([0-9]*\) to the kernel.*/\1 \2/p' "$W/mpi.out" |
-	       awk '{ x += $1; k += $2 } END { print x + 0, k + 0 }')
-	echo "# $name: exit $rc, $nerr CMA error lines, xpcopy copies $c0 -> $c1, library calls (xpcopy kernel): $viax"
-	if [ "$lib" = 0 ]; then
-		# Without the library CMA is refused, vader falls back.
-		if [ "$nerr" -gt 0 ] && grep -q 'Read -1, expected [0-9]*, errno = 1' "$W/mpi.out" &&
-		   [ "$c1" = "$c0" ]; then
-			result ok "$name"
-		else
-			result fail "$name" "expected EPERM lines from vader and no xpcopy copy"
-			show "$W/mpi.out"
-		fi
-	elif [ $rc = 0 ] && [ "$right" = 1 ] && [ "$nerr" = 0 ] &&
-	     [ "$c1" -gt "$c0" ] && [ "${viax#* }" = 0 ] && [ "${viax% *}" -gt 0 ]; then
-		result ok "$name"
-	else
-		result fail "$name" "exit $rc, $nerr CMA errors, every-byte lines $right, copies $c0 -> $c1, calls $viax"
-		show "$W/mpi.out"
-	fi
-}
 mpi_case mpi_pingpong_without_library_eperm 2 0 $PP
 mpi_case mpi_pingpong_xpcopy 2 1 $PP
 mpi_case mpi_alltoall_xpcopy 2 1 $A2A

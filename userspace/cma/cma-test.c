@@ -6,6 +6,12 @@
  *	cma-test suite LIB		TAP: the library's semantics against
  *					targets it spawns (with LIB preloaded
  *					or not); needs ptrace_scope 3
+ *	cma-test semantics LIB		TAP: the suite's cases that compare
+ *					with the system call, alone; any
+ *					ptrace_scope (0 compares every row)
+ *	cma-test deny-cma PROG ARGS...	run PROG under a seccomp filter that
+ *					refuses process_vm_readv/writev with
+ *					EPERM (as Docker's default profile)
  *	cma-test target SEED		a target: prints
  *					"READY pid addr len guard", then obeys
  *					stdin lines (see target())
@@ -20,14 +26,21 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -71,6 +84,31 @@ static long bad_bytes(const unsigned char *b, size_t n, unsigned int seed)
 	return bad;
 }
 
+static atomic_int sleeper_tid;
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	atomic_store(&sleeper_tid, (int)gettid());
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* Start a thread that sleeps for ever; its thread id. */
+static pid_t start_sleeper(void)
+{
+	pthread_t th;
+
+	atomic_store(&sleeper_tid, 0);
+	if (pthread_create(&th, NULL, sleeper, NULL))
+		return -1;
+	pthread_detach(th);
+	while (!atomic_load(&sleeper_tid))
+		usleep(1000);
+	return atomic_load(&sleeper_tid);
+}
+
 /*
  * The target. Commands on stdin, one a line:
  *	fork SEED	the child refills its buffer with SEED, prints its
@@ -78,6 +116,7 @@ static long bad_bytes(const unsigned char *b, size_t n, unsigned int seed)
  *	exec		execute cma-test target 99 without LD_PRELOAD
  *	verify SEED	print "GOOD" when the buffer holds SEED's pattern,
  *			else "BAD n"
+ *	thread		start a thread that sleeps; print "TID tid"
  *	quit		exit
  */
 static int target(unsigned int seed, const char *self)
@@ -117,6 +156,9 @@ static int target(unsigned int seed, const char *self)
 			else
 				printf("GOOD\n");
 			fflush(stdout);
+		} else if (!strncmp(line, "thread", 6)) {
+			printf("TID %d\n", (int)start_sleeper());
+			fflush(stdout);
 		} else if (!strncmp(line, "quit", 4)) {
 			return 0;
 		}
@@ -137,6 +179,7 @@ struct tgt {
 static const char *self_exe;
 static const char *lib;
 static int ntest, nfail;
+static int spawn_stderr = -1;	/* the next target's stderr, if >= 0 */
 
 static void tap(int ok, const char *name, const char *fmt, ...)
 {
@@ -190,6 +233,8 @@ static int spawn(struct tgt *t, unsigned int seed, int preload,
 
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		if (spawn_stderr >= 0)
+			dup2(spawn_stderr, 2);
 		if (preload)
 			setenv("LD_PRELOAD", lib, 1);
 		else
@@ -226,6 +271,40 @@ static void stop(struct tgt *t)
 	fclose(t->in);
 	fclose(t->out);
 	waitpid(t->pid, NULL, 0);
+}
+
+/*
+ * Start a target that prints its library's counters at exit
+ * (XPCOPY_CMA_STATS=1) into a temporary file, open as *@err.
+ */
+static int spawn_counted(struct tgt *t, unsigned int seed, FILE **err)
+{
+	int ret;
+
+	*err = tmpfile();
+	if (!*err)
+		return -1;
+	spawn_stderr = fileno(*err);
+	ret = spawn(t, seed, 1, "XPCOPY_CMA_STATS=1", NULL);
+	spawn_stderr = -1;
+	return ret;
+}
+
+/* After stop(): how many times the target gave its grant away, or -1. */
+static long served_count(FILE *err)
+{
+	char line[256];
+	long served = -1;
+
+	rewind(err);
+	while (fgets(line, sizeof(line), err)) {
+		const char *p = strstr(line, "grant served ");
+
+		if (p)
+			served = strtol(p + strlen("grant served "), NULL, 10);
+	}
+	fclose(err);
+	return served;
 }
 
 static unsigned long long stat_copies(void)
@@ -298,6 +377,204 @@ static void *impostor_main(void *arg)
 		}
 		close(c);
 	}
+}
+
+/*
+ * Errors of the module about the call, not the grant, leave the cached
+ * grant alone: a local range that wraps (the kernel's import_iovec() says
+ * EFAULT) and a remote page that is not mapped (the module's EFAULT)
+ * between two good reads; the target gives its grant away once.
+ */
+static void test_module_error_keeps_grant(unsigned char *l)
+{
+	struct iovec lv = { (void *)-1, 16 }, rv;
+	ssize_t n1, n2, n3, n4;
+	int e2, e3;
+	long served;
+	struct tgt g;
+	FILE *err;
+
+	if (spawn_counted(&g, 13, &err)) {
+		tap(0, "module_error_keeps_grant", "cannot start the target");
+		return;
+	}
+	n1 = rd(g.pid, l, PAGE, g.buf, PAGE);
+	rv = (struct iovec){ g.buf, 16 };
+	errno = 0;
+	n2 = process_vm_readv(g.pid, &lv, 1, &rv, 1, 0);
+	e2 = errno;
+	errno = 0;
+	n3 = rd(g.pid, l, PAGE, g.guard, PAGE);
+	e3 = errno;
+	n4 = rd(g.pid, l, PAGE, g.buf, PAGE);
+	stop(&g);
+	served = served_count(err);
+	tap(n1 == PAGE && n2 == -1 && e2 == EFAULT && n3 == -1 &&
+	    e3 == EFAULT && n4 == PAGE && served == 1,
+	    "module_error_keeps_grant",
+	    "reads %zd, %zd errno %d, %zd errno %d, %zd; grant given %ld times, wanted once",
+	    n1, n2, e2, n3, e3, n4, served);
+}
+
+/*
+ * One call, three answers: the library's (glibc's process_vm_readv/writev,
+ * which it replaces), the kernel's (the raw system call) and the one the
+ * kernel is known to give (@want_n, @want_err). The library must give the
+ * known answer; so must the kernel, unless it refuses with EPERM a row
+ * that reaches its task lookup (@lookup: another process) because
+ * ptrace_scope forbids it, or any row when a seccomp filter refuses the
+ * call (cma-test deny-cma): then only the library is compared. Such a row
+ * that copies must copy through xpcopy, and a read must bring the bytes of
+ * pattern(@seed) (reads are of the start of a buffer).
+ */
+static unsigned char *row_buf;	/* where rows read to: cleared first */
+
+/* Does a seccomp filter refuse the system call (cma-test deny-cma)? */
+static bool cma_filtered(void)
+{
+	return syscall(SYS_process_vm_readv, getpid(), NULL, 0UL, NULL, 0UL,
+		       0UL) < 0 && errno == EPERM;
+}
+
+static void row(const char *name, bool write, pid_t pid,
+		const struct iovec *lv, unsigned long lc,
+		const struct iovec *rv, unsigned long rc,
+		ssize_t want_n, int want_err, bool lookup, int seed)
+{
+	unsigned long long c0, c1;
+	ssize_t n, k;
+	int e, ke;
+	long bad = 0;
+	bool ok;
+
+	if (row_buf)
+		memset(row_buf, 0, BUFSZ);
+	c0 = stat_copies();
+	errno = 0;
+	n = write ? process_vm_writev(pid, lv, lc, rv, rc, 0) :
+		    process_vm_readv(pid, lv, lc, rv, rc, 0);
+	e = errno;
+	c1 = stat_copies();
+	if (!write && n > 0 && seed >= 0)
+		bad = bad_bytes(lv[0].iov_base, n, seed);
+	errno = 0;
+	k = syscall(write ? SYS_process_vm_writev : SYS_process_vm_readv,
+		    pid, lv, lc, rv, rc, 0UL);
+	ke = errno;
+	ok = n == want_n && (n >= 0 || e == want_err) && !bad &&
+	     (n <= 0 || !lookup || c1 > c0) &&
+	     ((k == want_n && (k >= 0 || ke == want_err)) ||
+	      ((lookup || cma_filtered()) && k == -1 && ke == EPERM));
+	tap(ok, name,
+	    "library %zd errno %d (%s), %ld bad bytes, copies %llu -> %llu; kernel %zd errno %d (%s); wanted %zd errno %d",
+	    n, e, strerror(e), bad, c0, c1, k, ke, strerror(ke), want_n,
+	    want_n < 0 ? want_err : 0);
+}
+
+/*
+ * The order of the kernel's checks (process_vm_rw()): flags, the local
+ * array, no local byte (0), the remote array, no remote byte (0), the
+ * task lookup by any thread's id, the copy, which stops when the local
+ * side is full. @t holds pattern(@seed).
+ */
+static void test_kernel_order(struct tgt *t, unsigned char *l, int seed)
+{
+	static struct iovec many[IOV_MAX + 1];
+	const size_t big = (size_t)-1 / 2;	/* 2^63 - 1 */
+	struct iovec l0 = { l, 0 }, l16 = { l, 16 }, lwrap = { (void *)-1, 16 };
+	struct iovec lneg = { l, (size_t)-1 }, r16 = { t->buf, 16 };
+	struct iovec rneg = { t->buf, (size_t)-1 }, r0 = { t->buf, 0 };
+	struct iovec rsum[4] = { { t->buf, 16 }, { t->buf, big },
+				 { t->buf, big }, { t->buf, big } };
+	static unsigned char mine[16];
+	struct iovec own = { l + PAGE, 16 }, src = { mine, 16 };
+	char line[64];
+	int i, tid = -1;
+
+	for (i = 0; i <= IOV_MAX; i++)
+		many[i] = (struct iovec){ t->buf, 1 };
+	row_buf = l;
+	row("order_zero_local_unreadable_remote_array", false, t->pid,
+	    &l0, 1, (void *)8, 1, 0, 0, false, -1);
+	row("order_zero_local_remote_length_minus_1", false, t->pid,
+	    &l0, 1, &rneg, 1, 0, 0, false, -1);
+	row("order_zero_local_1025_remote_ranges", false, t->pid,
+	    &l0, 1, many, IOV_MAX + 1, 0, 0, false, -1);
+	row("order_unreadable_local_array_1025_remote_ranges", false, t->pid,
+	    (void *)8, 1, many, IOV_MAX + 1, -1, EFAULT, false, -1);
+	row("order_local_negative_length_unreadable_remote_array", false,
+	    t->pid, &lneg, 1, (void *)8, 1, -1, EINVAL, false, -1);
+	row("order_local_range_wraps_efault", false, t->pid,
+	    &lwrap, 1, &r16, 1, -1, EFAULT, false, -1);
+	row("order_write_local_range_wraps_efault", true, t->pid,
+	    &lwrap, 1, &r16, 1, -1, EFAULT, false, -1);
+	row("order_zero_remote_bytes_no_such_pid", false, INT_MAX,
+	    &l16, 1, &r0, 1, 0, 0, false, -1);
+	row("order_no_remote_ranges", false, t->pid,
+	    &l16, 1, &r0, 0, 0, 0, false, -1);
+	row("remote_lengths_sum_past_2_64_copies", false, t->pid,
+	    &l16, 1, rsum, 4, 16, 0, true, seed);
+	row("liovcnt_high_bits_ignored", false, t->pid,
+	    &l16, (1UL << 32) | 1, &r16, 1, 16, 0, true, seed);
+	say(t, "thread\n");
+	if (!fgets(line, sizeof(line), t->out) ||
+	    sscanf(line, "TID %d", &tid) != 1 || tid == t->pid) {
+		tap(0, "thread_id_as_pid", "the target started no thread");
+	} else {
+		row("thread_id_as_pid", false, tid, &l16, 1, &r16, 1, 16, 0,
+		    true, seed);
+	}
+	/* A thread of our own: the system call, always allowed. */
+	/* (Under a filter, the filter's EPERM: the library cannot help.) */
+	fill(mine, 16, 9);
+	row("own_thread_id_as_pid", false, start_sleeper(), &own, 1, &src, 1,
+	    cma_filtered() ? -1 : 16, EPERM, false, 9);
+	row_buf = NULL;
+}
+
+/*
+ * A parent calls into its child as soon as fork() returns, as the kernel
+ * allows: 100 rounds, each a new child, every read through xpcopy (the
+ * module's copies counter grows; at ptrace_scope 3 the system call would
+ * be refused anyway) with the child's bytes. @l2 holds pattern(9).
+ */
+static void test_fork_call_at_once(unsigned char *l, unsigned char *l2)
+{
+	int i, rounds = 100, bad = 0, first = -1;
+	unsigned long long c0, c1;
+	ssize_t n, first_n = 0;
+	int e, first_e = 0;
+	pid_t c;
+
+	fill(l2, PAGE, 9);
+	for (i = 0; i < rounds; i++) {
+		c0 = stat_copies();
+		c = fork();
+		if (c < 0)
+			break;
+		if (c == 0) {
+			for (;;)
+				pause();
+		}
+		memset(l, 0, PAGE);
+		errno = 0;
+		n = rd(c, l, PAGE, l2, PAGE);
+		e = errno;
+		c1 = stat_copies();
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		if (n != PAGE || bad_bytes(l, PAGE, 9) || c1 == c0) {
+			if (first < 0) {
+				first = i;
+				first_n = n;
+				first_e = e;
+			}
+			bad++;
+		}
+	}
+	tap(i == rounds && !bad, "fork_child_called_at_once",
+	    "%d of %d rounds done, %d not through xpcopy (first: round %d, returned %zd errno %d)",
+	    i, rounds, bad, first, first_n, first_e);
 }
 
 static int suite(void)
@@ -415,6 +692,8 @@ static int suite(void)
 		tap(n == -1 && errno == EFAULT, "efault_bad_iovec_array",
 		    "returned %zd errno %d", n, errno);
 	}
+	test_module_error_keeps_grant(l);
+	test_kernel_order(&t, l, 6);
 	/* Our own memory: the system call (always allowed). */
 	fill(l2, 4096, 9);
 	n = rd(getpid(), l, 4096, l2, 4096);
@@ -442,6 +721,8 @@ static int suite(void)
 		    errno);
 		kill(f.pid, SIGKILL);
 	}
+
+	test_fork_call_at_once(l, l2);
 
 	/* exec: the old grant gives nothing of the new image. */
 	say(&t, "exec\n");
@@ -530,6 +811,62 @@ static int suite(void)
 	return nfail ? 1 : 0;
 }
 
+/*
+ * The cases about the system call's semantics alone, which hold at every
+ * ptrace_scope (the suite runs them too): at 0 the raw system call is
+ * allowed and every row is compared with it.
+ */
+static int semantics(void)
+{
+	unsigned char *l = malloc(BUFSZ), *l2 = malloc(BUFSZ);
+	struct tgt t;
+
+	printf("TAP version 13\n");
+	if (!l || !l2 || spawn(&t, 5, 1, NULL, NULL)) {
+		printf("Bail out! cannot start a target\n");
+		return 1;
+	}
+	test_module_error_keeps_grant(l);
+	test_kernel_order(&t, l, 5);
+	test_fork_call_at_once(l, l2);
+	stop(&t);
+	printf("1..%d\n", ntest);
+	return nfail ? 1 : 0;
+}
+
+/*
+ * Run @argv under a seccomp filter that refuses process_vm_readv and
+ * process_vm_writev with EPERM, as Docker's default profile does without
+ * CAP_SYS_PTRACE. The filter stays over fork and execve.
+ */
+static int deny_cma(char **argv)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_writev, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(f) / sizeof(f[0]), .filter = f,
+	};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		perror("cma-test deny-cma: seccomp");
+		return 2;
+	}
+	execvp(argv[0], argv);
+	perror("cma-test deny-cma: execvp");
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
 	static char exe[PATH_MAX];
@@ -544,6 +881,12 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "suite")) {
 		lib = argv[2];
 		return suite();
+	}
+	if (argc >= 3 && !strcmp(argv[1], "deny-cma"))
+		return deny_cma(argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "semantics")) {
+		lib = argv[2];
+		return semantics();
 	}
 	if (argc == 3 && !strcmp(argv[1], "target"))
 		return target(strtoul(argv[2], NULL, 0), exe);
@@ -569,6 +912,6 @@ int main(int argc, char **argv)
 		       strerror(errno));
 		return n == -1 && errno == atoi(argv[5]) ? 0 : 1;
 	}
-	fprintf(stderr, "usage: cma-test suite LIB | target SEED | read PID ADDR LEN SEED | expect PID ADDR LEN ERRNO\n");
+	fprintf(stderr, "usage: cma-test suite LIB | semantics LIB | deny-cma PROG ARGS... | target SEED | read PID ADDR LEN SEED | expect PID ADDR LEN ERRNO\n");
 	return 2;
 }

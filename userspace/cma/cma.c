@@ -20,9 +20,13 @@
  * - Use. process_vm_readv/writev(pid, ...) on a pid whose process serves a
  *   grant (checked: the listening socket's SO_PEERCRED pid is that pid)
  *   copies through the grant, the remote addresses being offsets into a
- *   window that starts at 0. Every other call (no server, refused, own pid,
- *   no /dev/xpcopy, nothing to copy) is the real system call, so a process
- *   that did not load the library is reached exactly as without it.
+ *   window that starts at 0; pid may be any thread's id, as for the
+ *   kernel. The arguments are checked in the kernel's order first (see
+ *   cma_rw()): an error the kernel finds before it looks up the pid, and
+ *   a call with nothing to copy, get the kernel's answer here. Every other
+ *   call (no server, refused, own process, no /dev/xpcopy) is the real
+ *   system call, so a process that did not load the library is reached
+ *   exactly as without it.
  *
  * Environment:
  *	XPCOPY_CMA=0		load but do nothing: every call is the system
@@ -46,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,6 +62,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -101,15 +107,19 @@ struct cma_peer {
 	int grant;		/* -1: no grant (a remembered "no") */
 	int refs;		/* calls using @grant now */
 	bool dead;		/* evicted while in use: close at last put */
+	bool lost;		/* @grant is no longer our fd: never close it */
 	long long until;	/* for a "no": when to ask again */
 };
 
 static struct {
 	bool enabled;		/* a device and a grant: calls may use xpcopy */
+	bool proc_ok;		/* /proc is of our pid namespace */
+	atomic_bool filtered;	/* a seccomp filter refuses the system calls */
 	bool debug, stats, serve_fork;
 	int dev;		/* /dev/xpcopy */
 	/* serving */
 	int grant, lsock;
+	int ready[2];		/* fork: the child tells it serves (cma_parent()) */
 	atomic_int conn;	/* the connection being served, or -1 */
 	pthread_t thread;
 	bool thread_up;
@@ -127,7 +137,7 @@ static struct {
 	/* counters */
 	atomic_ulong via_xpcopy, via_syscall, served, refused;
 } cma = {
-	.dev = -1, .grant = -1, .lsock = -1, .conn = -1,
+	.dev = -1, .grant = -1, .lsock = -1, .conn = -1, .ready = { -1, -1 },
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -345,6 +355,29 @@ err_grant:
  * Asking peers for their grant
  */
 
+/* Is @fd a live grant of a whole address space, read and write? */
+enum cma_grant_state {
+	CMA_GRANT_LIVE,		/* a live whole-space grant, read and write */
+	CMA_GRANT_ENDED,	/* such a grant, revoked or its owner gone */
+	CMA_GRANT_OTHER,	/* not a grant, or another kind of grant */
+};
+
+static enum cma_grant_state cma_grant_state(int fd)
+{
+	struct xpcopy_grant_info info;
+
+	if (xpcopy_grant_info(cma.dev, fd, &info) < 0 ||
+	    (info.rights & CMA_RIGHTS) != CMA_RIGHTS ||
+	    info.len != CMA_WINDOW_LEN)
+		return CMA_GRANT_OTHER;
+	return info.revoked ? CMA_GRANT_ENDED : CMA_GRANT_LIVE;
+}
+
+static bool cma_window_grant(int fd)
+{
+	return cma_grant_state(fd) == CMA_GRANT_LIVE;
+}
+
 /* The grant of process @pid, or -1 when it does not serve one to us. */
 static int cma_ask(pid_t pid)
 {
@@ -358,7 +391,6 @@ static int cma_ask(pid_t pid)
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
 	};
-	struct xpcopy_grant_info info;
 	struct cma_req req;
 	struct sockaddr_un a;
 	struct ucred cred;
@@ -404,10 +436,7 @@ static int cma_ask(pid_t pid)
 		fd = -1;
 		goto out;
 	}
-	/* A grant of the whole address space, live, read and write. */
-	if (xpcopy_grant_info(cma.dev, fd, &info) < 0 ||
-	    (info.rights & CMA_RIGHTS) != CMA_RIGHTS ||
-	    info.len != CMA_WINDOW_LEN || info.revoked) {
+	if (!cma_window_grant(fd)) {
 		dbg("pid %d sent something that is not its grant", (int)pid);
 		close(fd);
 		fd = -1;
@@ -420,16 +449,45 @@ out:
 }
 
 /*
+ * The process (thread group id) of thread @tid: @tid itself for a process,
+ * 0 when no thread has that id, @tid when /proc cannot tell.
+ */
+static pid_t cma_tgid(pid_t tid)
+{
+	char path[32], buf[512], *t;
+	ssize_t n;
+	int fd;
+
+	if (!cma.proc_ok)
+		return tid;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return tid;
+	buf[n] = 0;
+	t = strstr(buf, "\nTgid:");
+	return t ? (pid_t)strtol(t + 6, NULL, 10) : tid;
+}
+
+/*
  * The cache slot of @pid with a reference on its grant, asking the peer
  * when it is not known; NULL when the call must go to the kernel.
+ * @resolve: @pid may be a thread's id (see below).
  */
-static struct cma_peer *cma_get(pid_t pid)
+static struct cma_peer *cma_get(pid_t pid, bool resolve)
 {
 	struct cma_peer *p, *free_slot = NULL;
 	long long now = 0;
 	unsigned int i;
+	pid_t tgid;
 	int fd;
 
+	if (pid <= 0)
+		return NULL;	/* the kernel finds no task: ESRCH */
 	pthread_mutex_lock(&cma.lock);
 	for (i = 0; i < CMA_CACHE; i++) {
 		p = &cma.peers[i];
@@ -451,6 +509,18 @@ static struct cma_peer *cma_get(pid_t pid)
 	}
 	pthread_mutex_unlock(&cma.lock);
 
+	/*
+	 * The kernel takes the id of any thread (find_get_task_by_vpid()):
+	 * a thread's calls go to its process's grant. A thread id is never
+	 * cached, so that every call checks that the thread still exists
+	 * (else the kernel's ESRCH) and belongs to that process.
+	 */
+	if (resolve) {
+		tgid = cma_tgid(pid);
+		if (tgid != pid)
+			return tgid > 0 && tgid != getpid() ?
+				cma_get(tgid, false) : NULL;
+	}
 	fd = cma_ask(pid);
 
 	pthread_mutex_lock(&cma.lock);
@@ -481,17 +551,27 @@ static struct cma_peer *cma_get(pid_t pid)
 	return fd >= 0 ? p : NULL;
 }
 
-/* Drop a reference; @forget: the grant is no good any more. */
-static void cma_put(struct cma_peer *p, bool forget)
+enum cma_put_how {
+	CMA_KEEP,	/* the grant is good */
+	CMA_DEAD,	/* the peer's grant is dead: close our fd, forget it */
+	CMA_LOST,	/* our fd is not the grant any more (the program closed
+			 * it, maybe reused the number): forget, never close */
+};
+
+/* Drop a reference to @p's grant. */
+static void cma_put(struct cma_peer *p, enum cma_put_how how)
 {
 	pthread_mutex_lock(&cma.lock);
-	if (forget)
+	if (how == CMA_LOST)
+		p->lost = true;
+	if (how != CMA_KEEP)
 		p->dead = true;
 	if (!--p->refs && p->dead) {
-		close(p->grant);
+		if (!p->lost)
+			close(p->grant);
 		p->grant = -1;
 		p->pid = 0;
-		p->dead = false;
+		p->dead = p->lost = false;
 	}
 	pthread_mutex_unlock(&cma.lock);
 }
@@ -514,105 +594,271 @@ static ssize_t sys_rw(bool write, pid_t pid, const struct iovec *l,
 #define CMA_IOV_STACK		16
 
 /*
- * Read the caller's iovec arrays as the kernel does, through the kernel:
- * an unreadable array is EFAULT, not a crash (our own memory is always
- * ours to read, whatever ptrace_scope says). Then check them as
- * process_vm_rw() does: a negative length is EINVAL; the local side is
- * clipped to CMA_MAX_RW_COUNT bytes; the remote side is cut at the first
- * range that reaches past the window (past any user address: the kernel's
- * copy stops there with EFAULT). Returns the number of remote ranges kept,
- * and the local total in *@ltotal, or -errno.
+ * A seccomp filter refuses process_vm_readv/writev (Docker's default
+ * profile without CAP_SYS_PTRACE does, with EPERM): the calls on our own
+ * pid that read and check the caller's arrays fail too. Neither call can
+ * fail so otherwise (EPERM comes from the task lookup, which they never
+ * reach), and a filter is never removed: from the first such failure on,
+ * the library reads its own memory through the module and checks the
+ * local ranges itself, as the kernel does.
  */
-static long cma_import(const struct iovec *l, unsigned long lc,
-		       const struct iovec *r, unsigned long rc,
-		       struct iovec *lv, struct iovec *rv, size_t *ltotal)
+static bool cma_filtered(void)
 {
-	struct iovec to[2] = { { lv, lc * sizeof(*lv) }, { rv, rc * sizeof(*rv) } };
-	struct iovec from[2] = { { (void *)l, lc * sizeof(*l) },
-				 { (void *)r, rc * sizeof(*r) } };
-	size_t total = 0;
-	unsigned long i;
-
-	if (syscall(SYS_process_vm_readv, getpid(), to, 2UL, from, 2UL, 0UL) !=
-	    (ssize_t)((lc + rc) * sizeof(*l)))
-		return -EFAULT;
-	for (i = 0; i < lc; i++)
-		if ((ssize_t)lv[i].iov_len < 0)
-			return -EINVAL;
-	for (i = 0; i < rc; i++)
-		if ((ssize_t)rv[i].iov_len < 0)
-			return -EINVAL;
-	for (i = 0; i < lc; i++) {
-		if (lv[i].iov_len > CMA_MAX_RW_COUNT - total)
-			lv[i].iov_len = CMA_MAX_RW_COUNT - total;
-		total += lv[i].iov_len;
+	if (!atomic_load(&cma.filtered) && (errno == EPERM || errno == ENOSYS)) {
+		atomic_store(&cma.filtered, true);
+		dbg("process_vm_readv/writev refused by a filter (%s): checking and reading arrays ourselves",
+		    strerror(errno));
 	}
-	*ltotal = total;
-	for (i = 0; i < rc; i++)
-		if (rv[i].iov_len > CMA_WINDOW_LEN - (uintptr_t)rv[i].iov_base)
-			break;
-	return i;
+	return atomic_load(&cma.filtered);
 }
 
+/*
+ * Read @len bytes of our own memory at @src through the kernel: an address
+ * that cannot be read is a short count (or -1), never a crash. Our own
+ * memory is always ours to read, whatever ptrace_scope says (and through
+ * the module when a filter refuses the system call).
+ */
+static ssize_t cma_read_self(void *dst, const void *src, size_t len)
+{
+	struct iovec to = { dst, len }, from = { (void *)src, len };
+	ssize_t n;
+
+	if (!atomic_load(&cma.filtered)) {
+		n = syscall(SYS_process_vm_readv, getpid(), &to, 1UL, &from,
+			    1UL, 0UL);
+		if (n >= 0 || !cma_filtered())
+			return n;
+	}
+	n = __xpcopy_copy_iov(cma.dev, XPCOPY_COPY_READ, getpid(),
+			      (const struct xpcopy_iovec *)&to, 1,
+			      (const struct xpcopy_iovec *)&from, 1, 0);
+	return n < 0 ? -1 : n;
+}
+
+/*
+ * The highest address access_ok() takes, TASK_SIZE_MAX (Linux 6.1 to
+ * 6.12, LAM or not): the top of the lower half less a page, the half being
+ * 47 bits, or 56 with 5-level paging, where a mapping above 2^47 can be
+ * asked for.
+ */
+static uintptr_t cma_user_max(void)
+{
+#ifdef __x86_64__
+	static uintptr_t max;
+	void *m;
+
+	if (!max) {
+		m = mmap((void *)(1UL << 47), 4096, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (m != MAP_FAILED)
+			munmap(m, 4096);
+		max = m == (void *)(1UL << 47) || (m == MAP_FAILED &&
+						    errno == EEXIST) ?
+		      (1UL << 56) - 4096 : (1UL << 47) - 4096;
+	}
+	return max;
+#else
+	return UINTPTR_MAX;
+#endif
+}
+
+/* As access_ok(): [@addr, @addr + @len) lies below cma_user_max(). */
+static bool cma_access_ok(const void *addr, size_t len)
+{
+	uintptr_t end = (uintptr_t)addr + len;
+
+	return end >= (uintptr_t)addr && end <= cma_user_max();
+}
+
+/*
+ * The call, checked in the order of the kernel's process_vm_rw() and
+ * process_vm_rw_core(), so that every error is the one the system call
+ * gives, and comes before the pid is looked up where the kernel's does:
+ *
+ * 1. flags: not 0 is EINVAL.
+ * 2. The local iovec array, as import_iovec(): more than IOV_MAX ranges
+ *    (the count is an unsigned int there: the high bits of liovcnt are
+ *    ignored), an unreadable array, a negative length, a range that is
+ *    not user memory (access_ok()). Rather than copy these rules, whose
+ *    details vary between kernels (and with 5-level paging or LAM), we ask
+ *    the running kernel: the same system call on our own pid, with the
+ *    caller's local array and one empty remote range, runs exactly this
+ *    import and returns 0 before any lookup (nothing to copy).
+ * 3. No local byte (after clipping to MAX_RW_COUNT): 0, and the remote
+ *    array is not even read.
+ * 4. The remote array, as iovec_from_user(): more than IOV_MAX ranges is
+ *    EINVAL; then range by range, a negative length EINVAL, an unreadable
+ *    range EFAULT. Remote addresses are not checked here.
+ * 5. No remote byte: 0, before the pid is looked up.
+ * 6. The pid: any thread's id (cma_get()); our own process, or one that
+ *    serves us no grant, is the system call's.
+ * 7. The copy stops when the local side is full: remote ranges past that
+ *    point are never looked at, however long (their lengths may sum past
+ *    2^64), so they are cut there; and it stops with EFAULT at a range
+ *    that reaches past the user address space (past the window).
+ */
 static ssize_t cma_rw(bool write, pid_t pid, const struct iovec *l,
 		      unsigned long lc, const struct iovec *r,
 		      unsigned long rc, unsigned long flags)
 {
+	long nr = write ? SYS_process_vm_writev : SYS_process_vm_readv;
 	unsigned int dir = write ? XPCOPY_COPY_WRITE : XPCOPY_COPY_READ;
 	struct iovec stack[CMA_IOV_STACK], *lv = stack, *rv;
+	struct iovec empty = { NULL, 0 };
+	unsigned long i, rn, nrv = rc <= IOV_MAX ? rc : 0;
+	size_t ltotal = 0, left;
+	unsigned int lcnt;
+	enum cma_grant_state state;
 	struct cma_peer *p;
-	size_t ltotal;
 	int tries = 0;
+	bool cut, own;
 	ssize_t ret;
-	long rn;
 
-	if (flags || lc > IOV_MAX || rc > IOV_MAX) {
+	if (!cma.enabled)
+		return sys_rw(write, pid, l, lc, r, rc, flags);
+	/* 1 */
+	if (flags) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (!cma.enabled || pid <= 0 || pid == getpid() || !lc || !rc)
-		return sys_rw(write, pid, l, lc, r, rc, flags);
-	if (lc + rc > CMA_IOV_STACK) {
-		lv = malloc((lc + rc) * sizeof(*lv));
+	/* 2: errno is the kernel's, unless a filter refuses the call */
+	if (!atomic_load(&cma.filtered) &&
+	    syscall(nr, getpid(), l, lc, &empty, 1UL, 0UL) < 0 &&
+	    !cma_filtered())
+		return -1;
+	own = atomic_load(&cma.filtered);
+	lcnt = (unsigned int)lc;
+	if (own && lcnt > IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (lcnt + nrv > CMA_IOV_STACK) {
+		lv = malloc((lcnt + nrv) * sizeof(*lv));
 		if (!lv) {
 			errno = ENOMEM;
 			return -1;
 		}
 	}
-	rv = lv + lc;
-	ret = rn = cma_import(l, lc, r, rc, lv, rv, &ltotal);
-	if (rn < 0)
+	rv = lv + lcnt;
+	/* Unless @own, the kernel read the array just now: only a thread
+	 * of the caller's changing it under us can fail these. */
+	ret = own && !cma_access_ok(l, lcnt * sizeof(*lv)) ? -1 :
+	      cma_read_self(lv, l, lcnt * sizeof(*lv));
+	left = ret < 0 ? 0 : ret / sizeof(*lv);
+	for (i = 0; i < left; i++)
+		if ((ssize_t)lv[i].iov_len < 0) {
+			ret = -EINVAL;
+			goto out;
+		}
+	ret = -EFAULT;
+	if (left < lcnt)
 		goto out;
-	if (!ltotal) {
-		ret = 0;	/* as the kernel: nothing to do, no pid looked up */
+	/* import_iovec(): one range is clipped, then checked; several
+	 * are checked, then clipped. */
+	for (i = 0; own && i < lcnt; i++)
+		if (!cma_access_ok(lv[i].iov_base, lcnt == 1 &&
+				   lv[i].iov_len > CMA_MAX_RW_COUNT ?
+				   CMA_MAX_RW_COUNT : lv[i].iov_len))
+			goto out;
+	for (i = 0; i < lcnt; i++) {
+		if (lv[i].iov_len > CMA_MAX_RW_COUNT - ltotal)
+			lv[i].iov_len = CMA_MAX_RW_COUNT - ltotal;
+		ltotal += lv[i].iov_len;
+	}
+	/* 3 */
+	ret = 0;
+	if (!ltotal)
+		goto out;
+	/* 4 */
+	ret = -EINVAL;
+	if (rc > IOV_MAX)
+		goto out;
+	/* (iovec_from_user() checks the whole array with access_ok() first) */
+	ret = !cma_access_ok(r, rc * sizeof(*rv)) ? -1 :
+	      cma_read_self(rv, r, rc * sizeof(*rv));
+	left = ret < 0 ? 0 : ret / sizeof(*rv);
+	for (i = 0; i < left; i++)
+		if ((ssize_t)rv[i].iov_len < 0) {
+			ret = -EINVAL;
+			goto out;
+		}
+	if (left < rc) {
+		ret = -EFAULT;
 		goto out;
 	}
+	/* 5 */
+	for (i = 0; i < rc && !rv[i].iov_len; i++)
+		;
+	ret = 0;
+	if (i == rc)
+		goto out;
+	/* 6 */
+	if (pid == getpid())
+		goto kernel;
+	/* 7 */
+	left = ltotal;
+	for (rn = 0; rn < rc && left; rn++) {
+		if (rv[rn].iov_len > left)
+			rv[rn].iov_len = left;
+		left -= rv[rn].iov_len;
+	}
+	for (i = 0; i < rn; i++)
+		if (rv[i].iov_len > CMA_WINDOW_LEN - (uintptr_t)rv[i].iov_base)
+			break;
+	cut = i < rn;
+	rn = i;
 again:
-	p = cma_get(pid);
+	p = cma_get(pid, true);
 	if (!p)
 		goto kernel;
 	ret = rn ? __xpcopy_copy_iov(cma.dev, dir | XPCOPY_COPY_GRANT,
 				     p->grant,
-				     (const struct xpcopy_iovec *)lv, lc,
+				     (const struct xpcopy_iovec *)lv, lcnt,
 				     (const struct xpcopy_iovec *)rv, rn, 0) : 0;
+	/*
+	 * Which errors mean the grant is no good. The module says of a grant
+	 * (see the UAPI header): ESRCH, its owner exited or executed;
+	 * ESTALE, it was revoked. Either way the pid may be another
+	 * process's now: forget the grant and ask again. EBADF, and EINVAL,
+	 * ERANGE or EACCES when XPCOPY_GRANT_INFO says the fd is not such a
+	 * grant, mean that our fd is not the grant we were given any more
+	 * (the program closed it and maybe opened something else under the
+	 * number): forget it without closing it.
+	 * Every other error (EFAULT, EINTR, ENOMEM, and EINVAL about the
+	 * ranges) is about this call, not the grant, which is kept.
+	 */
 	switch (ret) {
 	case -ESRCH:
 	case -ESTALE:
+		cma_put(p, CMA_DEAD);
+		if (++tries < 2)
+			goto again;
+		goto kernel;
 	case -EBADF:
 	case -EINVAL:
 	case -ERANGE:
 	case -EACCES:
-		/* The process is gone (its pid may be another's now), or our
-		 * fd is not its grant any more: ask whoever has the pid now. */
-		cma_put(p, true);
-		if (++tries < 2)
-			goto again;
+		state = ret == -EBADF ? CMA_GRANT_OTHER :
+			cma_grant_state(p->grant);
+		if (state != CMA_GRANT_LIVE) {
+			/* (an ended grant: the module checked the
+			 * ranges first) */
+			cma_put(p, state == CMA_GRANT_ENDED ? CMA_DEAD :
+							     CMA_LOST);
+			if (++tries < 2)
+				goto again;
+			goto kernel;
+		}
+		/* The module refused ranges that the kernel takes (or
+		 * would refuse with its own errno): the kernel decides. */
+		cma_put(p, CMA_KEEP);
 		goto kernel;
 	default:
-		cma_put(p, false);
+		cma_put(p, CMA_KEEP);
 		if (ret >= 0)
 			atomic_fetch_add(&cma.via_xpcopy, 1);
-		if (ret == 0 && (unsigned long)rn < rc)
+		if (ret == 0 && cut)
 			ret = -EFAULT;	/* stopped where the kernel would */
 		goto out;
 	}
@@ -652,14 +898,87 @@ EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *local_iov,
  * Set-up, fork, exit
  */
 
+/*
+ * fork(). With the kernel alone a parent reaches its child as soon as
+ * fork() returns, so the library must too: a parent that called at once
+ * used to find no server yet (ECONNREFUSED), remember that "no" for
+ * CMA_NEG_NS and go to the system call (EPERM at ptrace_scope 3, or the
+ * kernel's copy at 0). The child makes its grant and starts serving in its
+ * atfork handler, before its own fork() returns; the parent's handler
+ * waits for that, on a pipe made by the prepare handler. The child writes
+ * its pid once its socket listens (from then on a connection is queued,
+ * even before the server thread accepts it), or dies, which closes the
+ * pipe. The parent then forgets anything it remembered about that pid (a
+ * "no" of an earlier owner of the number). So the child is served when
+ * fork() returns, by construction rather than by timing: retrying a
+ * refusal for a while, or not remembering refusals of young processes,
+ * would only make the race rarer. The price is the child's set-up (a
+ * grant, a socket, a thread: tens of microseconds) in the parent's
+ * fork(). The wait is bounded by CMA_TIMEOUT_S, for a child that a
+ * debugger holds stopped before its handler runs. _Fork(), vfork(),
+ * posix_spawn() and clone() run no atfork handler: nothing serves in
+ * their children, and nothing waits.
+ */
 static void cma_prepare(void)
 {
+	int saved = errno;
+
 	pthread_mutex_lock(&cma.lock);
+	if (!cma.serve_fork || pipe2(cma.ready, O_CLOEXEC))
+		cma.ready[0] = cma.ready[1] = -1;
+	errno = saved;
+}
+
+/* Forget @pid's slot, if any. Called with cma.lock held. */
+static void cma_forget(pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < CMA_CACHE; i++) {
+		struct cma_peer *p = &cma.peers[i];
+
+		if (p->pid != pid || p->dead)
+			continue;
+		if (p->refs) {
+			p->dead = true;		/* closed at its last put */
+			continue;
+		}
+		if (p->grant >= 0 && !p->lost)
+			close(p->grant);
+		p->grant = -1;
+		p->pid = 0;
+		p->lost = false;
+	}
 }
 
 static void cma_parent(void)
 {
+	long long deadline = now_ns() + CMA_TIMEOUT_S * 1000000000LL, left;
+	int rfd = cma.ready[0], saved = errno;
+	pid_t child;
+
+	if (cma.ready[1] >= 0)
+		close(cma.ready[1]);
+	cma.ready[0] = cma.ready[1] = -1;
 	pthread_mutex_unlock(&cma.lock);
+	if (rfd < 0)
+		return;
+	while ((left = deadline - now_ns()) > 0) {
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+		int n = poll(&pfd, 1, (int)(left / 1000000) + 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && read(rfd, &child, sizeof(child)) ==
+		    sizeof(child)) {
+			pthread_mutex_lock(&cma.lock);
+			cma_forget(child);
+			pthread_mutex_unlock(&cma.lock);
+		}
+		break;
+	}
+	close(rfd);
+	errno = saved;
 }
 
 /*
@@ -669,9 +988,13 @@ static void cma_parent(void)
  */
 static void cma_child(void)
 {
+	int c, ready = cma.ready[1], saved = errno;
 	unsigned int i;
-	int c;
+	pid_t me;
 
+	if (cma.ready[0] >= 0)
+		close(cma.ready[0]);
+	cma.ready[0] = cma.ready[1] = -1;
 	pthread_mutex_init(&cma.lock, NULL);
 	c = atomic_exchange(&cma.conn, -1);
 	if (c >= 0)
@@ -685,7 +1008,7 @@ static void cma_child(void)
 	for (i = 0; i < CMA_CACHE; i++) {
 		struct cma_peer *p = &cma.peers[i];
 
-		if (p->pid && p->grant >= 0)
+		if (p->pid && p->grant >= 0 && !p->lost)
 			close(p->grant);
 		memset(p, 0, sizeof(*p));
 		p->grant = -1;
@@ -694,6 +1017,14 @@ static void cma_child(void)
 	atomic_store(&cma.via_syscall, 0);
 	if (cma.enabled && cma.serve_fork)
 		cma_start_server();
+	/* Serving (or not, for good): the parent's fork() may return. */
+	if (ready >= 0) {
+		me = getpid();
+		if (write(ready, &me, sizeof(me)) < 0)
+			dbg("cannot tell the parent: %s", strerror(errno));
+		close(ready);
+	}
+	errno = saved;
 }
 
 static void cma_parse_policy(void)
@@ -743,7 +1074,9 @@ static void cma_parse_policy(void)
 __attribute__((constructor))
 static void cma_init(void)
 {
+	char self[24];
 	struct stat st;
+	ssize_t n;
 	int fd;
 
 	cma.debug = env_is("XPCOPY_CMA_DEBUG", "1");
@@ -754,6 +1087,12 @@ static void cma_init(void)
 	cma_parse_policy();
 	if (!stat("/proc/self/ns/pid", &st))
 		cma.ns = st.st_ino;
+	/* Thread ids are looked up in /proc: is it of our pid namespace? */
+	n = readlink("/proc/self", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		cma.proc_ok = atoi(self) == (int)getpid();
+	}
 	fd = xpcopy_open(O_CLOEXEC);
 	if (fd < 0) {
 		dbg("no %s: %s; every call is the system call",
