@@ -486,12 +486,13 @@ static __poll_t xpc_grant_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &g->src->wait, wait);
 	if (xpc_grant_revoked(g))
 		return EPOLLERR;
-	if (!xpc_owner_alive(&g->src->owner))
-		return EPOLLHUP;
 	spin_lock(&g->src->lock);
 	if (g->src->gen != g->seen)
 		mask = EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&g->src->lock);
+	/* As a pipe whose writer is gone: what was published stays readable. */
+	if (!xpc_owner_alive(&g->src->owner))
+		mask |= EPOLLHUP;
 	return mask;
 }
 
@@ -520,11 +521,13 @@ static ssize_t xpc_grant_read(struct file *file, char __user *buf,
 	if (count < sizeof(val))
 		return -EINVAL;
 	for (;;) {
-		ret = xpc_grant_check(g);
-		if (ret)
-			return ret;
+		if (xpc_grant_revoked(g))
+			return -ESTALE;
+		/* A value published before the owner went is still read. */
 		if (xpc_grant_take(g, &val))
 			break;
+		if (!xpc_owner_alive(&g->src->owner))
+			return -ESRCH;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible(g->src->wait,

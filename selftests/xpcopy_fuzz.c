@@ -614,7 +614,9 @@ static const int err_derive[] = { EINVAL, E2BIG, EFAULT, ENOMEM, EBADF,
 static const int err_revoke[] = { EINVAL, E2BIG, EFAULT, EBADF, EPERM,
 				  EINTR, 0 };
 static const int err_info[] = { EINVAL, E2BIG, EFAULT, EBADF, 0 };
-static const int err_read[] = { EAGAIN, ESTALE, EINVAL, EINTR, EFAULT, 0 };
+/* ESRCH: the owner exec'd or exited and no published value is left. */
+static const int err_read[] = { EAGAIN, ESTALE, ESRCH, EINVAL, EINTR, EFAULT,
+				0 };
 
 static void op_features(struct tctx *c)
 {

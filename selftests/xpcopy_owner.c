@@ -29,11 +29,12 @@
 #define RACE_THREADS	2
 #define GRW		(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
 
-static int grant_make(int dev, const void *addr, __u64 len)
+/* A read-write grant of [addr, addr + len), with a sequence word if seq. */
+static int grant_make(int dev, const void *addr, __u64 len, const void *seq)
 {
 	struct xpcopy_grant g = {
-		.size = sizeof(g), .flags = GRW, .addr = xp_ptr(addr),
-		.len = len,
+		.size = sizeof(g), .flags = GRW | (seq ? XPCOPY_GRANT_SEQ : 0),
+		.addr = xp_ptr(addr), .len = len, .seq_addr = xp_ptr(seq),
 	};
 	int ret = xp_ioctl(dev, XPCOPY_GRANT, &g);
 
@@ -152,7 +153,7 @@ static int race_main(int sock, int mfd, int round)
 	if (round == RACE_ROUNDS)
 		return xp_msg_send(sock, &m, sizeof(m), -1) ? 3 : 0;
 	dev = open(XPCOPY_DEV, O_RDWR | O_CLOEXEC);
-	gfd = dev < 0 ? -1 : grant_make(dev, slot, WIN_LEN);
+	gfd = dev < 0 ? -1 : grant_make(dev, slot, WIN_LEN, NULL);
 	if (gfd < 0 || xp_msg_send(sock, &m, sizeof(m), gfd))
 		return 4;
 	close(gfd);
@@ -192,7 +193,8 @@ static int owner_main(bool shared, int sock)
 	if (!w || dev < 0)
 		return 2;
 	xp_fill(w, WIN_LEN, S_OWN, 0);
-	gfd = grant_make(dev, w, WIN_LEN);
+	/* The sequence word: 8 bytes of the window's last page, unused. */
+	gfd = grant_make(dev, w, WIN_LEN - 4096, w + WIN_LEN - 8);
 	if (gfd < 0 || xp_msg_send(sock, "g", 1, gfd) ||
 	    xp_msg_send(sock, "m", 1, mfd))
 		return 3;
@@ -398,7 +400,8 @@ static void expect_gone(struct __test_metadata *_metadata,
 	__u64 copied = 0, val;
 
 	ASSERT_EQ(-ESRCH, gcopy(&self->via, self->dev, XPCOPY_COPY_WRITE,
-				self->gfd, self->data, WIN_LEN, 0, &copied));
+				self->gfd, self->data, WIN_LEN - 4096, 0,
+				&copied));
 	ASSERT_EQ(-ESRCH, gcopy(&self->via, self->dev, XPCOPY_COPY_WRITE,
 				self->gfd, self->data, 8, 64, &copied));
 	ASSERT_EQ(-ESRCH, gcopy(&self->via, self->dev, XPCOPY_COPY_READ,
@@ -505,6 +508,36 @@ TEST_F(own, poller_woken_by_exec)
 	ASSERT_EQ(waker, xp_waitpid_ms(waker, &status, 10000));
 	ASSERT_EQ(0, xp_msg_recv(self->sock, &rep, sizeof(rep), NULL, 60000));
 	ASSERT_LT(0, rep);
+}
+
+/*
+ * A value published before the owner exits is still read, as from a pipe
+ * whose writer closed (the fd polls EPOLLIN and EPOLLHUP); then ESRCH.
+ */
+TEST_F(own, published_value_outlives_owner)
+{
+	struct pollfd p = { .fd = self->gfd, .events = POLLIN };
+	struct xpcopy_iovec l = { .addr = xp_ptr(self->data), .len = 64 };
+	struct xpcopy_iovec r = { .addr = 0, .len = 64 };
+	struct xpcopy_copy c;
+	__u64 val = 0;
+	int status;
+
+	xp_copy_init(&c, XPCOPY_COPY_WRITE | XPCOPY_COPY_GRANT |
+		     XPCOPY_COPY_PUBLISH, self->gfd, &l, 1, &r, 1);
+	c.seq = 77;
+	ASSERT_EQ(0, xp_ioctl(self->dev, XPCOPY_COPY, &c));
+	ASSERT_EQ(0, xp_msg_send(self->sock, "x", 1, -1));
+	ASSERT_EQ(self->pid, xp_waitpid_ms(self->pid, &status, 60000));
+	self->pid = -1;
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	ASSERT_EQ(POLLIN | POLLHUP, p.revents & (POLLIN | POLLHUP | POLLERR));
+	ASSERT_EQ((ssize_t)sizeof(val), read(self->gfd, &val, sizeof(val)));
+	ASSERT_EQ(77ULL, val);
+	ASSERT_EQ(-1, read(self->gfd, &val, sizeof(val)));
+	ASSERT_EQ(ESRCH, errno);
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	ASSERT_EQ(POLLHUP, p.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
 /* ------------------------------------------------------------------------

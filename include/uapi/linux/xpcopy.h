@@ -25,11 +25,11 @@
  *   made the grant. The owner is the process (all its threads): it has
  *   exited or executed a new program exactly when none of its threads runs
  *   on that address space any more. From then on every use fails with
- *   ``ESRCH`` (copies, derive, read(2)), %XPCOPY_GRANT_INFO reports
- *   ``revoked = 2``, and the fd polls ``EPOLLHUP``: no byte ever reaches
- *   the new image, even while other copies through the grant are still in
- *   flight. The grant does not keep the owner's memory alive. Closing the
- *   last fd frees it.
+ *   ``ESRCH`` (copies, derive; read(2) once no published value is left),
+ *   %XPCOPY_GRANT_INFO reports ``revoked = 2``, and the fd polls
+ *   ``EPOLLHUP``: no byte ever reaches the new image, even while other
+ *   copies through the grant are still in flight. The grant does not keep
+ *   the owner's memory alive. Closing the last fd frees it.
  * - Attenuation: %XPCOPY_GRANT_DERIVE makes a narrower grant (a sub-window,
  *   fewer rights) to pass on; a grant can never be widened.
  * - Revocation: %XPCOPY_GRANT_REVOKE, by the owner or by the process that
@@ -46,8 +46,10 @@
  *   last read(2) of that open file (dup(2), fork(2) and ``SCM_RIGHTS`` share
  *   the open file, and so its read position); read(2) of 8 bytes returns the last published
  *   value (blocking unless ``O_NONBLOCK``: then ``EAGAIN``). A revoked grant
- *   polls ``EPOLLERR`` and reads fail with ``ESTALE``; one whose owner is
- *   gone polls ``EPOLLHUP`` and reads fail with ``ESRCH``. An eventfd attached
+ *   polls ``EPOLLERR`` and reads fail with ``ESTALE``. One whose owner is
+ *   gone polls ``EPOLLHUP``, as a pipe whose writer closed: a value
+ *   published before is still read (and polls ``EPOLLIN`` too), then reads
+ *   fail with ``ESRCH``. An eventfd attached
  *   at creation (%XPCOPY_GRANT_EVENTFD) is signalled at every publication.
  *   When the publication itself fails after the data was copied (the grant
  *   was revoked in between: ``ESTALE``; the word is no longer writable:
