@@ -38,6 +38,8 @@ line=$(KERNELS=$kernel "$top/scripts/kernels.sh" | head -n 1)
 kver=${line%% *}
 echo "bench: kernel $kver, guest cpu $QEMU_CPU, ${QEMU_MEM} MiB"
 
+# In a fresh clone nothing has made build/ yet.
+mkdir -p "$build"
 "$top/scripts/build-module.sh" "$kver" >"$build/bench-module.log" 2>&1 ||
 	{ cat "$build/bench-module.log"; exit 1; }
 make -s -C "$top" userspace
