@@ -1,20 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# xpcopy: build and test. The module is built out of tree for every kernel
-# of the matrix (scripts/kernels.sh: the installed Debian 6.1 and 6.12
-# kernels) and tested in QEMU guests, never on the host.
+# xpcopy: build, install and test.
 #
+# On a machine of your own (no root needed, nothing installed):
+#   make                xpcopy.ko against the running kernel's headers
+#                       (/lib/modules/$(uname -r)/build, or KDIR=...), here,
+#                       and the userspace programs in build/userspace/
+#   make module         only xpcopy.ko (KDIR=<headers> for another kernel)
+#   make userspace      only the userspace programs and libraries
+#
+# The test matrix (QEMU guests, never the host; these install packages):
 #   make check          everything: deps, modules, selftests, boot each kernel
-#   make module         build/<kver>/xpcopy.ko for every kernel
-#   make module KDIR=d  xpcopy.ko here, against the headers in d
+#   make modules-matrix build/<kver>/xpcopy.ko for every kernel of the matrix
 #   make modules-check  W=1 C=1 (sparse) builds; any warning fails
 #   make checkpatch     checkpatch.pl --strict on the module and uapi header
 #   make runner-check   boot fake cases of known verdicts: does the guest
 #                       runner still fail what it must?
 #   make selftests      static test binaries in build/selftests/bin/
-#   make userspace      userspace/ programs, once userspace/Makefile exists
 #   make deps           install packages, extract kselftest/checkpatch files
-#   make kernels        print the kernel matrix
+#   make kernels        print the kernel matrix as far as it is installed or
+#                       cached (installs and builds nothing)
 #   make bench          run xpcopy-bench in a guest, results in bench-results/
 #   make mpi-check      Debian Open MPI over libxpcopy-cma in a 6.12 guest
 #                       with a Debian root (also a phase of make check)
@@ -23,10 +28,11 @@
 #   make fuzz           only the fuzzer in a guest, FUZZ_SECONDS (600) long
 #   make soak           the fuzzer until SOAK_COPIES (1000000) copies succeed,
 #                       on the debug kernel unless KERNELS says otherwise
-#   make clean          remove build/
+#   make clean          remove build/ and the module's objects
 #   make help           this text
 #
 # Knobs (make VAR=value or environment):
+#   KDIR=/lib/modules/$(uname -r)/build  kernel headers of make, make module
 #   KERNELS="6.12"      test only kernels whose version contains a word
 #   XPCOPY_TIMEOUT=300  seconds per test case in the guest
 #   XPCOPY_FILTER=...   shell patterns of cases to run (bin:FIXTURE.TEST)
@@ -56,28 +62,42 @@ export XPCOPY_BUILD := $(BUILD)
 # -j for sub-makes, unless this make already shares a jobserver with them.
 SUBJOBS = $$(case "$$MAKEFLAGS" in *jobserver*) ;; *) echo -j$(JOBS) ;; esac)
 
-.PHONY: all deps kernels module modules-check checkpatch runner-check \
-	selftests userspace \
+# The kernel make and make module build for: the running one by default.
+KVER		?= $(shell uname -r)
+KDIR		?= /lib/modules/$(KVER)/build
+
+.PHONY: all deps kernels module modules-matrix modules-check checkpatch \
+	runner-check selftests userspace \
 	check bench mpi-check mpi-bench fuzz soak clean help
 
-all: module selftests
+all: module userspace
 
 deps:
 	@scripts/deps.sh
 
-kernels: deps
-	@scripts/kernels.sh
+kernels:
+	@scripts/kernels.sh --cached
 
-ifeq ($(KDIR),)
-module: deps
-	@scripts/build-modules.sh
-else
-# make module KDIR=<headers>: one build against those headers, in place
-# (as DKMS and packagers do), compat probes first.
+# make module [KDIR=<headers>]: one build against those headers, in place
+# (as DKMS and packagers do), compat probes first; no root needed. The
+# probes' scratch directory is in build/, not in /tmp.
 module:
-	@scripts/compat-probe.sh $(KDIR) module/compat_probed.h
+	@if [ ! -f $(KDIR)/Makefile ]; then \
+		if [ "$(origin KDIR)" = file ]; then \
+			echo "xpcopy: no kernel headers in $(KDIR): install linux-headers-$(KVER) (Debian), or give KDIR=<headers>" >&2; \
+		else \
+			echo "xpcopy: no kernel build tree in KDIR=$(KDIR)" >&2; \
+		fi; \
+		exit 1; \
+	fi
+	@mkdir -p $(BUILD)
+	@TMPDIR=$(BUILD) scripts/compat-probe.sh $(KDIR) module/compat_probed.h
 	+$(MAKE) -C $(KDIR) M=$(CURDIR) modules
-endif
+
+# The test matrix: build/<kver>/xpcopy.ko for every kernel of
+# scripts/kernels.sh (make check runs this).
+modules-matrix: deps
+	@scripts/build-modules.sh
 
 modules-check: deps
 	@scripts/build-modules.sh check
@@ -93,11 +113,7 @@ selftests: deps
 	+$(MAKE) -C selftests $(SUBJOBS) O=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR)
 
 userspace:
-	@if [ -f userspace/Makefile ]; then \
-		$(MAKE) -C userspace $(SUBJOBS) O=$(BUILD)/userspace; \
-	 else \
-		echo "userspace: no userspace/Makefile yet, nothing to build"; \
-	 fi
+	+$(MAKE) -C userspace $(SUBJOBS) O=$(BUILD)/userspace
 
 check:
 	+@scripts/check.sh
@@ -117,7 +133,8 @@ fuzz soak: deps
 clean:
 	rm -rf $(BUILD)
 	rm -f xpcopy.ko xpcopy.o xpcopy.mod xpcopy.mod.c xpcopy.mod.o \
-		Module.symvers modules.order .*.cmd module/*.o module/.*.cmd \
+		.module-common.o Module.symvers modules.order .*.cmd \
+		module/*.o module/.*.cmd \
 		module/compat_probed.h
 
 help:

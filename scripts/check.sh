@@ -5,8 +5,8 @@
 #
 #   1. scripts/deps.sh
 #   2. the module for every kernel of the matrix (scripts/kernels.sh), in
-#      parallel; a kernel whose build fails is not booted and counts one
-#      failure
+#      parallel (make modules-matrix); a kernel whose build fails is not
+#      booted and counts one failure
 #   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds,
 #      the runner check (scripts/runner-check.sh)
 #   4. the selftests (make selftests) and userspace (make userspace)
@@ -22,7 +22,8 @@
 # mkinitramfs.sh and run-guest.sh read (KERNELS, QEMU_CPU, GUEST_TIMEOUT,
 # XPCOPY_TIMEOUT, XPCOPY_FILTER, XPCOPY_VERBOSE, ...), and
 #	XPCOPY_TESTS_DIR  prebuilt test executables: skip "make selftests"
-#	MAKE		  the make to run for selftests and userspace
+#	MAKE		  the make to run for the module builds, static checks,
+#			  selftests and userspace
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,7 +78,8 @@ sed 's/^/  /' <<<"$matrix"
 static_checks="checkpatch modules-check runner-check"
 if [ -n "$matrix" ]; then
 	phase_start "module builds"
-	"$top/scripts/build-modules.sh" || echo "check: some module builds failed; going on with the others"
+	"$make" --no-print-directory modules-matrix XPCOPY_BUILD="$build" ||
+		echo "check: some module builds failed; going on with the others"
 	phase_end "module builds ($(echo $kvers | wc -w) kernel(s) in parallel)"
 else
 	static_checks=checkpatch

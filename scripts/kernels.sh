@@ -19,7 +19,15 @@
 # the newest of each series is picked, so it can also select an older kernel.
 #
 # Exits 1, with a message on stderr, when the matrix is empty.
+#
+# With --cached (make kernels) it installs, fetches and builds nothing: the
+# sid and debug kernels are listed only when their caches already hold them
+# (make check, make deps and the scripts above make them), else a note on
+# stderr says so.
 set -euo pipefail
+
+cached=0
+[ "${1:-}" != --cached ] || cached=1
 
 series_re='^6\.(1|12)\.'
 
@@ -53,7 +61,21 @@ matrix=$(
 
 # The newest kernel Debian ships (sid's), built in a chroot: XPCOPY_SID=0
 # leaves it out. Its line names the chroot instead of a KDIR on the host.
-if [ "${XPCOPY_SID:-1}" != 0 ]; then
+if [ "${XPCOPY_SID:-1}" != 0 ] && [ $cached = 1 ]; then
+	sid_cache=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}
+	sid=
+	for v in "$sid_cache"/boot/vmlinuz-*; do
+		[ -f "$v" ] || continue
+		k=${v##*/vmlinuz-}
+		[ -f "$sid_cache/root/lib/modules/$k/build/Makefile" ] || continue
+		sid="$k $v chroot:$sid_cache/root:/lib/modules/$k/build"
+	done
+	if [ -z "$sid" ]; then
+		echo "kernels.sh: no Debian sid kernel in $sid_cache yet (scripts/sid.sh makes it)" >&2
+	elif wanted "${sid%% *}"; then
+		matrix=$(printf '%s\n%s' "$matrix" "$sid" | sed '/^$/d')
+	fi
+elif [ "${XPCOPY_SID:-1}" != 0 ]; then
 	sid=$("$(dirname "$0")/sid.sh") || { echo "kernels.sh: scripts/sid.sh failed" >&2; exit 1; }
 	if wanted "${sid%% *}"; then
 		matrix=$(printf '%s\n%s' "$matrix" "$sid" | sed '/^$/d')
@@ -73,7 +95,18 @@ fi
 # injection), built from linux-source-6.12 and cached: XPCOPY_DEBUG=0 leaves
 # it out. Its line names its build directory as the KDIR.
 # Not built at all when KERNELS leaves it out.
-if [ "${XPCOPY_DEBUG:-1}" != 0 ] &&
+if [ "${XPCOPY_DEBUG:-1}" != 0 ] && [ $cached = 1 ]; then
+	dbg=
+	for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do
+		[ -f "$d/.done" ] || continue
+		dbg="$(cat "$d/.done") $d/arch/x86/boot/bzImage $d"
+	done
+	if [ -z "$dbg" ]; then
+		echo "kernels.sh: no debug kernel built yet (scripts/debug-kernel.sh builds it)" >&2
+	elif wanted "${dbg%% *}"; then
+		matrix=$(printf '%s\n%s' "$matrix" "$dbg" | sed '/^$/d')
+	fi
+elif [ "${XPCOPY_DEBUG:-1}" != 0 ] &&
    wanted "$("$(dirname "$0")/debug-kernel.sh" --name)"; then
 	dbg=$("$(dirname "$0")/debug-kernel.sh") ||
 		{ echo "kernels.sh: scripts/debug-kernel.sh failed" >&2; exit 1; }
