@@ -2,12 +2,18 @@
 #
 # xpcopy: build, install and test.
 #
-# On a machine of your own (no root needed, nothing installed):
+# On a machine of your own (make, make module and make userspace need no
+# root and install nothing):
 #   make                xpcopy.ko against the running kernel's headers
 #                       (/lib/modules/$(uname -r)/build, or KDIR=...), here,
 #                       and the userspace programs in build/userspace/
 #   make module         only xpcopy.ko (KDIR=<headers> for another kernel)
 #   make userspace      only the userspace programs and libraries
+#   make install        the module (and depmod), udev rule, libxpcopy, its
+#                       headers, pkg-config file and man pages, xpcopy(1),
+#                       libxpcopy-cma.so in $(PREFIX)/lib/xpcopy/; honours
+#                       DESTDIR and PREFIX (/usr/local); make uninstall
+#   make load           root: insmod the xpcopy.ko just built; make unload
 #
 # The test matrix (QEMU guests, never the host; these install packages):
 #   make check          everything: deps, modules, selftests, boot each kernel
@@ -67,7 +73,7 @@ KVER		?= $(shell uname -r)
 KDIR		?= /lib/modules/$(KVER)/build
 
 .PHONY: all deps kernels module modules-matrix modules-check checkpatch \
-	runner-check selftests userspace \
+	runner-check selftests userspace install uninstall load unload \
 	check bench mpi-check mpi-bench fuzz soak clean help
 
 all: module userspace
@@ -93,6 +99,68 @@ module:
 	@mkdir -p $(BUILD)
 	@TMPDIR=$(BUILD) scripts/compat-probe.sh $(KDIR) module/compat_probed.h
 	+$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# make install [DESTDIR=] [PREFIX=/usr/local] [KDIR=]: the module into
+# /lib/modules/<its kernel>/updates/ (kbuild's modules_install, which
+# compresses it as that kernel's configuration says) and depmod;
+# with DESTDIR, no depmod, and a note. Then the userspace side (see
+# userspace/Makefile): libxpcopy, its headers in $(PREFIX)/include/xpcopy/,
+# xpcopy.pc, man pages, xpcopy(1) linked with libxpcopy.so.1,
+# libxpcopy-cma.so in $(PREFIX)/lib/xpcopy/ and the udev rule. make
+# uninstall removes exactly those files.
+PREFIX		?= /usr/local
+DESTDIR		?=
+# The release the headers in KDIR are for (not necessarily the running
+# one): UTS_RELEASE, as in the module's vermagic. Not kernel.release, which
+# in Debian's 6.1 headers says 6.1.192 for 6.1.0-57-amd64.
+KREL		= $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' \
+			$(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(KVER))
+MODDIR		= $(DESTDIR)/lib/modules/$(KREL)/updates
+# Kbuild signs at modules_install when the kernel says CONFIG_MODULE_SIG_ALL,
+# with the key of the kernel's own build; distribution headers do not have
+# it (their kernels are signed elsewhere) and sign-file would fail noisily:
+# sign only with a key there (a kernel built here). Secure Boot wants a
+# key enrolled in MOK: see the README.
+NOSIGN		= $(if $(wildcard $(KDIR)/certs/signing_key.pem),,CONFIG_MODULE_SIG_ALL=)
+
+install: module
+	+$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install \
+		INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates DEPMOD=true \
+		$(NOSIGN)
+	@if [ -n "$(DESTDIR)" ]; then \
+		echo "xpcopy: DESTDIR is set: not running depmod (run depmod -a $(KREL) where it is installed)"; \
+	 else \
+		echo "depmod -a $(KREL)"; depmod -a $(KREL); \
+	 fi
+	+$(MAKE) -C userspace $(SUBJOBS) O=$(BUILD)/userspace install
+	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig
+
+uninstall:
+	rm -f $(MODDIR)/xpcopy.ko $(MODDIR)/xpcopy.ko.gz $(MODDIR)/xpcopy.ko.xz \
+		$(MODDIR)/xpcopy.ko.zst
+	@if [ -n "$(DESTDIR)" ]; then \
+		echo "xpcopy: DESTDIR is set: not running depmod"; \
+	 else \
+		echo "depmod -a $(KREL)"; depmod -a $(KREL); \
+	 fi
+	+$(MAKE) -C userspace O=$(BUILD)/userspace uninstall
+	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig
+
+# make load / make unload: insmod the xpcopy.ko just built (for the
+# running kernel), rmmod it. Root only; one line says why when it cannot.
+load: module
+	@[ "$$(id -u)" = 0 ] || { echo "xpcopy: make load needs root (insmod)" >&2; exit 1; }
+	@[ -e /proc/modules ] || { echo "xpcopy: the running kernel ($$(uname -r)) cannot load modules (built without CONFIG_MODULES)" >&2; exit 1; }
+	@[ "$$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" != 1 ] || { echo "xpcopy: loading modules is disabled (kernel.modules_disabled=1)" >&2; exit 1; }
+	@[ "$(KREL)" = "$$(uname -r)" ] || { echo "xpcopy: xpcopy.ko is built for $(KREL), the running kernel is $$(uname -r) (build with the default KDIR)" >&2; exit 1; }
+	@! grep -q '^xpcopy ' /proc/modules || { echo "xpcopy: already loaded (make unload first)" >&2; exit 1; }
+	@out=$$(insmod $(CURDIR)/xpcopy.ko 2>&1) || { echo "xpcopy: insmod xpcopy.ko failed: $$out$$(case $$out in *[Kk]ey*) echo ' (Secure Boot: sign the module with a key enrolled in MOK)';; esac)" >&2; exit 1; }
+	@echo "xpcopy: loaded; $$(ls -l /dev/xpcopy 2>/dev/null || echo 'no /dev/xpcopy yet')"
+
+unload:
+	@[ "$$(id -u)" = 0 ] || { echo "xpcopy: make unload needs root (rmmod)" >&2; exit 1; }
+	@grep -q '^xpcopy ' /proc/modules 2>/dev/null || { echo "xpcopy: not loaded" >&2; exit 1; }
+	@rmmod xpcopy && echo "xpcopy: unloaded"
 
 # The test matrix: build/<kver>/xpcopy.ko for every kernel of
 # scripts/kernels.sh (make check runs this).
