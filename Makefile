@@ -181,6 +181,7 @@ selftests: deps
 	+$(MAKE) -C selftests $(SUBJOBS) O=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR)
 
 userspace:
+	@scripts/version.sh --check
 	+$(MAKE) -C userspace $(SUBJOBS) O=$(BUILD)/userspace
 
 check:

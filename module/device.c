@@ -530,3 +530,5 @@ module_exit(xpc_exit);
 
 MODULE_DESCRIPTION("xpcopy: single-copy memory transfer between processes");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(XPCOPY_VERSION);
+MODULE_AUTHOR("The xpcopy maintainers");

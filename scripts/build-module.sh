@@ -3,8 +3,8 @@
 #
 # build-module.sh <kver> [check]
 #
-# Build the out-of-tree module for one kernel of the matrix. Kbuild, module/
-# and include/ are mirrored into build/<kver>/src/ (a file is copied only when
+# Build the out-of-tree module for one kernel of the matrix. Kbuild, VERSION,
+# module/ and include/ are mirrored into build/<kver>/src/ (a file is copied only when
 # its content changed, so kbuild rebuilds only what changed) and built with
 # make -C /lib/modules/<kver>/build M=build/<kver>/src modules; the result is
 # copied to build/<kver>/xpcopy.ko. A failed build removes that file, so that
@@ -15,7 +15,7 @@
 # output fails the build; the lines are kept in build/<kver>/check.log.
 #
 # Environment:
-#	XPCOPY_MODULE_SRC  directory holding Kbuild, module/, include/
+#	XPCOPY_MODULE_SRC  directory holding Kbuild, VERSION, module/, include/
 #			   (default: the repository)
 #	JOBS		   parallel jobs for kbuild (default: nproc)
 set -euo pipefail
@@ -53,7 +53,7 @@ esac
 mirror() {
 	local f rel
 	mkdir -p "$dest"
-	(cd "$srcdir" && find Kbuild module include -type f \
+	(cd "$srcdir" && find Kbuild VERSION module include -type f \
 		! -name '*.o' ! -name '*.ko' ! -name '*.mod' ! -name '*.mod.c' \
 		! -name '.*.cmd' ! -name Module.symvers ! -name modules.order \
 		! -name compat_probed.h) \
