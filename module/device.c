@@ -32,14 +32,16 @@
 
 /*
  * One command: the caller's struct, a kernel copy of it, and where it came
- * from. @uring: submitted through io_uring (run on an io-wq worker);
- * @copied: set by a successful XPCOPY_COPY, the CQE's result.
+ * from. @uring: submitted through io_uring; @nonblock: in io_uring's
+ * submission, where nothing may wait (-EAGAIN: run it again on an io-wq
+ * thread); @copied: set by a successful XPCOPY_COPY, the CQE's result.
  */
 struct xpc_ucmd {
 	void __user *ubuffer;
 	u32 user_size;
 	void *cmd;
 	bool uring;
+	bool nonblock;
 	u64 copied;
 };
 
@@ -171,7 +173,7 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
  * is required even for a process of the same user. An error injected here
  * (fail_function) is a target that went away before the copy began.
  */
-static noinline struct mm_struct *xpc_target_mm(pid_t nr)
+static noinline struct mm_struct *xpc_target_mm(pid_t nr, bool nonblock)
 {
 	struct user_namespace *ns;
 	struct task_struct *task;
@@ -187,7 +189,11 @@ static noinline struct mm_struct *xpc_target_mm(pid_t nr)
 	if (!task)
 		return ERR_PTR(-ESRCH);
 	/* No exec between taking the mm and judging it, as mm_access(). */
-	if (down_read_killable(&task->signal->exec_update_lock)) {
+	if (nonblock && !down_read_trylock(&task->signal->exec_update_lock)) {
+		mm = ERR_PTR(-EAGAIN);
+		goto out_task;
+	}
+	if (!nonblock && down_read_killable(&task->signal->exec_update_lock)) {
 		mm = ERR_PTR(-EINTR);
 		goto out_task;
 	}
@@ -238,10 +244,15 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	    cmd->flags & (XPCOPY_COPY_WORKER | XPCOPY_COPY_BOUNCE))
 		return -EINVAL;
 
+	/* A publication may wait for its lock and the word's page. */
+	if (ucmd->nonblock && publish)
+		return -EAGAIN;
+
 	x.write = dir == XPCOPY_COPY_WRITE;
 	x.bounce = cmd->flags & XPCOPY_COPY_BOUNCE;
 	/* io_uring cancellation must be able to end every wait of a copy. */
 	x.nowait = ucmd->uring;
+	x.nonblock = ucmd->nonblock;
 	if (cmd->flags & XPCOPY_COPY_INLINE)
 		x.path = XPC_PATH_INLINE;
 	else if (cmd->flags & XPCOPY_COPY_WORKER)
@@ -263,7 +274,7 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 					  publish);
 		ret = PTR_ERR_OR_ZERO(grant);
 	} else {
-		x.mm = xpc_target_mm(cmd->pid);
+		x.mm = xpc_target_mm(cmd->pid, ucmd->nonblock);
 		ret = PTR_ERR_OR_ZERO(x.mm);
 	}
 	if (ret)
@@ -359,41 +370,58 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
  *	struct xpcopy_uring_cmd holding the address of the command's struct
  * @issue_flags: IO_URING_F_* flags of this issue
  *
- * Submission must never wait: a non-blocking issue returns -EAGAIN, and
- * io_uring hands the request, with its SQE copied, to an io-wq worker, a
- * thread of the submitting process (its mm, files and credentials), which
- * calls again, blocking. That call runs the command exactly as the ioctl,
- * in parallel with the other requests in flight. Cancellation and ring
- * exit send the worker a notify signal (TIF_NOTIFY_SIGNAL), which
+ * Submission must never wait. A small copy on the automatic path (no
+ * publication, no bounce, at most inline_max bytes) is tried in the
+ * non-blocking issue itself: with every page it needs present and no lock
+ * contended it completes there, its result returned, with no io-wq thread
+ * and no worker. Anything else, or anything that would wait, returns
+ * -EAGAIN, and io_uring hands the request, with its SQE copied, to an io-wq
+ * worker, a thread of the submitting process (its mm, files and
+ * credentials), which calls again, blocking, and runs the command exactly
+ * as the ioctl, in parallel with the other requests in flight (a copy cut
+ * short by -EAGAIN is copied again whole there). Cancellation and ring exit
+ * send the worker a notify signal (TIF_NOTIFY_SIGNAL), which
  * signal_pending() reports, so the copy's waits end as for a signal.
  *
- * The result is posted with io_uring_cmd_done(), not returned: see
- * xpc_uring_cmd_done().
+ * From the io-wq worker the result is posted with io_uring_cmd_done(), not
+ * returned: see xpc_uring_cmd_done().
  *
  * Context: process context; sleeps unless IO_URING_F_NONBLOCK.
- * Return: -EAGAIN for a non-blocking issue, else -EIOCBQUEUED (the CQE,
- * with the command's result or -errno, is posted already).
+ * Return: for a non-blocking issue the command's result (or -errno), or
+ * -EAGAIN; else -EIOCBQUEUED (the CQE, with the command's result or -errno,
+ * is posted already).
  */
 static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct xpc_ucmd ucmd = { .uring = true };
+	bool copy = _IOC_NR(ioucmd->cmd_op) == XPCOPY_CMD_COPY;
 	struct xpcopy_uring_cmd uc;
 	int ret;
 
-	if (issue_flags & IO_URING_F_NONBLOCK)
-		return -EAGAIN;
-
+	ucmd.nonblock = issue_flags & IO_URING_F_NONBLOCK;
+	if (ucmd.nonblock && !copy)
+		goto punt;
 	memcpy(&uc, xpc_uring_cmd_bytes(ioucmd), sizeof(uc));
 	if (uc.__reserved) {
 		ret = -EINVAL;
 	} else {
 		ret = xpc_dispatch(ioucmd->cmd_op, u64_to_user_ptr(uc.cmd),
 				   &ucmd);
-		if (!ret && _IOC_NR(ioucmd->cmd_op) == XPCOPY_CMD_COPY)
+		if (ret == -EAGAIN && ucmd.nonblock)
+			goto punt;
+		if (!ret && copy)
 			ret = min_t(u64, ucmd.copied, INT_MAX);
+	}
+	if (ucmd.nonblock) {
+		atomic64_inc(&xpc_stats.uring_issued);
+		return ret;
 	}
 	xpc_uring_cmd_done(ioucmd, ret, issue_flags);
 	return -EIOCBQUEUED;
+
+punt:
+	atomic64_inc(&xpc_stats.uring_punts);
+	return -EAGAIN;
 }
 
 static const struct file_operations xpc_fops = {
@@ -435,6 +463,10 @@ XPC_STAT_ATTR(time_wait_ns, ns_wait);
 XPC_STAT_ATTR(time_release_ns, ns_release);
 XPC_STAT_ATTR(time_worker_ns, ns_worker);
 XPC_STAT_ATTR(time_inline_ns, ns_inline);
+XPC_STAT_ATTR(uring_issued, uring_issued);
+XPC_STAT_ATTR(uring_punts, uring_punts);
+XPC_STAT_ATTR(worker_wakeups, worker_wakeups);
+XPC_STAT_ATTR(mm_switches, mm_switches);
 
 static ssize_t pinned_peak_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
@@ -476,6 +508,10 @@ static struct attribute *xpc_stats_attrs[] = {
 	&xpc_stat_ns_release.attr.attr,
 	&xpc_stat_ns_worker.attr.attr,
 	&xpc_stat_ns_inline.attr.attr,
+	&xpc_stat_uring_issued.attr.attr,
+	&xpc_stat_uring_punts.attr.attr,
+	&xpc_stat_worker_wakeups.attr.attr,
+	&xpc_stat_mm_switches.attr.attr,
 	NULL,
 };
 

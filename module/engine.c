@@ -400,6 +400,7 @@ static int xpc_worker_fn(void *data)
 			wait_event_idle_exclusive(xpc_pool.wait,
 						  !list_empty(&xpc_pool.queue) ||
 						  kthread_should_stop());
+			atomic64_inc(&xpc_stats.worker_wakeups);
 			c = xpc_next_chunk(w);
 			continue;
 		}
@@ -409,6 +410,7 @@ static int xpc_worker_fn(void *data)
 				kthread_unuse_mm(used);
 			used = req->mm;
 			kthread_use_mm(used);
+			atomic64_inc(&xpc_stats.mm_switches);
 		}
 		t0 = ktime_get_ns();
 		xpc_chunk_copy(c);
@@ -660,8 +662,13 @@ static noinline int xpc_between_batches(const struct xpc_xfer *x)
 {
 	int err;
 
+	/*
+	 * At io_uring's submission a pending "signal" is mostly io_uring's own
+	 * task work (TIF_NOTIFY_SIGNAL): hand the copy to io-wq, whole, rather
+	 * than cut it short.
+	 */
 	if (signal_pending(current))
-		return -EINTR;
+		return x->nonblock ? -EAGAIN : -EINTR;
 	err = xpc_batch_allowed(x);
 	if (err)
 		return err;
@@ -938,8 +945,12 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		long got;
 		int i;
 
-		if (mmap_read_lock_killable(x->mm))
+		if (x->nonblock) {
+			if (!mmap_read_trylock(x->mm))
+				return -EAGAIN;
+		} else if (mmap_read_lock_killable(x->mm)) {
 			return -EINTR;
+		}
 		got = xpc_pin_remote(x->mm, start & PAGE_MASK, nr, gup_flags,
 				     pages, &locked);
 		if (locked)
@@ -977,7 +988,8 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		*done += moved;
 		rit.off += moved;
 		if (err == -EFAULT)
-			err = xpc_fault_in_local(&lit, !x->write, n - moved);
+			err = x->nonblock ? -EAGAIN :
+			      xpc_fault_in_local(&lit, !x->write, n - moved);
 		if (err)
 			break;
 		err = xpc_between_batches(x);
@@ -1010,6 +1022,10 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	*copied = 0;
 	if (!total)
 		return 0;
+	/* At io_uring's submission only a small copy on the automatic path. */
+	if (x->nonblock && (x->path != XPC_PATH_AUTO || x->bounce ||
+			    total > READ_ONCE(inline_max)))
+		return -EAGAIN;
 	inl = x->path == XPC_PATH_INLINE ||
 	      (x->path == XPC_PATH_AUTO && !x->bounce &&
 	       total <= READ_ONCE(inline_max));
@@ -1018,6 +1034,8 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 
 		err = xpc_inline_copy(x, total, &done);
 		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_inline);
+		if (err == -EAGAIN && x->nonblock)
+			return -EAGAIN;	/* all again, where it may wait */
 		if (err == -EAGAIN)
 			inl = false;
 	}

@@ -30,6 +30,11 @@ struct mm_struct;
  * @ns_release: time callers spent releasing their pages
  * @ns_worker: time workers spent copying (summed over the workers)
  * @ns_inline: time of the copies done in the callers' context
+ * @uring_issued: io_uring copies completed in the submission itself (their
+ *	pages were present: no io-wq thread, no worker)
+ * @uring_punts: io_uring commands handed to an io-wq thread
+ * @worker_wakeups: times a worker was woken to find work (or to leave an mm)
+ * @mm_switches: times a worker entered an address space (kthread_use_mm())
  */
 struct xpc_stats {
 	atomic64_t copies;
@@ -45,6 +50,10 @@ struct xpc_stats {
 	atomic64_t ns_release;
 	atomic64_t ns_worker;
 	atomic64_t ns_inline;
+	atomic64_t uring_issued;
+	atomic64_t uring_punts;
+	atomic64_t worker_wakeups;
+	atomic64_t mm_switches;
 };
 
 /* Where a copy runs: chosen by size, or forced by the caller. */
@@ -65,6 +74,9 @@ extern struct xpc_stats xpc_stats;
  * @nowait: the caller-context path never waits for a page of @mm (I/O,
  *	userfaultfd) even when forced: it hands it to the workers, whose waits
  *	a signal or io_uring cancellation can always end
+ * @nonblock: io_uring's submission: nothing may wait, not even for a page
+ *	of the caller's or a lock; -EAGAIN (with nothing counted) says "run
+ *	it again where it may block", which then copies everything again
  * @liov: the caller's ranges, validated
  * @lcnt: number of @liov entries
  * @riov: the ranges in @mm, validated
@@ -79,6 +91,7 @@ struct xpc_xfer {
 	bool bounce;
 	enum xpc_path path;
 	bool nowait;
+	bool nonblock;
 	const struct xpcopy_iovec *liov;
 	u32 lcnt;
 	const struct xpcopy_iovec *riov;

@@ -47,6 +47,7 @@ FIXTURE_VARIANT(ur)
 	__u32 flags;
 	bool read;
 	bool bounce;
+	bool automatic;		/* no path forced */
 };
 
 FIXTURE_VARIANT_ADD(ur, write)
@@ -69,6 +70,20 @@ FIXTURE_VARIANT_ADD(ur, read_inline)
 {
 	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_INLINE,
 	.read = true,
+};
+
+/* The automatic path: small copies of present pages end at submission. */
+FIXTURE_VARIANT_ADD(ur, write_auto)
+{
+	.flags = XPCOPY_COPY_WRITE,
+	.automatic = true,
+};
+
+FIXTURE_VARIANT_ADD(ur, read_auto)
+{
+	.flags = XPCOPY_COPY_READ,
+	.read = true,
+	.automatic = true,
 };
 
 FIXTURE_VARIANT_ADD(ur, write_bounce)
@@ -155,6 +170,69 @@ static int wait_cqe(struct io_uring *ring, __u64 *user_data, int *res)
 	*res = cqe->res;
 	io_uring_cqe_seen(ring, cqe);
 	return 0;
+}
+
+/* ---- where a command runs: at submission, or on an io-wq thread ---- */
+
+static int uring_counts(uint64_t *issued, uint64_t *punts)
+{
+	int ret = xp_stat("uring_issued", issued);
+
+	return ret ? ret : xp_stat("uring_punts", punts);
+}
+
+/*
+ * 32 copies of 4 KiB between present pages, submitted with one
+ * io_uring_enter(): on the automatic path every one completes in the
+ * submission itself (no io-wq thread, no worker); a forced path, the bounce
+ * path, and a copy whose remote page userfaultfd holds go to io-wq. Bytes
+ * exact either way.
+ */
+TEST_F_TIMEOUT(ur, submission_or_io_wq, 120)
+{
+	struct xpcopy_copy c[32];
+	struct xpcopy_iovec iov[32][2];
+	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0;
+	__u64 ud;
+	int res, i;
+
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	/* Ours again after the fork: no copy-on-write fault to take. */
+	xp_fill(self->local, MANY_LEN, SEED_L, 0);
+	ASSERT_EQ(0, uring_counts(&is0, &pu0));
+	for (i = 0; i < 32; i++)
+		ASSERT_EQ(0, submit_copy(&self->ring, self->fd, &c[i], iov[i],
+					 variant->flags, self->t.pid,
+					 self->local + i * 8192,
+					 xp_ptr(self->normal + i * 8192),
+					 4096, i));
+	ASSERT_EQ(32, io_uring_submit(&self->ring));
+	for (i = 0; i < 32; i++) {
+		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
+		EXPECT_EQ(4096, res) TH_LOG("copy %llu: %s",
+					    (unsigned long long)ud,
+					    res < 0 ? strerror(-res) : "short");
+	}
+	ASSERT_EQ(0, uring_counts(&is1, &pu1));
+	if (variant->automatic) {
+		EXPECT_EQ(32ULL, is1 - is0);
+		EXPECT_EQ(0ULL, pu1 - pu0);
+	} else {
+		EXPECT_EQ(0ULL, is1 - is0);
+		EXPECT_EQ(32ULL, pu1 - pu0);
+	}
+	for (i = 0; i < 32; i++) {
+		long long d;
+
+		if (variant->read)
+			d = xp_check(self->local + i * 8192, 4096, SEED_N,
+				     i * 8192);
+		else
+			d = xp_target_patcheck(&self->t,
+					       xp_ptr(self->normal + i * 8192),
+					       4096, SEED_L, i * 8192);
+		EXPECT_EQ(-1, d) TH_LOG("copy %d, byte %lld", i, d);
+	}
 }
 
 /* ---- many copies in flight ---- */
