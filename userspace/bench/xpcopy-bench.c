@@ -103,6 +103,8 @@ static int memcpy_copy(const struct method *, enum dir, size_t);
 static int uring_setup(const struct method *, char *, size_t);
 static int uring_copy(const struct method *, enum dir, size_t);
 static void uring_teardown(const struct method *);
+static int msgs_copy(const struct method *, enum dir, size_t);
+static int pvw_msgs_copy(const struct method *, enum dir, size_t);
 
 static const struct method methods[] = {
 	{
@@ -116,6 +118,17 @@ static const struct method methods[] = {
 		.dirs = D_WRITE | D_READ, .module = true,
 		.setup = uring_setup, .copy = uring_copy,
 		.teardown = uring_teardown,
+	}, {
+		.name = "xpcopy-msgs",
+		.help = "--uring-qd independent copies of the size, all in flight through one io_uring_enter (one call = that many messages)",
+		.dirs = D_WRITE | D_READ, .module = true,
+		.setup = uring_setup, .copy = msgs_copy,
+		.teardown = uring_teardown,
+	}, {
+		.name = "pvw-msgs",
+		.help = "--uring-qd process_vm_writev / readv calls of the size, one after the other (one call = that many messages)",
+		.dirs = D_WRITE | D_READ,
+		.setup = pvw_setup, .copy = pvw_msgs_copy,
 	}, {
 		.name = "xpcopy-bounce",
 		.help = "XPCOPY_COPY with XPCOPY_COPY_BOUNCE: two copies through a kernel buffer",
@@ -177,6 +190,10 @@ struct result {
 	int64_t kcopies, kbytes, kcopy_bytes, pins_taken, pins_released;
 	/* where the module's time went, ns summed over the timed calls */
 	int64_t ns_take, ns_wait, ns_release, ns_worker, ns_inline;
+	/* io_uring commands completed at submission, and sent to io-wq */
+	int64_t uring_issued, uring_punts;
+	/* workers woken, and address spaces they entered */
+	int64_t wakeups, mm_switches;
 };
 
 static struct {
@@ -631,12 +648,14 @@ static void on_signal(int sig)
 enum {
 	ST_COPIES, ST_BYTES, ST_COPY_BYTES, ST_PINNED_NOW, ST_PINNED_PEAK,
 	ST_PINS_TAKEN, ST_PINS_RELEASED, ST_NS_TAKE, ST_NS_WAIT,
-	ST_NS_RELEASE, ST_NS_WORKER, ST_NS_INLINE, NR_STATS
+	ST_NS_RELEASE, ST_NS_WORKER, ST_NS_INLINE, ST_URING_ISSUED,
+	ST_URING_PUNTS, ST_WAKEUPS, ST_MM_SWITCHES, NR_STATS
 };
 static const char *const stat_names[NR_STATS] = {
 	"copies", "bytes", "copy_bytes", "pinned_now", "pinned_peak",
 	"pins_taken", "pins_released", "time_take_ns", "time_wait_ns",
-	"time_release_ns", "time_worker_ns", "time_inline_ns",
+	"time_release_ns", "time_worker_ns", "time_inline_ns", "uring_issued",
+	"uring_punts", "worker_wakeups", "mm_switches",
 };
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -997,6 +1016,76 @@ static int pvw_copy(const struct method *m, enum dir dir, size_t len)
 }
 
 /*
+ * xpcopy-msgs: --uring-qd independent copies of [0, len), all submitted
+ * with one io_uring_enter() and all waited for: the cost of many small
+ * messages in flight from one thread. pvw-msgs: the same messages as as
+ * many process_vm_writev / readv calls.
+ */
+static int msgs_copy(const struct method *m, enum dir dir, size_t len)
+{
+	unsigned char *local = dir == DIR_WRITE ? g.src : g.dst;
+	__u32 flags = dir == DIR_WRITE ? XPCOPY_COPY_WRITE : XPCOPY_COPY_READ;
+	long n = g.uring_qd, i;
+
+	(void)m;
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
+		struct xpcopy_copy *c = &ur.c[i];
+
+		if (!sqe)
+			return fail("io_uring_get_sqe: ring full");
+		ur.iov[i][0].addr = (uintptr_t)local;
+		ur.iov[i][0].len = len;
+		ur.iov[i][1].addr = g.remote;
+		ur.iov[i][1].len = len;
+		memset(c, 0, sizeof(*c));
+		c->size = sizeof(*c);
+		c->flags = flags;
+		c->pid = g.child;
+		c->local_cnt = 1;
+		c->local_iov = (uintptr_t)&ur.iov[i][0];
+		c->remote_cnt = 1;
+		c->remote_iov = (uintptr_t)&ur.iov[i][1];
+		memset(sqe, 0, sizeof(*sqe));
+		sqe->opcode = IORING_OP_URING_CMD;
+		sqe->fd = g.xfd;
+		sqe->cmd_op = XPCOPY_COPY;
+		sqe->user_data = i;
+		((struct xpcopy_uring_cmd *)sqe->cmd)->cmd = (uintptr_t)c;
+	}
+	if (io_uring_submit_and_wait(&ur.ring, n) != n)
+		return fail("io_uring_submit_and_wait: short");
+	for (i = 0; i < n; i++) {
+		struct io_uring_cqe *cqe;
+		int ret;
+
+		do
+			ret = io_uring_wait_cqe(&ur.ring, &cqe);
+		while (ret == -EINTR);
+		if (ret)
+			return fail("io_uring_wait_cqe: %s", strerror(-ret));
+		ret = cqe->res;
+		io_uring_cqe_seen(&ur.ring, cqe);
+		if (ret != (int)len)
+			return fail("XPCOPY_COPY via io_uring: %s",
+				    ret < 0 ? strerror(-ret) : "short");
+	}
+	return 0;
+}
+
+static int pvw_msgs_copy(const struct method *m, enum dir dir, size_t len)
+{
+	long i;
+
+	(void)m;
+	for (i = 0; i < g.uring_qd; i++)
+		if (pvw_span(dir, 0, len, errmsg, sizeof(errmsg)))
+			return -1;
+	return 0;
+}
+
+
+/*
  * pvw-mt: the calling thread and mt.n - 1 workers each copy one page-aligned
  * part; two barriers per call start them and wait for them.
  */
@@ -1350,6 +1439,10 @@ static int run_point(const struct method *m, enum dir dir, size_t len,
 		r->ns_release = s1[ST_NS_RELEASE] - s0[ST_NS_RELEASE];
 		r->ns_worker = s1[ST_NS_WORKER] - s0[ST_NS_WORKER];
 		r->ns_inline = s1[ST_NS_INLINE] - s0[ST_NS_INLINE];
+		r->uring_issued = s1[ST_URING_ISSUED] - s0[ST_URING_ISSUED];
+		r->uring_punts = s1[ST_URING_PUNTS] - s0[ST_URING_PUNTS];
+		r->wakeups = s1[ST_WAKEUPS] - s0[ST_WAKEUPS];
+		r->mm_switches = s1[ST_MM_SWITCHES] - s0[ST_MM_SWITCHES];
 	}
 
 	/* Verify where the bytes went. */
@@ -1656,8 +1749,13 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 			fprintf(f, ", \"module_ns\": {\"take\": %" PRId64
 				", \"wait\": %" PRId64 ", \"release\": %" PRId64
 				", \"workers\": %" PRId64 ", \"inline\": %" PRId64
-				"}", r->ns_take, r->ns_wait, r->ns_release,
-				r->ns_worker, r->ns_inline);
+				"}, \"uring_issued\": %" PRId64
+				", \"uring_punts\": %" PRId64
+				", \"worker_wakeups\": %" PRId64
+				", \"mm_switches\": %" PRId64, r->ns_take,
+				r->ns_wait, r->ns_release, r->ns_worker,
+				r->ns_inline, r->uring_issued, r->uring_punts,
+				r->wakeups, r->mm_switches);
 		fprintf(f, ", \"verified\": true}");
 	}
 	fprintf(f, "\n  ]\n}\n");
@@ -1784,19 +1882,30 @@ static void print_table(const struct sysinfo_b *s)
 		any |= g.res[i].have_stats;
 	if (any) {
 		printf("\n== module counters over the timed calls ==\n");
-		printf("%-14s %-9s %9s %10s %12s %12s %14s\n", "method",
-		       "direction", "size", "calls", "peak pinned",
-		       "copies/byte", "pins per call");
+		printf("%-14s %-9s %9s %10s %12s %12s %14s %10s %10s %10s\n",
+		       "method", "direction", "size", "calls", "peak pinned",
+		       "copies/byte", "pins per call", "wakes/call",
+		       "mm sw/call", "io-wq/cmd");
 		for (i = 0; i < g.nres; i++) {
 			const struct result *r = &g.res[i];
 
 			if (!r->have_stats)
 				continue;
+			int64_t cmds = r->uring_issued + r->uring_punts;
+
 			printf("%-14s %-9s %9s %10" PRId64 " %12" PRId64
-			       " %12.3f %14.1f\n", r->m->name,
+			       " %12.3f %14.1f", r->m->name,
 			       dir_names[r->dir], fmt_size(r->size, sz, sizeof(sz)),
 			       r->kcopies, r->pinned_peak, copies_per_byte(r),
 			       r->kcopies ? (double)r->pins_taken / r->kcopies : 0.0);
+			printf(" %10.2f %10.2f",
+			       r->kcopies ? (double)r->wakeups / r->kcopies : 0.0,
+			       r->kcopies ? (double)r->mm_switches / r->kcopies :
+			       0.0);
+			if (cmds)
+				printf(" %10.2f\n", (double)r->uring_punts / cmds);
+			else
+				printf(" %10s\n", "-");
 		}
 		if (g.have_pinned_now_end)
 			printf("pinned_now at the end: %" PRId64 "\n",
@@ -1853,7 +1962,8 @@ static void usage(FILE *f)
 "  --latency-max SIZE   round trips for sizes up to SIZE (default 64K; 0: none)\n"
 "  --threads N          threads of pvw-mt (default: CPUs online)\n"
 "  --uring-qd N         copies in flight of xpcopy-uring, each a slice of\n"
-"                       the size of at least 4K (default 8)\n"
+"                       the size of at least 4K (default 8); messages per\n"
+"                       call of xpcopy-msgs and pvw-msgs\n"
 "  --json FILE          write the results as JSON\n"
 "  --csv FILE           write the results as CSV\n"
 "  --note TEXT          a note for the JSON header, e.g. that the machine\n"
