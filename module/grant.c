@@ -185,7 +185,8 @@ static int xpc_check_seq_word(u64 addr)
  * @cmd: the command, read from userspace
  * @ucmd: where it came from, to return the fd
  *
- * Return: the new fd, or -errno.
+ * Return: the new fd, or -errno (-EINTR: a signal came while the owner's
+ * mm was being watched, see xpc_owner_init()).
  */
 int xpc_grant_create(struct xpcopy_grant *cmd,
 		     struct xpcopy_grant __user *ucmd)

@@ -608,7 +608,9 @@ static const int err_copy_pid[] = { EINVAL, E2BIG, EFAULT, ESRCH, EINTR,
 static const int err_copy_grant[] = { EINVAL, E2BIG, EFAULT, ESRCH, EINTR,
 				      ENOMEM, EBADF, ERANGE, EACCES, ESTALE,
 				      0 };
-static const int err_grant[] = { EINVAL, E2BIG, EFAULT, ENOMEM, EBADF, 0 };
+/* EINTR: a signal while the grant registers its owner's mm's teardown. */
+static const int err_grant[] = { EINVAL, E2BIG, EFAULT, ENOMEM, EBADF, EINTR,
+				 0 };
 static const int err_derive[] = { EINVAL, E2BIG, EFAULT, ENOMEM, EBADF,
 				  ESTALE, EACCES, ERANGE, EMLINK, ESRCH, 0 };
 static const int err_revoke[] = { EINVAL, E2BIG, EFAULT, EBADF, EPERM,

@@ -104,7 +104,9 @@
  *   address. When some bytes were copied the command succeeds and
  *   &xpcopy_copy.copied says how many (a short count).
  * - ``EINTR``: a signal arrived before any byte was copied (or while the
- *   target was being looked up, or while waiting to publish). After progress,
+ *   target was being looked up, or while waiting to publish, or while
+ *   %XPCOPY_GRANT registered the window's teardown with the kernel: no grant
+ *   was made, repeat the call). After progress,
  *   the copy succeeds with a short count. A signal stops a copy promptly,
  *   inside a batch too (a batch may be stalled on a userfaultfd or FUSE page
  *   of the other process): the count is of the bytes copied in order, and
