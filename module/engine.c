@@ -94,13 +94,26 @@ struct xpc_frag {
 	unsigned int len;
 };
 
-/* One copy command while it runs; lives on the caller's stack. */
+/*
+ * One copy command while it runs; lives on the caller's stack. A worker
+ * that copied a chunk of it stays in its mm (holds it) while idle, until it
+ * takes another request's chunk or the request ends: the next batch then
+ * costs no mm switch. After its chunk of the last batch it leaves at once,
+ * as a one-batch copy always did. The caller's reference on the mm's users is what
+ * keeps that mm alive, so the caller, when it ends the request, waits until
+ * no worker holds it any more (@holders counts the caller too; the last to
+ * drop it completes @left).
+ */
 struct xpc_req {
 	struct mm_struct *mm;
 	bool write;
 	bool cancel;
+	bool last;		/* the batch queued is the request's last */
+	bool ended;
 	atomic_t pending;
+	atomic_t holders;
 	struct completion done;
+	struct completion left;
 };
 
 /* A run of frags that one worker copies to or from consecutive bytes of mm. */
@@ -117,6 +130,7 @@ struct xpc_chunk {
 struct xpc_worker {
 	struct task_struct *task;
 	struct xpc_req *req;	/* under xpc_pool.lock: whom it copies for */
+	struct xpc_req *held;	/* whose mm it is in: its own to touch */
 };
 
 static struct {
@@ -379,6 +393,23 @@ static struct xpc_chunk *xpc_next_chunk(struct xpc_worker *w)
 	return c;
 }
 
+/* The worker no longer stands in @w->held's mm for it. */
+static void xpc_worker_release(struct xpc_worker *w)
+{
+	struct xpc_req *req = w->held;
+
+	w->held = NULL;
+	/* Nothing of req may be touched once the caller can see 0. */
+	if (req && atomic_dec_and_test(&req->holders))
+		complete(&req->left);
+}
+
+static bool xpc_worker_idle_ends(struct xpc_worker *w)
+{
+	return !list_empty(&xpc_pool.queue) || kthread_should_stop() ||
+	       (w->held && READ_ONCE(w->held->ended));
+}
+
 static int xpc_worker_fn(void *data)
 {
 	struct xpc_worker *w = data;
@@ -392,25 +423,35 @@ static int xpc_worker_fn(void *data)
 	 */
 	allow_kernel_signal(SIGKILL);
 	while (!kthread_should_stop()) {
-		struct xpc_chunk *next;
 		struct xpc_req *req;
 		u64 t0;
 
 		if (!c) {
 			wait_event_idle_exclusive(xpc_pool.wait,
-						  !list_empty(&xpc_pool.queue) ||
-						  kthread_should_stop());
+						  xpc_worker_idle_ends(w));
 			atomic64_inc(&xpc_stats.worker_wakeups);
 			c = xpc_next_chunk(w);
+			/* The held request ended: leave its mm. */
+			if (!c && w->held && READ_ONCE(w->held->ended)) {
+				kthread_unuse_mm(used);
+				used = NULL;
+				xpc_worker_release(w);
+			}
 			continue;
 		}
 		req = c->req;
-		if (used != req->mm) {
-			if (used)
-				kthread_unuse_mm(used);
-			used = req->mm;
-			kthread_use_mm(used);
-			atomic64_inc(&xpc_stats.mm_switches);
+		if (w->held != req) {
+			if (used != req->mm) {
+				if (used)
+					kthread_unuse_mm(used);
+				used = req->mm;
+				kthread_use_mm(used);
+				atomic64_inc(&xpc_stats.mm_switches);
+			}
+			/* Hand over: req's caller now keeps the mm alive. */
+			atomic_inc(&req->holders);
+			xpc_worker_release(w);
+			w->held = req;
 		}
 		t0 = ktime_get_ns();
 		xpc_chunk_copy(c);
@@ -423,23 +464,36 @@ static int xpc_worker_fn(void *data)
 		if (signal_pending(current))
 			flush_signals(current);
 
-		next = xpc_next_chunk(w);
-		/*
-		 * Leave the mm before the caller can see its last chunk done:
-		 * the caller's reference is what keeps the mm's users alive,
-		 * and no worker holds on to an idle or dead address space.
-		 */
-		if (!next || next->req->mm != used) {
-			kthread_unuse_mm(used);
-			used = NULL;
+		c = xpc_next_chunk(w);
+		/* Last batch: leave before the caller can see it done. */
+		if (READ_ONCE(req->last) && (!c || c->req != req)) {
+			if (!c || c->req->mm != used) {
+				kthread_unuse_mm(used);
+				used = NULL;
+			}
+			xpc_worker_release(w);
 		}
 		if (atomic_dec_and_test(&req->pending))
 			complete(&req->done);
-		c = next;
 	}
 	if (used)
 		kthread_unuse_mm(used);
+	xpc_worker_release(w);
 	return 0;
+}
+
+/*
+ * The request is over: every worker that still stands in its mm leaves it
+ * before the caller drops its reference on the mm's users.
+ */
+static void xpc_req_end(struct xpc_req *req)
+{
+	WRITE_ONCE(req->ended, true);
+	if (atomic_read(&req->holders) > 1)
+		wake_up_all(&xpc_pool.wait);
+	/* The caller's own count: whoever drops the last one completes. */
+	if (!atomic_dec_and_test(&req->holders))
+		wait_for_completion(&req->left);
 }
 
 /* Stop the request's chunks: drop the queued ones, kick the running ones. */
@@ -683,7 +737,11 @@ static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
 	req->mm = mm;
 	req->write = write;
 	req->cancel = false;
+	req->last = false;
+	req->ended = false;
+	atomic_set(&req->holders, 1);	/* the caller's, until xpc_req_end() */
 	init_completion(&req->done);
+	init_completion(&req->left);
 }
 
 /**
@@ -845,6 +903,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			nfrags = xpc_buf_frags(buf, len, frags);
 
 		t1 = ktime_get_ns();
+		req.last = *done + len >= total;
 		/* Taking the caller's side may have waited: ask again. */
 		ret = xpc_batch_allowed(x);
 		if (!ret)
@@ -876,6 +935,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		if (err)
 			break;
 	}
+	xpc_req_end(&req);
 
 out_free:
 	kvfree(buf);
