@@ -842,6 +842,52 @@ static void uring_teardown(const struct method *m)
 	ur.iov = NULL;
 }
 
+/* Slot @i's SQE: one XPCOPY_COPY of @len bytes between @local and @remote. */
+static int uring_prep(long i, __u32 flags, unsigned char *local,
+		      uint64_t remote, size_t len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
+	struct xpcopy_copy *c = &ur.c[i];
+
+	if (!sqe)
+		return fail("io_uring_get_sqe: ring full");
+	ur.iov[i][0].addr = (uintptr_t)local;
+	ur.iov[i][0].len = len;
+	ur.iov[i][1].addr = remote;
+	ur.iov[i][1].len = len;
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+	c->flags = flags;
+	c->pid = g.child;
+	c->local_cnt = 1;
+	c->local_iov = (uintptr_t)&ur.iov[i][0];
+	c->remote_cnt = 1;
+	c->remote_iov = (uintptr_t)&ur.iov[i][1];
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = g.xfd;
+	sqe->cmd_op = XPCOPY_COPY;
+	sqe->user_data = i;
+	((struct xpcopy_uring_cmd *)sqe->cmd)->cmd = (uintptr_t)c;
+	return 0;
+}
+
+/* The next CQE's result in *@res; 0, or -1 with errmsg. */
+static int uring_reap(int *res)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do
+		ret = io_uring_wait_cqe(&ur.ring, &cqe);
+	while (ret == -EINTR);
+	if (ret)
+		return fail("io_uring_wait_cqe: %s", strerror(-ret));
+	*res = cqe->res;
+	io_uring_cqe_seen(&ur.ring, cqe);
+	return 0;
+}
+
 static int uring_copy(const struct method *m, enum dir dir, size_t len)
 {
 	unsigned char *local = dir == DIR_WRITE ? g.src : g.dst;
@@ -858,49 +904,22 @@ static int uring_copy(const struct method *m, enum dir dir, size_t len)
 			slice = 4 * KiB;
 		n = (left + slice - 1) / slice;
 		for (i = 0; i < n; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
 			size_t off = done + i * slice;
 			size_t l = left - i * slice < slice ?
 				   left - i * slice : slice;
-			struct xpcopy_copy *c = &ur.c[i];
 
-			if (!sqe)
-				return fail("io_uring_get_sqe: ring full");
-			ur.iov[i][0].addr = (uintptr_t)(local + off);
-			ur.iov[i][0].len = l;
-			ur.iov[i][1].addr = g.remote + off;
-			ur.iov[i][1].len = l;
-			memset(c, 0, sizeof(*c));
-			c->size = sizeof(*c);
-			c->flags = flags;
-			c->pid = g.child;
-			c->local_cnt = 1;
-			c->local_iov = (uintptr_t)&ur.iov[i][0];
-			c->remote_cnt = 1;
-			c->remote_iov = (uintptr_t)&ur.iov[i][1];
-			memset(sqe, 0, sizeof(*sqe));
-			sqe->opcode = IORING_OP_URING_CMD;
-			sqe->fd = g.xfd;
-			sqe->cmd_op = XPCOPY_COPY;
-			sqe->user_data = i;
-			((struct xpcopy_uring_cmd *)sqe->cmd)->cmd =
-				(uintptr_t)c;
+			if (uring_prep(i, flags, local + off, g.remote + off,
+				       l))
+				return -1;
 		}
 		if (io_uring_submit(&ur.ring) != n)
 			return fail("io_uring_submit: short");
 		/* every slice must complete before the next round */
 		for (i = 0; i < n; i++) {
-			struct io_uring_cqe *cqe;
 			int ret;
 
-			do
-				ret = io_uring_wait_cqe(&ur.ring, &cqe);
-			while (ret == -EINTR);
-			if (ret)
-				return fail("io_uring_wait_cqe: %s",
-					    strerror(-ret));
-			ret = cqe->res;
-			io_uring_cqe_seen(&ur.ring, cqe);
+			if (uring_reap(&ret))
+				return -1;
 			if (ret < 0)
 				return fail("XPCOPY_COPY via io_uring: %s",
 					    strerror(-ret));
@@ -1028,44 +1047,16 @@ static int msgs_copy(const struct method *m, enum dir dir, size_t len)
 	long n = g.uring_qd, i;
 
 	(void)m;
-	for (i = 0; i < n; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
-		struct xpcopy_copy *c = &ur.c[i];
-
-		if (!sqe)
-			return fail("io_uring_get_sqe: ring full");
-		ur.iov[i][0].addr = (uintptr_t)local;
-		ur.iov[i][0].len = len;
-		ur.iov[i][1].addr = g.remote;
-		ur.iov[i][1].len = len;
-		memset(c, 0, sizeof(*c));
-		c->size = sizeof(*c);
-		c->flags = flags;
-		c->pid = g.child;
-		c->local_cnt = 1;
-		c->local_iov = (uintptr_t)&ur.iov[i][0];
-		c->remote_cnt = 1;
-		c->remote_iov = (uintptr_t)&ur.iov[i][1];
-		memset(sqe, 0, sizeof(*sqe));
-		sqe->opcode = IORING_OP_URING_CMD;
-		sqe->fd = g.xfd;
-		sqe->cmd_op = XPCOPY_COPY;
-		sqe->user_data = i;
-		((struct xpcopy_uring_cmd *)sqe->cmd)->cmd = (uintptr_t)c;
-	}
+	for (i = 0; i < n; i++)
+		if (uring_prep(i, flags, local, g.remote, len))
+			return -1;
 	if (io_uring_submit_and_wait(&ur.ring, n) != n)
 		return fail("io_uring_submit_and_wait: short");
 	for (i = 0; i < n; i++) {
-		struct io_uring_cqe *cqe;
 		int ret;
 
-		do
-			ret = io_uring_wait_cqe(&ur.ring, &cqe);
-		while (ret == -EINTR);
-		if (ret)
-			return fail("io_uring_wait_cqe: %s", strerror(-ret));
-		ret = cqe->res;
-		io_uring_cqe_seen(&ur.ring, cqe);
+		if (uring_reap(&ret))
+			return -1;
 		if (ret != (int)len)
 			return fail("XPCOPY_COPY via io_uring: %s",
 				    ret < 0 ? strerror(-ret) : "short");
