@@ -467,6 +467,8 @@ XPC_STAT_ATTR(uring_issued, uring_issued);
 XPC_STAT_ATTR(uring_punts, uring_punts);
 XPC_STAT_ATTR(worker_wakeups, worker_wakeups);
 XPC_STAT_ATTR(mm_switches, mm_switches);
+XPC_STAT_ATTR(caller_bytes, caller_bytes);
+XPC_STAT_ATTR(taken_back, taken_back);
 
 static ssize_t pinned_peak_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
@@ -512,6 +514,8 @@ static struct attribute *xpc_stats_attrs[] = {
 	&xpc_stat_uring_punts.attr.attr,
 	&xpc_stat_worker_wakeups.attr.attr,
 	&xpc_stat_mm_switches.attr.attr,
+	&xpc_stat_caller_bytes.attr.attr,
+	&xpc_stat_taken_back.attr.attr,
 	NULL,
 };
 

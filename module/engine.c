@@ -6,9 +6,15 @@
  * chunks and queues them. Kernel workers adopt the other address space
  * (kthread_use_mm()) and copy each chunk with copy_to_user() or
  * copy_from_user() against kmap_local_page() mappings of the pinned pages.
- * The caller waits, unpins, and goes on with the next batch. The other
- * process's pages are never pinned; the caller's are never mapped anywhere
- * but in the kernel.
+ * The caller waits, unpins, and goes on with the next batch. The caller's
+ * pages are never mapped anywhere but in the kernel.
+ *
+ * The caller is a copier too. Small copies it makes alone: it pins a few of
+ * the other process's pages at a time and copies between them and its own
+ * memory, as CMA does. Of a larger copy it copies the last share of each
+ * batch that way while idle workers copy the others, and takes back any
+ * share no worker has started; with no idle worker the copy is its own. So
+ * a copy never waits for a worker to become free.
  *
  * A worker is a kernel thread and sees none of the caller's signals. When the
  * caller is interrupted it cancels its request and sends SIGKILL to the
@@ -122,6 +128,7 @@ struct xpc_chunk {
 	struct xpc_req *req;
 	struct xpc_frag *frags;
 	unsigned int nfrags;
+	struct xpc_iter lit;	/* where its bytes are in the caller's ranges */
 	struct xpc_iter rit;
 	size_t len;
 	size_t done;
@@ -139,6 +146,7 @@ static struct {
 	wait_queue_head_t wait;
 	struct xpc_worker *workers;
 	unsigned int nr;
+	atomic_t idle;		/* workers asleep, waiting for a chunk */
 } xpc_pool;
 
 /**
@@ -427,8 +435,10 @@ static int xpc_worker_fn(void *data)
 		u64 t0;
 
 		if (!c) {
+			atomic_inc(&xpc_pool.idle);
 			wait_event_idle_exclusive(xpc_pool.wait,
 						  xpc_worker_idle_ends(w));
+			atomic_dec(&xpc_pool.idle);
 			atomic64_inc(&xpc_stats.worker_wakeups);
 			c = xpc_next_chunk(w);
 			/* The held request ended: leave its mm. */
@@ -519,12 +529,9 @@ static void xpc_cancel(struct xpc_req *req)
 		complete(&req->done);
 }
 
-/*
- * Hand @n chunks to the workers and wait for all of them. Returns -EINTR
- * when a signal cut the wait short: the chunks then stopped early.
- */
-static int xpc_queue_wait(struct xpc_req *req, struct xpc_chunk *chunks,
-			  unsigned int n)
+/* Hand @n chunks of @req to the workers, which take them in order. */
+static void xpc_queue(struct xpc_req *req, struct xpc_chunk *chunks,
+		      unsigned int n)
 {
 	unsigned int i;
 
@@ -535,7 +542,14 @@ static int xpc_queue_wait(struct xpc_req *req, struct xpc_chunk *chunks,
 		list_add_tail(&chunks[i].node, &xpc_pool.queue);
 	spin_unlock(&xpc_pool.lock);
 	wake_up_nr(&xpc_pool.wait, n);
+}
 
+/*
+ * Wait until no chunk of @req is queued or copied any more. Returns -EINTR
+ * when a signal cut the wait short: the chunks then stopped early.
+ */
+static int xpc_wait(struct xpc_req *req)
+{
 	if (wait_for_completion_interruptible(&req->done)) {
 		xpc_cancel(req);
 		/* Workers give up at once: their faults see SIGKILL. */
@@ -545,48 +559,62 @@ static int xpc_queue_wait(struct xpc_req *req, struct xpc_chunk *chunks,
 	return 0;
 }
 
-/*
- * Copy one batch between @frags and the ranges at @rit, spread over the
- * workers. Returns the bytes copied in order from the start of the batch in
- * *@moved (bytes past a fault may have been copied too), and -EINTR when a
- * signal cut it short.
- */
-static int xpc_run_batch(struct xpc_req *req, struct xpc_chunk *chunks,
-			 struct xpc_frag *frags, unsigned int nfrags,
-			 size_t len, struct xpc_iter *rit, size_t *moved)
+/* Stop @req's chunks after an error of the caller's, and wait for them. */
+static void xpc_stop(struct xpc_req *req)
 {
-	unsigned int k, n = 0, f = 0, i;
-	struct xpc_iter it = *rit;
-	size_t per, sum = 0;
-	int ret = 0;
+	xpc_cancel(req);
+	wait_for_completion(&req->done);
+}
 
-	k = clamp_t(size_t, DIV_ROUND_UP(len, XPC_MIN_CHUNK), 1, xpc_pool.nr);
-	per = DIV_ROUND_UP(len, k);
+/*
+ * Cut a batch of @len bytes, described by @frags, into at most @k chunks,
+ * from the caller's @lit and the other side's @rit on. Returns how many.
+ */
+static unsigned int xpc_cut_batch(struct xpc_req *req,
+				  struct xpc_chunk *chunks, unsigned int k,
+				  struct xpc_frag *frags, unsigned int nfrags,
+				  size_t len, const struct xpc_iter *lit,
+				  const struct xpc_iter *rit)
+{
+	struct xpc_iter l = *lit, r = *rit;
+	size_t per = DIV_ROUND_UP(len, k);
+	unsigned int n = 0, f = 0;
+
 	while (f < nfrags) {
 		struct xpc_chunk *c = &chunks[n++];
 
 		c->req = req;
 		c->frags = &frags[f];
 		c->nfrags = 0;
-		c->rit = it;
+		c->lit = l;
+		c->rit = r;
 		c->len = 0;
 		c->done = 0;
 		while (f < nfrags && (c->len < per || n == k)) {
 			c->len += frags[f++].len;
 			c->nfrags++;
 		}
-		xpc_iter_advance(&it, c->len);
+		xpc_iter_advance(&l, c->len);
+		xpc_iter_advance(&r, c->len);
 	}
+	return n;
+}
 
-	ret = xpc_queue_wait(req, chunks, n);
+/*
+ * The bytes of @n chunks copied in order from the first: bytes past a
+ * short chunk may have been copied too, but are not counted.
+ */
+static size_t xpc_chunks_done(const struct xpc_chunk *chunks, unsigned int n)
+{
+	size_t sum = 0;
+	unsigned int i;
+
 	for (i = 0; i < n; i++) {
 		sum += chunks[i].done;
 		if (chunks[i].done < chunks[i].len)
 			break;
 	}
-	*moved = sum;
-	xpc_iter_advance(rit, sum);
-	return ret;
+	return sum;
 }
 
 /*
@@ -846,106 +874,6 @@ out:
 }
 
 /*
- * The worker path: take a batch of the caller's pages (or fill the bounce
- * buffer), let the workers copy it in the other mm, release them, next batch.
- */
-static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
-{
-	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
-	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
-	unsigned int cap = xpc_batch_pages();
-	unsigned int gup_flags = x->write ? 0 : FOLL_WRITE;
-	struct xpc_chunk *chunks;
-	struct xpc_frag *frags;
-	struct page **pages = NULL;
-	void *buf = NULL;
-	struct xpc_req req;
-	int err = 0;
-
-	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
-	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
-	if (x->bounce)	/* no bigger than the copy: small ones stay cheap */
-		buf = kvmalloc(min_t(u64, total - *done, (u64)cap * PAGE_SIZE),
-			       GFP_KERNEL);
-	else
-		pages = kvmalloc_array(cap, sizeof(*pages), GFP_KERNEL);
-	if (!chunks || !frags || (!buf && !pages)) {
-		err = -ENOMEM;
-		goto out_free;
-	}
-
-	xpc_req_init(&req, x->mm, x->write);
-	/* Go on where the caller-context path stopped, if it ran first. */
-	xpc_iter_advance(&lit, *done);
-	xpc_iter_advance(&rit, *done);
-
-	while (*done < total) {
-		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
-		unsigned int npages = 0, nfrags;
-		size_t len, moved = 0;
-		u64 t0, t1, t2;
-		int ret;
-
-		want = xpc_remote_allowed(x->mm, &rit, want, &err);
-		if (!want)
-			break;
-		t0 = ktime_get_ns();
-		if (!x->bounce)
-			len = xpc_pin_batch(&lit, want, cap, gup_flags, pages,
-					    &npages, frags, &nfrags, &err);
-		else if (x->write)
-			len = xpc_local_copy(buf, want, &lit, false, &err);
-		else
-			len = want;
-		if (!len)
-			break;
-		if (x->bounce)
-			nfrags = xpc_buf_frags(buf, len, frags);
-
-		t1 = ktime_get_ns();
-		req.last = *done + len >= total;
-		/* Taking the caller's side may have waited: ask again. */
-		ret = xpc_batch_allowed(x);
-		if (!ret)
-			ret = xpc_run_batch(&req, chunks, frags, nfrags, len,
-					    &rit, &moved);
-		t2 = ktime_get_ns();
-		if (x->bounce && !x->write) {
-			size_t out = xpc_local_copy(buf, moved, &lit, true,
-						    &err);
-
-			if (out < moved) {
-				moved = out;
-				len = out;
-			}
-		}
-		if (x->write)
-			xpc_put_refs(pages, npages);
-		else
-			xpc_unpin(pages, npages, true);
-		atomic64_add(t1 - t0, &xpc_stats.ns_take);
-		atomic64_add(t2 - t1, &xpc_stats.ns_wait);
-		atomic64_add(ktime_get_ns() - t2, &xpc_stats.ns_release);
-		*done += moved;
-		if (ret)
-			err = ret;
-		if (err || moved < len)
-			break;
-		err = xpc_between_batches(x);
-		if (err)
-			break;
-	}
-	xpc_req_end(&req);
-
-out_free:
-	kvfree(buf);
-	kvfree(pages);
-	kvfree(frags);
-	kfree(chunks);
-	return err;
-}
-
-/*
  * Bring in the caller's page at @lit, where a copy with page faults disabled
  * stopped, @want bytes at most being left: 0 when it is there now (the copy
  * goes on), -EINTR on a signal, -EFAULT when it cannot be (unmapped,
@@ -971,36 +899,38 @@ static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
 }
 
 /*
- * The caller-context path, for small copies, with no hand-off: pin a few of
- * the other process's pages (within the cap) under its mmap lock, map them
- * in the kernel only, and copy between them and the caller's own memory.
+ * Copy @len bytes between the caller's ranges at @lit and the other side's
+ * at @rit in the caller's own context, with no hand-off: pin a few of the
+ * other process's pages (within the cap) under its mmap lock, map them in
+ * the kernel only, and copy between them and the caller's own memory, as
+ * CMA does. Both positions and *@moved advance by the bytes copied.
  *
- * Chosen by size, pages are pinned with FOLL_NOWAIT: a page that would make
- * the caller wait (I/O, or a fault held by userfaultfd) is left to the
- * workers, whose waits a signal can always cut short; -EAGAIN says "the
- * workers take the rest". Forced by the caller, it waits as CMA does
- * (killably), unless @x->nowait (io_uring, whose cancellation is no fatal
- * signal).
+ * Off the forced caller-context path, pages are pinned with FOLL_NOWAIT: a
+ * page that would make the caller wait (I/O, or a fault held by
+ * userfaultfd) is left to the workers, whose waits a signal can always cut
+ * short; -EAGAIN says "the workers take the rest". Forced by the caller, it
+ * waits as CMA does (killably), unless @x->nowait (io_uring, whose
+ * cancellation is no fatal signal).
  */
-static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
+static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
+			   struct xpc_iter *rit, u64 len, u64 *moved)
 {
-	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
-	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
 	unsigned int max = min(xpc_batch_pages(), XPC_INLINE_PAGES);
 	unsigned int gup_flags = x->write ? FOLL_WRITE : 0;
 	struct page *pages[XPC_INLINE_PAGES];
+	u64 done = 0;
 	int err = 0;
 
 	if (x->path != XPC_PATH_INLINE || x->nowait)
 		gup_flags |= FOLL_NOWAIT;
-	while (*done < total) {
-		const struct xpcopy_iovec *v = xpc_iter_seg(&rit);
-		unsigned long start = v->addr + rit.off;
+	while (done < len) {
+		const struct xpcopy_iovec *v = xpc_iter_seg(rit);
+		unsigned long start = v->addr + rit->off;
 		unsigned int first = offset_in_page(start);
-		u64 n = min3(v->len - rit.off, total - *done,
+		u64 n = min3(v->len - rit->off, len - done,
 			     (u64)max * PAGE_SIZE - first);
 		int nr = DIV_ROUND_UP(first + n, PAGE_SIZE);
-		size_t moved = 0;
+		size_t step = 0;
 		int locked = 1;
 		long got;
 		int i;
@@ -1030,26 +960,28 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		 * is asked again before they are taken again.
 		 */
 		pagefault_disable();
-		for (i = 0; i < got && moved < n; i++) {
+		for (i = 0; i < got && step < n; i++) {
 			unsigned int off = i ? 0 : first;
-			size_t len = min_t(u64, PAGE_SIZE - off, n - moved);
+			size_t part = min_t(u64, PAGE_SIZE - off, n - step);
 			void *kaddr = kmap_local_page(pages[i]);
 			size_t c;
 
-			c = xpc_local_copy(kaddr + off, len, &lit, !x->write,
+			c = xpc_local_copy(kaddr + off, part, lit, !x->write,
 					   &err);
 			kunmap_local(kaddr);
-			moved += c;
-			if (c < len)
+			step += c;
+			if (c < part)
 				break;
 		}
 		pagefault_enable();
 		xpc_unpin(pages, got, x->write);
-		*done += moved;
-		rit.off += moved;
+		done += step;
+		*moved += step;
+		rit->off += step;
+		atomic64_add(step, &xpc_stats.caller_bytes);
 		if (err == -EFAULT)
 			err = x->nonblock ? -EAGAIN :
-			      xpc_fault_in_local(&lit, !x->write, n - moved);
+			      xpc_fault_in_local(lit, !x->write, n - step);
 		if (err)
 			break;
 		err = xpc_between_batches(x);
@@ -1057,6 +989,269 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			break;
 	}
 	return err;
+}
+
+/*
+ * How many workers take a share of a batch of @len bytes beside the
+ * caller: the idle ones, leaving a CPU to the caller, and no share under
+ * XPC_MIN_CHUNK bytes. A worker counted idle that is not is harmless: the
+ * caller takes back the share it did not start.
+ */
+static unsigned int xpc_helpers(u64 len)
+{
+	unsigned int k = min3((unsigned int)atomic_read(&xpc_pool.idle),
+			      num_online_cpus() - 1, xpc_pool.nr);
+	u64 shares = div_u64(len, XPC_MIN_CHUNK);
+
+	return shares > k ? k : (shares ? shares - 1 : 0);
+}
+
+/* The workers take the rest of @c from @n bytes (the caller's) on. */
+static void xpc_chunk_skip(struct xpc_chunk *c, size_t n)
+{
+	while (n && c->nfrags) {
+		struct xpc_frag *f = c->frags;
+		size_t k = min_t(size_t, n, f->len);
+
+		f->off += k;
+		f->len -= k;
+		n -= k;
+		if (!f->len) {
+			c->frags++;
+			c->nfrags--;
+		}
+	}
+}
+
+/*
+ * The caller takes back the chunks of @req no worker has started, last
+ * first (the workers take them first first), and copies them itself. At a
+ * page that would make it wait it gives the rest of that chunk back to the
+ * workers. Returns 0, or the error (a signal, the check) that stops @req.
+ */
+static int xpc_take_back(const struct xpc_xfer *x, struct xpc_req *req,
+			 struct xpc_chunk *chunks, unsigned int n)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = n; i-- > 0 && !err; ) {
+		struct xpc_chunk *c = &chunks[i];
+		bool mine = false;
+		u64 moved = 0;
+
+		spin_lock(&xpc_pool.lock);
+		if (!list_empty(&c->node)) {
+			list_del_init(&c->node);
+			mine = true;
+		}
+		spin_unlock(&xpc_pool.lock);
+		if (!mine)
+			continue;
+		atomic64_inc(&xpc_stats.taken_back);
+		err = xpc_caller_copy(x, &c->lit, &c->rit, c->len, &moved);
+		c->done = moved;
+		if (err == -EAGAIN && moved < c->len) {
+			xpc_chunk_skip(c, moved);
+			spin_lock(&xpc_pool.lock);
+			list_add_tail(&c->node, &xpc_pool.queue);
+			spin_unlock(&xpc_pool.lock);
+			wake_up(&xpc_pool.wait);
+			err = 0;
+			continue;
+		}
+		if (atomic_dec_and_test(&req->pending))
+			complete(&req->done);
+		/* A short chunk ends the count in order; the others go on. */
+		if (err == -EFAULT || err == -EAGAIN)
+			err = 0;
+	}
+	return err;
+}
+
+/*
+ * The worker path: take a batch of the caller's pages (or fill the bounce
+ * buffer), let the workers copy it in the other mm, release them, next
+ * batch.
+ *
+ * With @share the caller is a copier too: it copies the last share of each
+ * batch itself, as the caller-context path does, while idle workers copy
+ * the others, then takes back every share no worker has started. With no
+ * idle worker the batch is the caller's alone: a copy never waits for a
+ * worker to become free, so none stalls behind another's (a FUSE page
+ * whose server never answers holds a worker, not the pool). A page that
+ * would make the caller wait hands the rest of the copy to the workers.
+ * The workers' shares are pinned within batch_pages less what the caller
+ * pins for its own, so the cap holds.
+ */
+static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
+			   bool share)
+{
+	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
+	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
+	unsigned int cap = xpc_batch_pages();
+	unsigned int gup_flags = x->write ? 0 : FOLL_WRITE;
+	struct xpc_chunk *chunks;
+	struct xpc_frag *frags;
+	struct page **pages = NULL;
+	void *buf = NULL;
+	struct xpc_req req;
+	int err = 0;
+
+	if (cap <= 2 * XPC_INLINE_PAGES)
+		share = false;
+	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
+	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
+	if (x->bounce)	/* no bigger than the copy: small ones stay cheap */
+		buf = kvmalloc(min_t(u64, total - *done, (u64)cap * PAGE_SIZE),
+			       GFP_KERNEL);
+	else
+		pages = kvmalloc_array(cap, sizeof(*pages), GFP_KERNEL);
+	if (!chunks || !frags || (!buf && !pages)) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	xpc_req_init(&req, x->mm, x->write);
+	/* Go on where the caller-context path stopped, if it ran first. */
+	xpc_iter_advance(&lit, *done);
+	xpc_iter_advance(&rit, *done);
+
+	while (*done < total) {
+		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
+		unsigned int npages = 0, nfrags, k = 0, n = 0;
+		struct xpc_iter lit0 = lit;
+		size_t len, moved = 0;
+		u64 t0, t1, t2, tail = 0, mine = 0;
+		int ret, own = 0;
+
+		want = xpc_remote_allowed(x->mm, &rit, want, &err);
+		if (!want)
+			break;
+		if (share)
+			k = xpc_helpers(want);
+		if (share && !k) {
+			/* No idle worker: the batch is the caller's alone. */
+			own = xpc_caller_copy(x, &lit, &rit, want, &mine);
+			*done += mine;
+			if (own == -EAGAIN) {
+				share = false;
+				continue;
+			}
+			if (own) {
+				err = own;
+				break;
+			}
+			goto next;
+		}
+		t0 = ktime_get_ns();
+		if (k)	/* the last share is the caller's */
+			tail = want - round_down(div_u64(want * k, k + 1),
+						 PAGE_SIZE);
+		if (!x->bounce)
+			len = xpc_pin_batch(&lit, want - tail,
+					    k ? cap - XPC_INLINE_PAGES : cap,
+					    gup_flags, pages, &npages, frags,
+					    &nfrags, &err);
+		else if (x->write)
+			len = xpc_local_copy(buf, want, &lit, false, &err);
+		else
+			len = want;
+		if (!len)
+			break;
+		if (x->bounce)
+			nfrags = xpc_buf_frags(buf, len, frags);
+		if (err || len < want - tail)
+			tail = 0;
+
+		t1 = ktime_get_ns();
+		req.last = *done + len + tail >= total;
+		/* Taking the caller's side may have waited: ask again. */
+		ret = xpc_batch_allowed(x);
+		if (!ret) {
+			struct xpc_iter tl = lit, tr = rit;
+
+			n = xpc_cut_batch(&req, chunks,
+					  k ? k : clamp_t(size_t,
+						DIV_ROUND_UP(len, XPC_MIN_CHUNK),
+						1, xpc_pool.nr),
+					  frags, nfrags, len, &lit0, &rit);
+			xpc_queue(&req, chunks, n);
+			xpc_iter_advance(&tr, len);
+			if (tail)
+				own = xpc_caller_copy(x, &tl, &tr, tail, &mine);
+			if (!own || own == -EAGAIN || own == -EFAULT)
+				ret = k ? xpc_take_back(x, &req, chunks, n) : 0;
+			else
+				ret = own;
+			if (ret)
+				xpc_stop(&req);
+			else
+				ret = xpc_wait(&req);
+			moved = xpc_chunks_done(chunks, n);
+			if (moved == len)
+				moved += mine;
+		}
+		t2 = ktime_get_ns();
+		if (x->bounce && !x->write) {
+			size_t out = xpc_local_copy(buf, moved, &lit, true,
+						    &err);
+
+			if (out < moved) {
+				moved = out;
+				len = out;
+			}
+		}
+		if (x->write)
+			xpc_put_refs(pages, npages);
+		else
+			xpc_unpin(pages, npages, true);
+		atomic64_add(t1 - t0, &xpc_stats.ns_take);
+		atomic64_add(t2 - t1, &xpc_stats.ns_wait);
+		atomic64_add(ktime_get_ns() - t2, &xpc_stats.ns_release);
+		*done += moved;
+		xpc_iter_advance(&rit, moved);
+		if (!x->bounce) {
+			lit = lit0;
+			xpc_iter_advance(&lit, moved);
+		}
+		if (ret)
+			err = ret;
+		if (own == -EFAULT && moved == len + mine)
+			err = own;
+		if (err)
+			break;
+		if (own == -EAGAIN && moved == len + mine) {
+			share = false;	/* the workers take the rest */
+			continue;
+		}
+		if (moved < len + tail)
+			break;
+next:
+		err = xpc_between_batches(x);
+		if (err)
+			break;
+	}
+	xpc_req_end(&req);
+
+out_free:
+	kvfree(buf);
+	kvfree(pages);
+	kvfree(frags);
+	kfree(chunks);
+	return err;
+}
+
+/*
+ * The caller-context path, for small copies: the whole copy in the caller's
+ * context (see xpc_caller_copy()).
+ */
+static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
+{
+	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
+	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
+
+	return xpc_caller_copy(x, &lit, &rit, total, done);
 }
 
 /**
@@ -1077,7 +1272,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 {
 	u64 total = xpc_xfer_total(x), done = 0;
 	bool inl;
-	int err;
+	int err = 0;
 
 	*copied = 0;
 	if (!total)
@@ -1099,8 +1294,14 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		if (err == -EAGAIN)
 			inl = false;
 	}
+	/*
+	 * Forced onto the workers, or after a page that would have made the
+	 * caller wait, the caller copies no share of its own.
+	 */
 	if (!inl)
-		err = xpc_worker_copy(x, total, &done);
+		err = xpc_worker_copy(x, total, &done,
+				      x->path == XPC_PATH_AUTO && !x->bounce &&
+				      err != -EAGAIN);
 	if (done) {
 		*copied = done;
 		atomic64_inc(&xpc_stats.copies);

@@ -35,6 +35,10 @@ struct mm_struct;
  * @uring_punts: io_uring commands handed to an io-wq thread
  * @worker_wakeups: times a worker was woken to find work (or to leave an mm)
  * @mm_switches: times a worker entered an address space (kthread_use_mm())
+ * @caller_bytes: bytes the callers copied in their own context (small
+ *	copies, and their own share of large ones)
+ * @taken_back: shares queued for the workers that the caller copied
+ *	itself, no worker having started them
  */
 struct xpc_stats {
 	atomic64_t copies;
@@ -54,6 +58,8 @@ struct xpc_stats {
 	atomic64_t uring_punts;
 	atomic64_t worker_wakeups;
 	atomic64_t mm_switches;
+	atomic64_t caller_bytes;
+	atomic64_t taken_back;
 };
 
 /* Where a copy runs: chosen by size, or forced by the caller. */

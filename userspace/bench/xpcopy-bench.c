@@ -130,6 +130,18 @@ static const struct method methods[] = {
 		.dirs = D_WRITE | D_READ,
 		.setup = pvw_setup, .copy = pvw_msgs_copy,
 	}, {
+		.name = "xpcopy-workers",
+		.help = "XPCOPY_COPY with XPCOPY_COPY_WORKER: the workers copy, the caller waits",
+		.dirs = D_WRITE | D_READ, .module = true,
+		.arg = XPCOPY_COPY_WORKER,
+		.setup = xp_setup, .copy = xp_copy,
+	}, {
+		.name = "xpcopy-inline",
+		.help = "XPCOPY_COPY with XPCOPY_COPY_INLINE: the caller copies alone",
+		.dirs = D_WRITE | D_READ, .module = true,
+		.arg = XPCOPY_COPY_INLINE,
+		.setup = xp_setup, .copy = xp_copy,
+	}, {
 		.name = "xpcopy-bounce",
 		.help = "XPCOPY_COPY with XPCOPY_COPY_BOUNCE: two copies through a kernel buffer",
 		.dirs = D_WRITE | D_READ, .module = true,
@@ -194,6 +206,8 @@ struct result {
 	int64_t uring_issued, uring_punts;
 	/* workers woken, and address spaces they entered */
 	int64_t wakeups, mm_switches;
+	/* bytes the caller copied in its own context; shares it took back */
+	int64_t caller_bytes, taken_back;
 };
 
 static struct {
@@ -649,13 +663,15 @@ enum {
 	ST_COPIES, ST_BYTES, ST_COPY_BYTES, ST_PINNED_NOW, ST_PINNED_PEAK,
 	ST_PINS_TAKEN, ST_PINS_RELEASED, ST_NS_TAKE, ST_NS_WAIT,
 	ST_NS_RELEASE, ST_NS_WORKER, ST_NS_INLINE, ST_URING_ISSUED,
-	ST_URING_PUNTS, ST_WAKEUPS, ST_MM_SWITCHES, NR_STATS
+	ST_URING_PUNTS, ST_WAKEUPS, ST_MM_SWITCHES, ST_CALLER_BYTES,
+	ST_TAKEN_BACK, NR_STATS
 };
 static const char *const stat_names[NR_STATS] = {
 	"copies", "bytes", "copy_bytes", "pinned_now", "pinned_peak",
 	"pins_taken", "pins_released", "time_take_ns", "time_wait_ns",
 	"time_release_ns", "time_worker_ns", "time_inline_ns", "uring_issued",
-	"uring_punts", "worker_wakeups", "mm_switches",
+	"uring_punts", "worker_wakeups", "mm_switches", "caller_bytes",
+	"taken_back",
 };
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -697,8 +713,12 @@ static int stats_read(int64_t v[NR_STATS])
 
 	for (i = 0; i < NR_STATS; i++) {
 		snprintf(path, sizeof(path), XPCOPY_STATS "%s", stat_names[i]);
-		if (read_i64(path, &v[i]))
+		if (!read_i64(path, &v[i]))
+			continue;
+		/* Counters newer than the module loaded read 0. */
+		if (i < ST_CALLER_BYTES)
 			return -1;
+		v[i] = 0;
 	}
 	return 0;
 }
@@ -1434,6 +1454,8 @@ static int run_point(const struct method *m, enum dir dir, size_t len,
 		r->uring_punts = s1[ST_URING_PUNTS] - s0[ST_URING_PUNTS];
 		r->wakeups = s1[ST_WAKEUPS] - s0[ST_WAKEUPS];
 		r->mm_switches = s1[ST_MM_SWITCHES] - s0[ST_MM_SWITCHES];
+		r->caller_bytes = s1[ST_CALLER_BYTES] - s0[ST_CALLER_BYTES];
+		r->taken_back = s1[ST_TAKEN_BACK] - s0[ST_TAKEN_BACK];
 	}
 
 	/* Verify where the bytes went. */
@@ -1743,10 +1765,13 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 				"}, \"uring_issued\": %" PRId64
 				", \"uring_punts\": %" PRId64
 				", \"worker_wakeups\": %" PRId64
-				", \"mm_switches\": %" PRId64, r->ns_take,
+				", \"mm_switches\": %" PRId64
+				", \"caller_bytes\": %" PRId64
+				", \"taken_back\": %" PRId64, r->ns_take,
 				r->ns_wait, r->ns_release, r->ns_worker,
 				r->ns_inline, r->uring_issued, r->uring_punts,
-				r->wakeups, r->mm_switches);
+				r->wakeups, r->mm_switches, r->caller_bytes,
+				r->taken_back);
 		fprintf(f, ", \"verified\": true}");
 	}
 	fprintf(f, "\n  ]\n}\n");
@@ -1873,10 +1898,10 @@ static void print_table(const struct sysinfo_b *s)
 		any |= g.res[i].have_stats;
 	if (any) {
 		printf("\n== module counters over the timed calls ==\n");
-		printf("%-14s %-9s %9s %10s %12s %12s %14s %10s %10s %10s\n",
-		       "method", "direction", "size", "calls", "peak pinned",
-		       "copies/byte", "pins per call", "wakes/call",
-		       "mm sw/call", "io-wq/cmd");
+		printf("%-14s %-9s %9s %10s %12s %12s %14s %10s %10s %10s"
+		       " %9s\n", "method", "direction", "size", "calls",
+		       "peak pinned", "copies/byte", "pins per call",
+		       "wakes/call", "mm sw/call", "io-wq/cmd", "caller %");
 		for (i = 0; i < g.nres; i++) {
 			const struct result *r = &g.res[i];
 
@@ -1894,9 +1919,11 @@ static void print_table(const struct sysinfo_b *s)
 			       r->kcopies ? (double)r->mm_switches / r->kcopies :
 			       0.0);
 			if (cmds)
-				printf(" %10.2f\n", (double)r->uring_punts / cmds);
+				printf(" %10.2f", (double)r->uring_punts / cmds);
 			else
-				printf(" %10s\n", "-");
+				printf(" %10s", "-");
+			printf(" %9.1f\n", r->kbytes ?
+			       100.0 * r->caller_bytes / r->kbytes : 0.0);
 		}
 		if (g.have_pinned_now_end)
 			printf("pinned_now at the end: %" PRId64 "\n",

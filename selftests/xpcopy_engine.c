@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The copy engine's sharing: the caller copies a share of a large copy
+ * itself beside the idle workers, takes back what no worker started, and
+ * never waits for a worker to become free.
+ *
+ * Each case forks a target that keeps the parent's layout: a buffer the
+ * copies land in (with holes where a case asks for them) and a region on a
+ * userfaultfd of the target's own that nobody serves, on which a copy
+ * forced onto the workers holds a worker for as long as it is not cut
+ * short. Counts are checked against process_vm_writev(2) and
+ * process_vm_readv(2) on the same ranges; bytes against the pattern.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "xpcopy_test.h"
+
+#define EN_BUF		(16UL << 20)
+#define EN_STALL_PAGES	16U
+
+FIXTURE(engine) {
+	int fd;
+	struct xpcopy_features feat;
+	uint8_t *buf;		/* the target's, at the same address here */
+	uint8_t *mine;		/* the caller's side */
+	uint8_t *stall;		/* the target's unserved userfaultfd region */
+	size_t page;
+	pid_t kid;
+};
+
+FIXTURE_VARIANT(engine) {
+	__u32 dir;
+};
+
+FIXTURE_VARIANT_ADD(engine, write) {
+	.dir = XPCOPY_COPY_WRITE,
+};
+
+FIXTURE_VARIANT_ADD(engine, read) {
+	.dir = XPCOPY_COPY_READ,
+};
+
+/* Offsets of the target's buffer the target unmaps: copies stop there. */
+static const size_t en_holes[] = { (3UL << 19) + 4096 * 3, 9UL << 20 };
+
+static void en_kid(FIXTURE_DATA(engine) *self, int ready)
+{
+	const char *stage;
+	char ok = 1;
+	size_t i;
+	int uffd;
+
+	xp_die_with_parent(getppid());
+	for (i = 0; i < ARRAY_SIZE(en_holes); i++)
+		if (munmap(self->buf + en_holes[i], self->page))
+			ok = 0;
+	uffd = xp_uffd_register(self->stall, EN_STALL_PAGES * self->page,
+				&stage);
+	if (uffd < 0)
+		ok = 2;
+	if (write(ready, &ok, 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+FIXTURE_SETUP(engine)
+{
+	int pfd[2];
+	char ok = 0;
+
+	self->kid = -1;
+	self->page = xp_page_size();
+	XPCOPY_OPEN_OR_SKIP(self->fd);
+	ASSERT_EQ(0, xp_features(self->fd, &self->feat));
+	self->buf = xp_map(EN_BUF, PROT_READ | PROT_WRITE);
+	self->mine = xp_map(EN_BUF, PROT_READ | PROT_WRITE);
+	self->stall = xp_map(EN_STALL_PAGES * self->page,
+			     PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_NE(NULL, self->mine);
+	ASSERT_NE(NULL, self->stall);
+	memset(self->buf, 0, EN_BUF);
+	ASSERT_EQ(0, pipe(pfd));
+	self->kid = fork();
+	ASSERT_LE(0, self->kid);
+	if (!self->kid) {
+		close(pfd[0]);
+		en_kid(self, pfd[1]);
+	}
+	close(pfd[1]);
+	ASSERT_EQ(1, read(pfd[0], &ok, 1));
+	close(pfd[0]);
+	if (ok == 2)
+		SKIP(return, "userfaultfd unavailable in the target");
+	ASSERT_EQ(1, ok) TH_LOG("the target could not unmap its holes");
+}
+
+FIXTURE_TEARDOWN(engine)
+{
+	if (self->kid > 0) {
+		kill(self->kid, SIGKILL);
+		waitpid(self->kid, NULL, 0);
+	}
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* The same ranges through process_vm_writev(2) or process_vm_readv(2). */
+static ssize_t en_cma(pid_t pid, __u32 dir, const struct xpcopy_iovec *l,
+		      int lcnt, const struct xpcopy_iovec *r, int rcnt)
+{
+	struct iovec li[8], ri[8];
+	int i;
+
+	for (i = 0; i < lcnt; i++) {
+		li[i].iov_base = (void *)(uintptr_t)l[i].addr;
+		li[i].iov_len = l[i].len;
+	}
+	for (i = 0; i < rcnt; i++) {
+		ri[i].iov_base = (void *)(uintptr_t)r[i].addr;
+		ri[i].iov_len = r[i].len;
+	}
+	if (dir == XPCOPY_COPY_WRITE)
+		return process_vm_writev(pid, li, lcnt, ri, rcnt, 0);
+	return process_vm_readv(pid, li, lcnt, ri, rcnt, 0);
+}
+
+/*
+ * Copy @len bytes from offset @off of the target's buffer (the caller's side
+ * at @loff of its own, both cut into uneven ranges) on the default path and
+ * check the count against CMA's and every byte copied against the pattern.
+ * Returns the count.
+ */
+static __u64 en_copy_check(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(engine) *self, __u32 dir, size_t off,
+			   size_t loff, size_t len, uint64_t seed)
+{
+	size_t l1 = len / 3 + 123, r1 = len / 2 + 4096 * 7 + 5;
+	struct xpcopy_iovec l[3] = {
+		{ xp_ptr(self->mine + loff), l1 },
+		{ xp_ptr(self->mine + loff + l1), 4096 + 17 },
+		{ xp_ptr(self->mine + loff + l1 + 4096 + 17),
+		  len - l1 - 4096 - 17 },
+	};
+	struct xpcopy_iovec r[2] = {
+		{ xp_ptr(self->buf + off), r1 },
+		{ xp_ptr(self->buf + off + r1), len - r1 },
+	};
+	uint8_t *src = dir == XPCOPY_COPY_WRITE ? self->mine + loff :
+		       self->buf + off;
+	uint8_t *dst = dir == XPCOPY_COPY_WRITE ? self->buf + off :
+		       self->mine + loff;
+	__u64 copied = 0;
+	ssize_t cma;
+
+	/* What CMA copies: the oracle for the count. */
+	memset(self->mine + loff, 0, len);
+	cma = en_cma(self->kid, dir, l, 3, r, 2);
+	ASSERT_LT(0, cma) TH_LOG("CMA: %s", strerror(errno));
+
+	/* The pattern, where the bytes come from (the target's by CMA). */
+	if (dir == XPCOPY_COPY_WRITE) {
+		xp_fill(src, len, seed, 0);
+	} else {
+		xp_fill(self->mine + loff, len, seed, 0);
+		ASSERT_EQ(cma, en_cma(self->kid, XPCOPY_COPY_WRITE, l, 3, r, 2));
+		memset(self->mine + loff, 0, len);
+	}
+	EXPECT_EQ(0, xp_copy(self->fd, dir, self->kid, l, 3, r, 2, &copied));
+	EXPECT_EQ((__u64)cma, copied) TH_LOG("%zu bytes at %zu", len, off);
+	if (dir == XPCOPY_COPY_WRITE) {
+		/* Read back what landed, with CMA. */
+		memset(self->mine + loff, 0, len);
+		ASSERT_EQ(cma, en_cma(self->kid, XPCOPY_COPY_READ, l, 3, r, 2));
+		EXPECT_EQ(-1, xp_check(self->mine + loff, cma, seed, 0));
+	} else {
+		EXPECT_EQ(-1, xp_check(dst, copied, seed, 0));
+	}
+	return copied;
+}
+
+/*
+ * A large copy on the default path, over uneven ranges: exact bytes, the
+ * count CMA gives, the caller copying part of it, and no more pages pinned
+ * at once than the cap.
+ */
+TEST_F_TIMEOUT(engine, shared_copy_exact, 120)
+{
+	struct xp_stats s0 = { 0 };
+	uint64_t cb0 = 0, cb1 = 0, peak = 0, cap = self->feat.batch_pages;
+	size_t len = 12UL << 20;
+
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+	ASSERT_EQ(0, xp_reset_peak());
+	/* From offset 1 MiB + 77: stops at the first hole. */
+	en_copy_check(_metadata, self, variant->dir, (1UL << 20) + 77, 5, len,
+		      11);
+	/* Between the holes: whole. */
+	en_copy_check(_metadata, self, variant->dir, en_holes[0] + 4096 + 9,
+		      4096 * 3, en_holes[1] - en_holes[0] - 4096 - 9, 12);
+	/* Past the second hole to the end. */
+	en_copy_check(_metadata, self, variant->dir, en_holes[1] + 4096,
+		      0, EN_BUF - en_holes[1] - 4096, 13);
+	ASSERT_EQ(0, xp_stat("caller_bytes", &cb1));
+	ASSERT_EQ(0, xp_stat("pinned_peak", &peak));
+	EXPECT_LE(peak, cap) TH_LOG("%llu pages pinned at once, cap %llu",
+				    (unsigned long long)peak,
+				    (unsigned long long)cap);
+	EXPECT_LT(cb0, cb1) TH_LOG("the caller copied nothing itself");
+	XP_EXPECT_PINS_BACK(s0, 2000);
+}
+
+static void en_on_signal(int sig)
+{
+	(void)sig;
+}
+
+struct en_staller {
+	pthread_t th;
+	int fd;
+	pid_t kid;
+	void *at;
+	void *from;
+	size_t len;
+	int ret;
+};
+
+static void *en_stall(void *arg)
+{
+	struct en_staller *s = arg;
+	__u64 copied;
+
+	s->ret = xp_copy1(s->fd, XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
+			  s->kid, s->from, s->len, xp_ptr(s->at), s->len,
+			  &copied);
+	return NULL;
+}
+
+/*
+ * Every worker held by a copy stalled on a page no one serves (as a FUSE
+ * server that never answers would hold it): a large copy of present pages
+ * by another caller still completes, all of it copied by the caller itself,
+ * and the stalled ones end with EINTR on a signal.
+ */
+TEST_F_TIMEOUT(engine, stalled_workers_hold_no_other_caller, 120)
+{
+	unsigned int i, n = self->feat.nr_workers;
+	struct en_staller st[64];
+	struct sigaction sa = { .sa_handler = en_on_signal };
+	uint64_t cb0 = 0, cb1 = 0, p0, pinned = 0;
+	struct xp_stats s0 = { 0 };
+	__u64 got;
+
+	ASSERT_GE(ARRAY_SIZE(st), n);
+	ASSERT_GE(EN_STALL_PAGES, n);
+	/* No SA_RESTART: the copies interrupted end with EINTR. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	p0 = s0.pinned_now;
+	for (i = 0; i < n; i++) {
+		st[i] = (struct en_staller){
+			.fd = self->fd, .kid = self->kid,
+			.at = self->stall + i * self->page,
+			.from = self->mine + i * self->page,
+			.len = self->page, .ret = 1,
+		};
+		ASSERT_EQ(0, pthread_create(&st[i].th, NULL, en_stall, &st[i]));
+	}
+	/* Each stalled copy holds its one page; give the workers time. */
+	for (i = 0; i < 5000 && pinned < p0 + n; i++) {
+		xp_stat("pinned_now", &pinned);
+		usleep(1000);
+	}
+	ASSERT_EQ(p0 + n, pinned) TH_LOG("the stalling copies did not start");
+	usleep(300 * 1000);
+
+	ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+	alarm(30);	/* held up behind the workers: EINTR, and a failure */
+	got = en_copy_check(_metadata, self, variant->dir, 4096, 4096 * 20,
+			    en_holes[0] - 4096, 21);
+	alarm(0);
+	ASSERT_EQ(0, xp_stat("caller_bytes", &cb1));
+	EXPECT_EQ(got, cb1 - cb0) TH_LOG("the caller did not copy it alone");
+
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(1, st[i].ret) TH_LOG("a stalled copy ended by itself");
+		pthread_kill(st[i].th, SIGUSR1);
+		pthread_join(st[i].th, NULL);
+		EXPECT_EQ(-EINTR, st[i].ret);
+	}
+	XP_EXPECT_PINS_BACK(s0, 5000);
+}
+
+TEST_HARNESS_MAIN
