@@ -63,6 +63,19 @@ static inline long xpc_pin_remote(struct mm_struct *mm, unsigned long start,
 #endif
 }
 
+/* Linux 6.5 dropped the vmas argument of get_user_pages_remote() too. */
+static inline long xpc_get_remote(struct mm_struct *mm, unsigned long start,
+				  unsigned long nr, unsigned int gup_flags,
+				  struct page **pages, int *locked)
+{
+#ifdef XPC_HAVE_GET_USER_PAGES_REMOTE_NOVMAS
+	return get_user_pages_remote(mm, start, nr, gup_flags, pages, locked);
+#else
+	return get_user_pages_remote(mm, start, nr, gup_flags, pages, NULL,
+				     locked);
+#endif
+}
+
 /*
  * The user namespace that owns @task's memory @mm, with a reference. It was
  * mm->user_ns until struct task_exec_state (new in 7.2, absent in 6.12)

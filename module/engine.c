@@ -2,19 +2,19 @@
 /*
  * xpcopy: the copy engine.
  *
- * The caller pins a bounded batch of its own pages, cuts the batch into
- * chunks and queues them. Kernel workers adopt the other address space
- * (kthread_use_mm()) and copy each chunk with copy_to_user() or
- * copy_from_user() against kmap_local_page() mappings of the pinned pages.
- * The caller waits, unpins, and goes on with the next batch. The caller's
- * pages are never mapped anywhere but in the kernel.
+ * The caller is a copier. It pins a few of the other process's pages at a
+ * time, maps them in the kernel only and copies between them and its own
+ * memory, as CMA does: all of a small copy, and of a large one the shares
+ * no idle worker took. Kernel workers help: a worker adopts the other
+ * address space (kthread_use_mm()), pins a share of the caller's pages and
+ * copies it with copy_to_user() or copy_from_user() against
+ * kmap_local_page() mappings. They take shares from the front, the caller
+ * from the back; with no idle worker the copy is the caller's alone, so a
+ * copy never waits for a worker to become free.
  *
- * The caller is a copier too. Small copies it makes alone: it pins a few of
- * the other process's pages at a time and copies between them and its own
- * memory, as CMA does. Of a larger copy it copies the last share of each
- * batch that way while idle workers copy the others, and takes back any
- * share no worker has started; with no idle worker the copy is its own. So
- * a copy never waits for a worker to become free.
+ * Forced onto the workers (and for the bounce path) the caller pins a
+ * bounded batch of its own pages, cuts it into chunks, queues them, waits,
+ * unpins, and goes on with the next batch.
  *
  * A worker is a kernel thread and sees none of the caller's signals. When the
  * caller is interrupted it cancels its request and sends SIGKILL to the
@@ -44,6 +44,11 @@
 #define XPC_BATCH_PAGES_MAX	65536
 /* Below this many bytes per worker a batch is not split further. */
 #define XPC_MIN_CHUNK		(64 * 1024)
+/*
+ * Most pages of a share of a copy shared between the caller and helping
+ * workers: a worker that gets no CPU holds the caller up one share at most.
+ */
+#define XPC_SHARE_PAGES		64
 
 static unsigned int batch_pages = 512;
 
@@ -77,6 +82,11 @@ MODULE_PARM_DESC(inline_max,
 
 /* Most pages of the other process the caller-context path pins at once. */
 #define XPC_INLINE_PAGES	16
+
+static unsigned int linger_us = 200;
+module_param(linger_us, uint, 0644);
+MODULE_PARM_DESC(linger_us,
+		 "a worker waits this long for the next share of the copy whose mm it is in before it sleeps (default 200; 0: never)");
 
 static unsigned int workers;
 module_param(workers, uint, 0444);
@@ -128,10 +138,33 @@ struct xpc_chunk {
 	struct xpc_req *req;
 	struct xpc_frag *frags;
 	unsigned int nfrags;
-	struct xpc_iter lit;	/* where its bytes are in the caller's ranges */
 	struct xpc_iter rit;
 	size_t len;
 	size_t done;
+	struct xpc_shared *sh;	/* help with this shared copy instead */
+	struct page **pages;	/* and room for a share's pages */
+};
+
+/*
+ * A large copy shared between its caller and idle workers (helpers): its
+ * bytes from @base to @end are cut into @nshares shares of @share bytes
+ * (the last one shorter). Helpers take them from the front, the caller
+ * from the back, until they meet. Lives on the caller's stack.
+ */
+struct xpc_shared {
+	const struct xpc_xfer *x;
+	struct mm_struct *caller_mm;	/* held by the caller, who waits */
+	unsigned int pages;	/* most pages a helper holds for a share */
+	u64 base;
+	u64 end;
+	u64 share;
+	u32 nshares;
+	spinlock_t lock;	/* protects the rest */
+	u32 front;		/* the next share from the front */
+	u32 back;		/* one past the next share from the back */
+	u32 short_idx;		/* the first share that ended short */
+	u64 short_done;		/* bytes of it copied */
+	int err;		/* what stops the copy: a signal, the check */
 };
 
 struct xpc_worker {
@@ -147,6 +180,7 @@ static struct {
 	struct xpc_worker *workers;
 	unsigned int nr;
 	atomic_t idle;		/* workers asleep, waiting for a chunk */
+	atomic_t lingering;	/* workers awake, waiting for a chunk */
 } xpc_pool;
 
 /**
@@ -418,6 +452,40 @@ static bool xpc_worker_idle_ends(struct xpc_worker *w)
 	       (w->held && READ_ONCE(w->held->ended));
 }
 
+/*
+ * Between two batches of the request whose mm it is in, a worker waits a
+ * little for the next chunk without sleeping: the caller is releasing and
+ * taking its pages, and a wake-up (on a hypervisor, a descheduled vCPU)
+ * costs more than the wait. It yields to anything else runnable on its CPU
+ * and stops when the request ends. A caller sharing its copy wakes no
+ * worker for the shares lingering ones take: what none takes it copies.
+ */
+static struct xpc_chunk *xpc_linger(struct xpc_worker *w)
+{
+	u64 until = ktime_get_ns() + (u64)READ_ONCE(linger_us) * NSEC_PER_USEC;
+	struct xpc_chunk *c = NULL;
+
+	atomic_inc(&xpc_pool.lingering);
+	while (!READ_ONCE(w->held->ended) && !kthread_should_stop() &&
+	       ktime_get_ns() < until) {
+		if (!list_empty(&xpc_pool.queue)) {
+			c = xpc_next_chunk(w);
+			if (c)
+				break;
+		}
+		cond_resched();
+		cpu_relax();
+	}
+	atomic_dec(&xpc_pool.lingering);
+	/* A chunk queued as it stopped may have counted on it: take it. */
+	smp_mb__after_atomic();
+	if (!c && !list_empty(&xpc_pool.queue))
+		c = xpc_next_chunk(w);
+	return c;
+}
+
+static void xpc_help(struct xpc_chunk *tok);
+
 static int xpc_worker_fn(void *data)
 {
 	struct xpc_worker *w = data;
@@ -434,6 +502,8 @@ static int xpc_worker_fn(void *data)
 		struct xpc_req *req;
 		u64 t0;
 
+		if (!c && w->held && READ_ONCE(linger_us))
+			c = xpc_linger(w);
 		if (!c) {
 			atomic_inc(&xpc_pool.idle);
 			wait_event_idle_exclusive(xpc_pool.wait,
@@ -464,7 +534,10 @@ static int xpc_worker_fn(void *data)
 			w->held = req;
 		}
 		t0 = ktime_get_ns();
-		xpc_chunk_copy(c);
+		if (c->sh)
+			xpc_help(c);
+		else
+			xpc_chunk_copy(c);
 		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_worker);
 
 		/* No kick may land once req is cleared: drop any that did. */
@@ -529,9 +602,12 @@ static void xpc_cancel(struct xpc_req *req)
 		complete(&req->done);
 }
 
-/* Hand @n chunks of @req to the workers, which take them in order. */
+/*
+ * Hand @n chunks of @req to the workers, which take them in order, and wake
+ * @wake of them.
+ */
 static void xpc_queue(struct xpc_req *req, struct xpc_chunk *chunks,
-		      unsigned int n)
+		      unsigned int n, unsigned int wake)
 {
 	unsigned int i;
 
@@ -541,7 +617,8 @@ static void xpc_queue(struct xpc_req *req, struct xpc_chunk *chunks,
 	for (i = 0; i < n; i++)
 		list_add_tail(&chunks[i].node, &xpc_pool.queue);
 	spin_unlock(&xpc_pool.lock);
-	wake_up_nr(&xpc_pool.wait, n);
+	if (wake)
+		wake_up_nr(&xpc_pool.wait, wake);
 }
 
 /*
@@ -568,15 +645,14 @@ static void xpc_stop(struct xpc_req *req)
 
 /*
  * Cut a batch of @len bytes, described by @frags, into at most @k chunks,
- * from the caller's @lit and the other side's @rit on. Returns how many.
+ * from the other side's @rit on. Returns how many.
  */
 static unsigned int xpc_cut_batch(struct xpc_req *req,
 				  struct xpc_chunk *chunks, unsigned int k,
 				  struct xpc_frag *frags, unsigned int nfrags,
-				  size_t len, const struct xpc_iter *lit,
-				  const struct xpc_iter *rit)
+				  size_t len, const struct xpc_iter *rit)
 {
-	struct xpc_iter l = *lit, r = *rit;
+	struct xpc_iter r = *rit;
 	size_t per = DIV_ROUND_UP(len, k);
 	unsigned int n = 0, f = 0;
 
@@ -586,7 +662,6 @@ static unsigned int xpc_cut_batch(struct xpc_req *req,
 		c->req = req;
 		c->frags = &frags[f];
 		c->nfrags = 0;
-		c->lit = l;
 		c->rit = r;
 		c->len = 0;
 		c->done = 0;
@@ -594,7 +669,6 @@ static unsigned int xpc_cut_batch(struct xpc_req *req,
 			c->len += frags[f++].len;
 			c->nfrags++;
 		}
-		xpc_iter_advance(&l, c->len);
 		xpc_iter_advance(&r, c->len);
 	}
 	return n;
@@ -618,14 +692,37 @@ static size_t xpc_chunks_done(const struct xpc_chunk *chunks, unsigned int n)
 }
 
 /*
+ * A worker helping the caller takes the caller's pages from the caller's mm,
+ * under its mmap lock, killably: a cancelled worker gives up.
+ */
+static long xpc_take_caller(struct mm_struct *mm, unsigned long start,
+			    int nr, unsigned int gup_flags, struct page **pages)
+{
+	int locked = 1;
+	long got;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	if (gup_flags & FOLL_WRITE)
+		got = xpc_pin_remote(mm, start, nr, gup_flags, pages, &locked);
+	else
+		got = xpc_get_remote(mm, start, nr, gup_flags, pages, &locked);
+	if (locked)
+		mmap_read_unlock(mm);
+	return got == -ERESTARTSYS ? -EINTR : got;
+}
+
+/*
  * Pin up to @cap pages of the caller's ranges at @lit, at most @want bytes,
- * and describe them in @frags. Returns the bytes pinned; *@err is set when
+ * and describe them in @frags: from the caller's own context, or with
+ * @caller_mm from a worker's. Returns the bytes pinned; *@err is set when
  * pinning stopped short of @want.
  */
-static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
-			    unsigned int gup_flags, struct page **pages,
-			    unsigned int *npages, struct xpc_frag *frags,
-			    unsigned int *nfrags, int *err)
+static size_t xpc_pin_batch(struct mm_struct *caller_mm, struct xpc_iter *lit,
+			    u64 want, unsigned int cap, unsigned int gup_flags,
+			    struct page **pages, unsigned int *npages,
+			    struct xpc_frag *frags, unsigned int *nfrags,
+			    int *err)
 {
 	const struct xpcopy_iovec *v;
 	size_t len = 0;
@@ -649,7 +746,10 @@ static size_t xpc_pin_batch(struct xpc_iter *lit, u64 want, unsigned int cap,
 		 * first copy after a fork; a reference does not, and the
 		 * bytes read are the caller's at the time of the copy.
 		 */
-		if (gup_flags & FOLL_WRITE)
+		if (caller_mm)
+			got = xpc_take_caller(caller_mm, start & PAGE_MASK, nr,
+					      gup_flags, pages + *npages);
+		else if (gup_flags & FOLL_WRITE)
 			got = pin_user_pages_fast(start & PAGE_MASK, nr,
 						  gup_flags, pages + *npages);
 		else
@@ -992,100 +1092,272 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 }
 
 /*
- * How many workers take a share of a batch of @len bytes beside the
- * caller: the idle ones, leaving a CPU to the caller, and no share under
- * XPC_MIN_CHUNK bytes. A worker counted idle that is not is harmless: the
- * caller takes back the share it did not start.
+ * How many workers help the caller with @len bytes: the idle ones (asleep
+ * or lingering), leaving a CPU to the caller, and fewer than the copy has
+ * shares. A worker counted idle that is not costs nothing: the caller
+ * takes back the help it did not start, and copies the shares itself.
  */
 static unsigned int xpc_helpers(u64 len)
 {
-	unsigned int k = min3((unsigned int)atomic_read(&xpc_pool.idle),
+	unsigned int k = min3((unsigned int)(atomic_read(&xpc_pool.idle) +
+					     atomic_read(&xpc_pool.lingering)),
 			      num_online_cpus() - 1, xpc_pool.nr);
-	u64 shares = div_u64(len, XPC_MIN_CHUNK);
+	u64 shares = div_u64(len, XPC_SHARE_PAGES * PAGE_SIZE);
 
 	return shares > k ? k : (shares ? shares - 1 : 0);
 }
 
-/* The workers take the rest of @c from @n bytes (the caller's) on. */
-static void xpc_chunk_skip(struct xpc_chunk *c, size_t n)
+/* Of @k helpers, those to wake: not the ones lingering, awake already. */
+static unsigned int xpc_to_wake(unsigned int k)
 {
-	while (n && c->nfrags) {
-		struct xpc_frag *f = c->frags;
-		size_t k = min_t(size_t, n, f->len);
+	unsigned int awake = atomic_read(&xpc_pool.lingering);
 
-		f->off += k;
-		f->len -= k;
-		n -= k;
-		if (!f->len) {
-			c->frags++;
-			c->nfrags--;
+	return k > awake ? k - awake : 0;
+}
+
+/* Positions @off bytes into the copy, on both sides. */
+static void xpc_iters_at(const struct xpc_xfer *x, u64 off,
+			 struct xpc_iter *lit, struct xpc_iter *rit)
+{
+	*lit = (struct xpc_iter){ .iov = x->liov, .cnt = x->lcnt };
+	*rit = (struct xpc_iter){ .iov = x->riov, .cnt = x->rcnt };
+	xpc_iter_advance(lit, off);
+	xpc_iter_advance(rit, off);
+}
+
+/* Take the next share from the front (a helper) or the back (the caller). */
+static int xpc_share_take(struct xpc_shared *sh, bool front)
+{
+	int i = -1;
+
+	spin_lock(&sh->lock);
+	if (!sh->err && sh->front < sh->back)
+		i = front ? sh->front++ : --sh->back;
+	spin_unlock(&sh->lock);
+	return i;
+}
+
+static u64 xpc_share_len(const struct xpc_shared *sh, u32 i)
+{
+	return min(sh->share, sh->end - sh->base - (u64)i * sh->share);
+}
+
+/*
+ * Share @i ended with @done bytes copied and @err. A short one ends the
+ * count in order there: no share past it is taken any more. An error other
+ * than a fault stops the copy.
+ */
+static void xpc_share_end(struct xpc_shared *sh, u32 i, u64 done, int err)
+{
+	spin_lock(&sh->lock);
+	if (done < xpc_share_len(sh, i) && i < sh->short_idx) {
+		sh->short_idx = i;
+		sh->short_done = done;
+		if (i + 1 < sh->back)
+			sh->back = max(sh->front, i + 1);
+	}
+	if (err && err != -EFAULT && err != -EAGAIN && !sh->err)
+		sh->err = err;
+	spin_unlock(&sh->lock);
+}
+
+/* The bytes of the shared copy done in order, once no one copies. */
+static u64 xpc_shared_done(const struct xpc_shared *sh)
+{
+	u64 n;
+
+	if (sh->front < sh->back && sh->front < sh->short_idx)
+		return (u64)sh->front * sh->share;	/* stopped before it */
+	if (sh->short_idx < sh->nshares)
+		return (u64)sh->short_idx * sh->share + sh->short_done;
+	n = sh->end - sh->base;
+	return n;
+}
+
+/*
+ * A helper's share @i, a few pages at a time: take the caller's pages (they
+ * may wait on the caller's own faults), ask the check, copy them in the
+ * adopted mm, give them back. *@done gets the bytes copied in order.
+ */
+static int xpc_help_share(struct xpc_chunk *tok, u32 i, u64 *done)
+{
+	struct xpc_shared *sh = tok->sh;
+	const struct xpc_xfer *x = sh->x;
+	u64 len = xpc_share_len(sh, i);
+	struct xpc_iter lit, rit;
+	int err = 0;
+
+	xpc_iters_at(x, sh->base + (u64)i * sh->share, &lit, &rit);
+	/* The mappings the workers must not touch end the share there. */
+	len = xpc_remote_allowed(x->mm, &rit, len, &err);
+	while (*done < len && !err) {
+		struct xpc_chunk c = {
+			.req = tok->req, .frags = tok->frags, .rit = rit,
+		};
+		unsigned int npages = 0;
+
+		c.len = xpc_pin_batch(sh->caller_mm, &lit, len - *done,
+				      sh->pages, x->write ? 0 : FOLL_WRITE,
+				      tok->pages, &npages, tok->frags,
+				      &c.nfrags, &err);
+		if (c.len) {
+			int ret = xpc_batch_allowed(x);
+
+			if (ret)
+				err = ret;
+			else
+				xpc_chunk_copy(&c);
 		}
+		if (x->write)
+			xpc_put_refs(tok->pages, npages);
+		else
+			xpc_unpin(tok->pages, npages, true);
+		*done += c.done;
+		rit = c.rit;
+		if (!c.len || c.done < c.len)
+			break;
+	}
+	if (!err && *done < len && READ_ONCE(tok->req->cancel))
+		err = -EINTR;
+	return err;
+}
+
+/* A helper: copy shares from the front until none is left. */
+static void xpc_help(struct xpc_chunk *tok)
+{
+	struct xpc_shared *sh = tok->sh;
+	int i;
+
+	while (!READ_ONCE(tok->req->cancel) &&
+	       (i = xpc_share_take(sh, true)) >= 0) {
+		u64 done = 0;
+		int err = xpc_help_share(tok, i, &done);
+
+		xpc_share_end(sh, i, done, err);
+	}
+}
+
+/* The caller takes back the help no worker has started. */
+static void xpc_take_back(struct xpc_req *req, struct xpc_chunk *toks,
+			  unsigned int k)
+{
+	unsigned int i, n = 0;
+
+	spin_lock(&xpc_pool.lock);
+	for (i = 0; i < k; i++) {
+		if (!list_empty(&toks[i].node)) {
+			list_del_init(&toks[i].node);
+			n++;
+		}
+	}
+	spin_unlock(&xpc_pool.lock);
+	if (n) {
+		atomic64_add(n, &xpc_stats.taken_back);
+		if (atomic_sub_and_test(n, &req->pending))
+			complete(&req->done);
 	}
 }
 
 /*
- * The caller takes back the chunks of @req no worker has started, last
- * first (the workers take them first first), and copies them itself. At a
- * page that would make it wait it gives the rest of that chunk back to the
- * workers. Returns 0, or the error (a signal, the check) that stops @req.
+ * A large copy, shared: the caller is a copier and idle workers help. The
+ * copy is cut into shares of at most XPC_SHARE_PAGES pages; the helpers
+ * take them from the first on, each pinning the caller's pages of its share
+ * itself, while the caller copies them from the last back, as the
+ * caller-context path does, pinning a few of the other side's pages at a
+ * time. When they meet the caller takes back the help no worker started
+ * and waits for the shares being copied. No batch boundary makes it wait
+ * in between, and with no idle worker the copy is the caller's alone: a
+ * copy never waits for a worker to become free, so none stalls behind
+ * another's (a FUSE page whose server never answers holds a worker, not
+ * the pool). The helpers' pages and the caller's stay within batch_pages.
+ *
+ * Returns -EAGAIN at a page that would make the caller wait, *@done being
+ * what was copied in order: the workers then take the rest.
  */
-static int xpc_take_back(const struct xpc_xfer *x, struct xpc_req *req,
-			 struct xpc_chunk *chunks, unsigned int n)
+static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
-	unsigned int i;
-	int err = 0;
+	unsigned int cap = xpc_batch_pages(), k, ppw = 0, i;
+	struct xpc_shared sh = { .x = x, .base = *done, .end = total };
+	struct xpc_chunk *toks = NULL;
+	struct xpc_frag *frags = NULL;
+	struct page **pages = NULL;
+	struct xpc_iter lit, rit;
+	struct xpc_req req;
+	int err = 0, ret;
 
-	for (i = n; i-- > 0 && !err; ) {
-		struct xpc_chunk *c = &chunks[i];
-		bool mine = false;
+	k = xpc_helpers(total - *done);
+	if (k && cap > XPC_INLINE_PAGES)
+		ppw = min_t(unsigned int, XPC_SHARE_PAGES,
+			    (cap - XPC_INLINE_PAGES) / k);
+	if (ppw >= 2) {
+		toks = kcalloc(k, sizeof(*toks), GFP_KERNEL);
+		pages = kvmalloc_array(k * ppw, sizeof(*pages), GFP_KERNEL);
+		frags = kvmalloc_array(k * ppw, sizeof(*frags), GFP_KERNEL);
+	}
+	if (!toks || !pages || !frags) {
+		/* No help: the copy is the caller's alone. */
+		xpc_iters_at(x, *done, &lit, &rit);
+		err = xpc_caller_copy(x, &lit, &rit, total - *done, done);
+		goto out_free;
+	}
+
+	spin_lock_init(&sh.lock);
+	sh.caller_mm = current->mm;
+	sh.pages = ppw;
+	/* A share not aligned to a page spans one page more. */
+	sh.share = (u64)(ppw - 1) * PAGE_SIZE;
+	sh.nshares = div64_u64(total - *done + sh.share - 1, sh.share);
+	sh.back = sh.nshares;
+	sh.short_idx = sh.nshares;
+	xpc_req_init(&req, x->mm, x->write);
+	req.last = true;
+	for (i = 0; i < k; i++) {
+		toks[i].req = &req;
+		toks[i].sh = &sh;
+		toks[i].pages = pages + i * ppw;
+		toks[i].frags = frags + i * ppw;
+	}
+	xpc_queue(&req, toks, k, xpc_to_wake(k));
+
+	while ((ret = xpc_share_take(&sh, false)) >= 0) {
 		u64 moved = 0;
 
-		spin_lock(&xpc_pool.lock);
-		if (!list_empty(&c->node)) {
-			list_del_init(&c->node);
-			mine = true;
-		}
-		spin_unlock(&xpc_pool.lock);
-		if (!mine)
-			continue;
-		atomic64_inc(&xpc_stats.taken_back);
-		err = xpc_caller_copy(x, &c->lit, &c->rit, c->len, &moved);
-		c->done = moved;
-		if (err == -EAGAIN && moved < c->len) {
-			xpc_chunk_skip(c, moved);
-			spin_lock(&xpc_pool.lock);
-			list_add_tail(&c->node, &xpc_pool.queue);
-			spin_unlock(&xpc_pool.lock);
-			wake_up(&xpc_pool.wait);
-			err = 0;
-			continue;
-		}
-		if (atomic_dec_and_test(&req->pending))
-			complete(&req->done);
-		/* A short chunk ends the count in order; the others go on. */
-		if (err == -EFAULT || err == -EAGAIN)
-			err = 0;
+		i = ret;
+		xpc_iters_at(x, sh.base + (u64)i * sh.share, &lit, &rit);
+		ret = xpc_caller_copy(x, &lit, &rit, xpc_share_len(&sh, i),
+				      &moved);
+		xpc_share_end(&sh, i, moved, ret);
+		if (ret == -EAGAIN)
+			err = ret;	/* the workers take the rest */
+		if (ret && ret != -EFAULT)
+			break;
 	}
+	xpc_take_back(&req, toks, k);
+	if (sh.err)
+		xpc_stop(&req);
+	else if (xpc_wait(&req))
+		sh.err = -EINTR;
+	xpc_req_end(&req);
+	*done += xpc_shared_done(&sh);
+	if (sh.err)
+		err = sh.err;
+	else if (!err && *done < total)
+		err = -EFAULT;
+
+out_free:
+	kvfree(frags);
+	kvfree(pages);
+	kfree(toks);
 	return err;
 }
 
 /*
  * The worker path: take a batch of the caller's pages (or fill the bounce
  * buffer), let the workers copy it in the other mm, release them, next
- * batch.
- *
- * With @share the caller is a copier too: it copies the last share of each
- * batch itself, as the caller-context path does, while idle workers copy
- * the others, then takes back every share no worker has started. With no
- * idle worker the batch is the caller's alone: a copy never waits for a
- * worker to become free, so none stalls behind another's (a FUSE page
- * whose server never answers holds a worker, not the pool). A page that
- * would make the caller wait hands the rest of the copy to the workers.
- * The workers' shares are pinned within batch_pages less what the caller
- * pins for its own, so the cap holds.
+ * batch. For copies forced onto the workers, the bounce path, and the rest
+ * of a shared copy after a page that would have made its caller wait.
  */
-static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
-			   bool share)
+static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
 	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
 	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
@@ -1098,8 +1370,6 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
 	struct xpc_req req;
 	int err = 0;
 
-	if (cap <= 2 * XPC_INLINE_PAGES)
-		share = false;
 	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
 	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
 	if (x->bounce)	/* no bigger than the copy: small ones stay cheap */
@@ -1119,40 +1389,19 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
 
 	while (*done < total) {
 		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
-		unsigned int npages = 0, nfrags, k = 0, n = 0;
-		struct xpc_iter lit0 = lit;
+		unsigned int npages = 0, nfrags, n = 0;
 		size_t len, moved = 0;
-		u64 t0, t1, t2, tail = 0, mine = 0;
-		int ret, own = 0;
+		u64 t0, t1, t2;
+		int ret;
 
 		want = xpc_remote_allowed(x->mm, &rit, want, &err);
 		if (!want)
 			break;
-		if (share)
-			k = xpc_helpers(want);
-		if (share && !k) {
-			/* No idle worker: the batch is the caller's alone. */
-			own = xpc_caller_copy(x, &lit, &rit, want, &mine);
-			*done += mine;
-			if (own == -EAGAIN) {
-				share = false;
-				continue;
-			}
-			if (own) {
-				err = own;
-				break;
-			}
-			goto next;
-		}
 		t0 = ktime_get_ns();
-		if (k)	/* the last share is the caller's */
-			tail = want - round_down(div_u64(want * k, k + 1),
-						 PAGE_SIZE);
 		if (!x->bounce)
-			len = xpc_pin_batch(&lit, want - tail,
-					    k ? cap - XPC_INLINE_PAGES : cap,
-					    gup_flags, pages, &npages, frags,
-					    &nfrags, &err);
+			len = xpc_pin_batch(NULL, &lit, want, cap, gup_flags,
+					    pages, &npages, frags, &nfrags,
+					    &err);
 		else if (x->write)
 			len = xpc_local_copy(buf, want, &lit, false, &err);
 		else
@@ -1161,36 +1410,21 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
 			break;
 		if (x->bounce)
 			nfrags = xpc_buf_frags(buf, len, frags);
-		if (err || len < want - tail)
-			tail = 0;
 
 		t1 = ktime_get_ns();
-		req.last = *done + len + tail >= total;
+		req.last = *done + len >= total;
 		/* Taking the caller's side may have waited: ask again. */
 		ret = xpc_batch_allowed(x);
 		if (!ret) {
-			struct xpc_iter tl = lit, tr = rit;
-
 			n = xpc_cut_batch(&req, chunks,
-					  k ? k : clamp_t(size_t,
-						DIV_ROUND_UP(len, XPC_MIN_CHUNK),
-						1, xpc_pool.nr),
-					  frags, nfrags, len, &lit0, &rit);
-			xpc_queue(&req, chunks, n);
-			xpc_iter_advance(&tr, len);
-			if (tail)
-				own = xpc_caller_copy(x, &tl, &tr, tail, &mine);
-			if (!own || own == -EAGAIN || own == -EFAULT)
-				ret = k ? xpc_take_back(x, &req, chunks, n) : 0;
-			else
-				ret = own;
-			if (ret)
-				xpc_stop(&req);
-			else
-				ret = xpc_wait(&req);
+					  clamp_t(size_t,
+						  DIV_ROUND_UP(len,
+							       XPC_MIN_CHUNK),
+						  1, xpc_pool.nr),
+					  frags, nfrags, len, &rit);
+			xpc_queue(&req, chunks, n, n);
+			ret = xpc_wait(&req);
 			moved = xpc_chunks_done(chunks, n);
-			if (moved == len)
-				moved += mine;
 		}
 		t2 = ktime_get_ns();
 		if (x->bounce && !x->write) {
@@ -1211,23 +1445,10 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
 		atomic64_add(ktime_get_ns() - t2, &xpc_stats.ns_release);
 		*done += moved;
 		xpc_iter_advance(&rit, moved);
-		if (!x->bounce) {
-			lit = lit0;
-			xpc_iter_advance(&lit, moved);
-		}
 		if (ret)
 			err = ret;
-		if (own == -EFAULT && moved == len + mine)
-			err = own;
-		if (err)
+		if (err || moved < len)
 			break;
-		if (own == -EAGAIN && moved == len + mine) {
-			share = false;	/* the workers take the rest */
-			continue;
-		}
-		if (moved < len + tail)
-			break;
-next:
 		err = xpc_between_batches(x);
 		if (err)
 			break;
@@ -1295,13 +1516,15 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 			inl = false;
 	}
 	/*
-	 * Forced onto the workers, or after a page that would have made the
-	 * caller wait, the caller copies no share of its own.
+	 * Large: shared between the caller and idle workers, unless forced
+	 * onto the workers or after a page that would make the caller wait.
 	 */
-	if (!inl)
-		err = xpc_worker_copy(x, total, &done,
-				      x->path == XPC_PATH_AUTO && !x->bounce &&
-				      err != -EAGAIN);
+	if (!inl && x->path == XPC_PATH_AUTO && !x->bounce && err != -EAGAIN)
+		err = xpc_shared_copy(x, total, &done);
+	else if (!inl)
+		err = -EAGAIN;
+	if (err == -EAGAIN)
+		err = xpc_worker_copy(x, total, &done);
 	if (done) {
 		*copied = done;
 		atomic64_inc(&xpc_stats.copies);

@@ -220,6 +220,8 @@ static struct {
 	size_t latency_max;
 	long threads;
 	long uring_qd;		/* xpcopy-uring: copies in flight */
+	long busy;		/* spinning threads beside the copies */
+	pid_t spinner;		/* the process that runs them */
 	const char *json, *csv, *note;
 	bool quiet;
 	bool quick;
@@ -577,6 +579,54 @@ static void reap_child(void)
 			;
 		g.child = 0;
 		child_pid = 0;
+	}
+}
+
+/*
+ * --busy N: N threads that only spin, in a process of their own, for the
+ * whole run: the copies are measured on CPUs that are not idle, as under
+ * MPI with one rank per core.
+ */
+static void *spin_thread(void *arg)
+{
+	volatile unsigned long *n = arg;
+
+	for (;;)
+		(*n)++;
+	return NULL;
+}
+
+static void start_spinners(void)
+{
+	static unsigned long counters[1024];
+	pid_t parent = getpid();
+	long i;
+
+	g.spinner = fork();
+	if (g.spinner < 0)
+		die("fork: %s", strerror(errno));
+	if (g.spinner)
+		return;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	for (i = 1; i < g.busy; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, spin_thread, &counters[i]))
+			_exit(1);
+	}
+	spin_thread(&counters[0]);
+	_exit(0);
+}
+
+static void stop_spinners(void)
+{
+	if (g.spinner > 0) {
+		kill(g.spinner, SIGKILL);
+		while (waitpid(g.spinner, NULL, 0) < 0 && errno == EINTR)
+			;
+		g.spinner = 0;
 	}
 }
 
@@ -1704,9 +1754,9 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 	fprintf(f, "},\n    \"options\": {\"quick\": %s, \"min_time_s\": %g, "
 		"\"max_point_time_s\": %g, \"min_reps\": %lu, "
 		"\"latency_max\": %zu, \"threads\": %ld, \"uring_qd\": %ld, "
-		"\"sizes\": [",
+		"\"busy\": %ld, \"sizes\": [",
 		g.quick ? "true" : "false", g.min_time, g.max_point_time,
-		g.min_reps, g.latency_max, g.threads, g.uring_qd);
+		g.min_reps, g.latency_max, g.threads, g.uring_qd, g.busy);
 	for (j = 0; j < g.nsizes; j++)
 		fprintf(f, "%s%zu", j ? ", " : "", g.sizes[j]);
 	fprintf(f, "]},\n    \"methods\": [");
@@ -1982,6 +2032,8 @@ static void usage(FILE *f)
 "  --uring-qd N         copies in flight of xpcopy-uring, each a slice of\n"
 "                       the size of at least 4K (default 8); messages per\n"
 "                       call of xpcopy-msgs and pvw-msgs\n"
+"  --busy N             run N spinning threads beside the copies (one per\n"
+"                       CPU: the CPUs are busy, as under MPI); default 0\n"
 "  --json FILE          write the results as JSON\n"
 "  --csv FILE           write the results as CSV\n"
 "  --note TEXT          a note for the JSON header, e.g. that the machine\n"
@@ -2057,7 +2109,7 @@ static unsigned long parse_ulong(const char *s, const char *opt)
 enum {
 	OPT_METHODS = 256, OPT_SIZES, OPT_MAX_SIZE, OPT_MIN_TIME, OPT_MIN_REPS,
 	OPT_MAX_POINT_TIME, OPT_LATENCY_MAX, OPT_THREADS, OPT_JSON, OPT_CSV,
-	OPT_NOTE, OPT_QUICK, OPT_TIMEOUT, OPT_LIST, OPT_URING_QD,
+	OPT_NOTE, OPT_QUICK, OPT_TIMEOUT, OPT_LIST, OPT_URING_QD, OPT_BUSY,
 };
 
 static void parse_args(int argc, char **argv)
@@ -2072,6 +2124,7 @@ static void parse_args(int argc, char **argv)
 		{ "latency-max", required_argument, NULL, OPT_LATENCY_MAX },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "uring-qd", required_argument, NULL, OPT_URING_QD },
+		{ "busy", required_argument, NULL, OPT_BUSY },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "csv", required_argument, NULL, OPT_CSV },
 		{ "note", required_argument, NULL, OPT_NOTE },
@@ -2144,6 +2197,13 @@ static void parse_args(int argc, char **argv)
 			g.uring_qd = parse_ulong(optarg, "--uring-qd");
 			if (g.uring_qd < 1 || g.uring_qd > 4096) {
 				fprintf(stderr, "xpcopy-bench: --uring-qd 1 to 4096\n");
+				exit(2);
+			}
+			break;
+		case OPT_BUSY:
+			g.busy = parse_ulong(optarg, "--busy");
+			if (g.busy > 1024) {
+				fprintf(stderr, "xpcopy-bench: --busy 0 to 1024\n");
 				exit(2);
 			}
 			break;
@@ -2264,6 +2324,7 @@ static void parse_args(int argc, char **argv)
 
 static void cleanup(void)
 {
+	stop_spinners();
 	reap_child();
 }
 
@@ -2335,6 +2396,8 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	signal(SIGPIPE, SIG_IGN);
 	start_child();
+	if (g.busy)
+		start_spinners();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
