@@ -20,6 +20,8 @@
 #   make modules-matrix build/<kver>/xpcopy.ko for every kernel of the matrix
 #   make modules-check  W=1 C=1 (sparse) builds; any warning fails
 #   make checkpatch     checkpatch.pl --strict on the module and uapi header
+#   make readme-check   every make target, xpcopy command and option, and
+#                       link README.md shows exists (no root, no guest)
 #   make runner-check   boot fake cases of known verdicts: does the guest
 #                       runner still fail what it must?
 #   make selftests      static test binaries in build/selftests/bin/
@@ -73,7 +75,8 @@ KVER		?= $(shell uname -r)
 KDIR		?= /lib/modules/$(KVER)/build
 
 .PHONY: all deps kernels module modules-matrix modules-check checkpatch \
-	runner-check selftests userspace install uninstall load unload \
+	runner-check readme-check selftests userspace install uninstall \
+	load unload \
 	check bench mpi-check mpi-bench fuzz soak clean help
 
 all: module userspace
@@ -175,6 +178,9 @@ checkpatch: deps
 
 runner-check: deps
 	@scripts/runner-check.sh
+
+readme-check:
+	@scripts/readme-check.sh
 
 selftests: deps
 	@[ -f selftests/Makefile ] || { echo "selftests: no selftests/Makefile" >&2; exit 1; }
