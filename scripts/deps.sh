@@ -8,6 +8,7 @@
 #
 # Environment:
 #	XPCOPY_SRC_CACHE  cache directory (default /var/tmp/xpcopy-src)
+#	APT_LOCK_TIMEOUT  seconds to wait for another apt's lock (600)
 set -euo pipefail
 
 PACKAGES=(
@@ -49,6 +50,32 @@ TARBALL=/usr/src/$SRC_NAME.tar.xz
 
 say() { echo "deps: $*"; }
 
+# apt-get that waits for another apt or dpkg (unattended-upgrades, a
+# second make deps) instead of failing at once: DPkg::Lock::Timeout makes
+# it wait for dpkg's locks; apt-get update's lock on the package lists is
+# not covered by it (apt 2.6), so a failure that names a lock is tried
+# again, every 5 s, for as long (APT_LOCK_TIMEOUT seconds, default 600).
+APT_LOCK_TIMEOUT=${APT_LOCK_TIMEOUT:-600}
+apt_get() {
+	local end=$((SECONDS + APT_LOCK_TIMEOUT)) err rc said=
+	err=$(mktemp)
+	while :; do
+		rc=0
+		# stderr to the terminal and to $err; the status is apt-get's
+		{ apt-get -o DPkg::Lock::Timeout="$APT_LOCK_TIMEOUT" "$@" 2>&1 1>&3 |
+			tee "$err" >&2; } 3>&1 || rc=$?
+		if [ $rc != 0 ] && [ $SECONDS -lt $end ] &&
+		   grep -qE 'Could not get lock|Unable to lock' "$err"; then
+			[ -n "$said" ] || say "another apt holds a lock: waiting (up to ${APT_LOCK_TIMEOUT}s)"
+			said=1
+			sleep 5
+			continue
+		fi
+		rm -f "$err"
+		return $rc
+	done
+}
+
 # One dpkg-query for all packages; names it does not know are missing.
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' \
 		"${PACKAGES[@]}" 2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
@@ -64,8 +91,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	say "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends "${missing[@]}"
+	apt_get update -q
+	apt_get install -y -q --no-install-recommends "${missing[@]}"
 else
 	say "all ${#PACKAGES[@]} packages present"
 fi
