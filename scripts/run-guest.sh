@@ -3,7 +3,8 @@
 #
 # run-guest.sh <kver> <initramfs> <logfile> [outdir]
 #
-# Boot /boot/vmlinuz-<kver> with the initramfs in QEMU (TCG), under a
+# Boot /boot/vmlinuz-<kver> with the initramfs in QEMU (TCG unless
+# QEMU_ACCEL says kvm), under a
 # wall-clock timeout. The serial console goes to <logfile> (carriage returns
 # and terminal escapes removed) and to stdout, where files sent by the guest are shown as one line
 # each. The last line printed is the guest's
@@ -21,7 +22,10 @@
 # Exit status: 0 all passed, 1 some case failed, 2 no result.
 #
 # Environment:
-#	QEMU_CPU	-cpu value (default: max; e.g. max,-fsrm,-erms)
+#	QEMU_ACCEL	tcg (default) or kvm (make bench uses kvm when
+#			/dev/kvm works; the tests stay on tcg)
+#	QEMU_CPU	-cpu value (default: max, host with kvm; e.g.
+#			max,-fsrm,-erms)
 #	QEMU_SMP	guest cpus (default 2)
 #	QEMU_MEM	guest memory in MiB (default 2048)
 #	QEMU_EXTRA	more qemu arguments (word-split)
@@ -47,7 +51,12 @@ for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do
 	[ -e "$vmlinuz" ] && break
 	[ "$(cat "$d/.done" 2>/dev/null)" = "$kver" ] && vmlinuz=$d/arch/x86/boot/bzImage
 done
-cpu=${QEMU_CPU:-max}
+accel=${QEMU_ACCEL:-tcg}
+case $accel in
+tcg) cpu=${QEMU_CPU:-max} ;;
+kvm) cpu=${QEMU_CPU:-host} ;;
+*) echo "run-guest: QEMU_ACCEL=$accel: tcg or kvm" >&2; exit 2 ;;
+esac
 smp=${QEMU_SMP:-2}
 mem=${QEMU_MEM:-2048}
 case $kver in
@@ -62,7 +71,7 @@ done
 mkdir -p "$(dirname "$log")"
 
 # shellcheck disable=SC2206
-qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp "$smp" -m "$mem"
+qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$smp" -m "$mem"
       -nographic -no-reboot -nic none
       -kernel "$vmlinuz" -initrd "$initramfs" -append "$append"
       ${QEMU_EXTRA:-})
