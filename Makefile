@@ -14,6 +14,9 @@
 #                       libxpcopy-cma.so in $(PREFIX)/lib/xpcopy/; honours
 #                       DESTDIR and PREFIX (/usr/local); make uninstall
 #   make load           root: insmod the xpcopy.ko just built; make unload
+#   make bench-host     root: xpcopy-bench on this machine with the xpcopy.ko
+#                       just built, results in bench-results/host/ (where
+#                       the running kernel can load modules)
 #
 # The test matrix (QEMU guests, never the host; these install packages):
 #   make check          everything: deps, modules, selftests, boot each kernel
@@ -28,7 +31,8 @@
 #   make deps           install packages, extract kselftest/checkpatch files
 #   make kernels        print the kernel matrix as far as it is installed or
 #                       cached (installs and builds nothing)
-#   make bench          run xpcopy-bench in a guest, results in bench-results/
+#   make bench          run xpcopy-bench in a guest (KVM when /dev/kvm works,
+#                       else TCG; it says which), results in bench-results/
 #   make mpi-check      Debian Open MPI over libxpcopy-cma in a 6.12 guest
 #                       with a Debian root (also a phase of make check)
 #   make mpi-bench      MPI ping-pong: CMA, xpcopy, two copies; results in
@@ -77,7 +81,7 @@ KDIR		?= /lib/modules/$(KVER)/build
 .PHONY: all deps kernels module modules-matrix modules-check checkpatch \
 	runner-check readme-check selftests userspace install uninstall \
 	load unload \
-	check bench mpi-check mpi-bench fuzz soak clean help
+	check bench bench-host mpi-check mpi-bench fuzz soak clean help
 
 all: module userspace
 
@@ -195,6 +199,10 @@ check:
 
 bench: deps
 	@scripts/bench.sh
+
+# Not a target that installs packages: on the host, as it is.
+bench-host:
+	@scripts/bench-host.sh
 
 mpi-check: deps
 	@scripts/mpi.sh check
