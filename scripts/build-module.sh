@@ -6,7 +6,8 @@
 # Build the out-of-tree module for one kernel of the matrix. Kbuild, VERSION,
 # module/ and include/ are mirrored into build/<kver>/src/ (a file is copied only when
 # its content changed, so kbuild rebuilds only what changed) and built with
-# make -C /lib/modules/<kver>/build M=build/<kver>/src modules; the result is
+# make -C <its headers> M=build/<kver>/src modules (the headers: those
+# scripts/debian-kernels.sh unpacked, else /lib/modules/<kver>/build); the result is
 # copied to build/<kver>/xpcopy.ko. A failed build removes that file, so that
 # no stale module is ever tested.
 #
@@ -27,7 +28,10 @@ mode=${2:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 srcdir=${XPCOPY_MODULE_SRC:-$top}
 build=${XPCOPY_BUILD:-$top/build}
-kdir=/lib/modules/$kver/build
+# Debian 12's kernels: their headers as scripts/debian-kernels.sh unpacked
+# them; else headers installed on the host.
+kdir=${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/usr/src/linux-headers-$kver
+[ -f "$kdir/Makefile" ] || kdir=/lib/modules/$kver/build
 jobs=${JOBS:-$(nproc)}
 
 # A kernel whose headers need a newer toolchain than the host's (Debian

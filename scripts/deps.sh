@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what building and testing xpcopy needs, on Debian 12, and extract
+# Install what building and testing xpcopy needs, on Debian 12, extract
 # the few files of the 6.12 kernel source the tests use (kselftest harness,
-# checkpatch) into a cache outside the repository. Idempotent: when
-# everything is present it runs no apt at all and returns at once.
+# checkpatch) into a cache outside the repository, and unpack the matrix's
+# Debian 12 kernels into theirs (scripts/debian-kernels.sh; no kernel is
+# installed). Idempotent: when everything is present it runs no apt at all
+# and returns at once.
 #
 # Environment:
 #	XPCOPY_SRC_CACHE  cache directory (default /var/tmp/xpcopy-src)
@@ -19,10 +21,11 @@ PACKAGES=(
 	liburing-dev
 	sparse
 	gnuplot-nox
-	linux-image-amd64
-	linux-headers-amd64
-	linux-image-6.12-amd64
-	linux-headers-6.12-amd64
+	# Debian 12's kernels of the matrix are not installed: their images
+	# and headers are unpacked into a cache (scripts/debian-kernels.sh,
+	# below). What their headers' packages depend on:
+	gcc-12
+	pahole
 	linux-source-6.12
 	pkg-config
 	debootstrap
@@ -131,3 +134,10 @@ fi
 for cmd in make gcc qemu-system-x86_64 busybox cpio gzip sparse; do
 	command -v "$cmd" >/dev/null || { say "command $cmd not found" >&2; exit 1; }
 done
+
+# Debian 12's kernels of the matrix, image and headers, unpacked from their
+# packages into a cache; never installed, so /boot and the boot loader stay
+# as they are.
+"$(dirname "$0")/debian-kernels.sh" >/dev/null ||
+	{ say "scripts/debian-kernels.sh failed" >&2; exit 1; }
+say "Debian 12 kernels in ${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}: $("$(dirname "$0")/debian-kernels.sh" --cached | cut -d' ' -f1 | tr '\n' ' ')"

@@ -3,7 +3,7 @@
 #
 # run-guest.sh <kver> <initramfs> <logfile> [outdir]
 #
-# Boot /boot/vmlinuz-<kver> with the initramfs in QEMU (TCG unless
+# Boot the kernel <kver> with the initramfs in QEMU (TCG unless
 # QEMU_ACCEL says kvm), under a
 # wall-clock timeout. The serial console goes to <logfile> (carriage returns
 # and terminal escapes removed) and to stdout, where files sent by the guest are shown as one line
@@ -33,8 +33,9 @@
 #			the debug kernel, whose KASAN and lockdep slow
 #			every case)
 #	GUEST_APPEND	more kernel command line, e.g. "xpct.verbose=1"
-#	XPCOPY_VMLINUZ	kernel image (default /boot/vmlinuz-<kver>, or the
-#			one scripts/sid.sh fetched)
+#	XPCOPY_VMLINUZ	kernel image (default: the one scripts/debian-kernels.sh,
+#			scripts/sid.sh or scripts/debug-kernel.sh made, else
+#			/boot/vmlinuz-<kver>)
 set -euo pipefail
 
 usage="usage: run-guest.sh <kver> <initramfs> <logfile> [outdir]"
@@ -43,7 +44,10 @@ initramfs=${2:?$usage}
 log=${3:?$usage}
 outdir=${4:-}
 
-vmlinuz=${XPCOPY_VMLINUZ:-/boot/vmlinuz-$kver}
+# Debian 12's kernels are unpacked into scripts/debian-kernels.sh's cache.
+vmlinuz=${XPCOPY_VMLINUZ:-${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/boot/vmlinuz-$kver}
+[ -n "${XPCOPY_VMLINUZ:-}" ] || [ -e "$vmlinuz" ] || [ ! -e "/boot/vmlinuz-$kver" ] ||
+	vmlinuz=/boot/vmlinuz-$kver
 # Debian sid's kernel lives in the cache scripts/sid.sh keeps.
 sid_vmlinuz=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/boot/vmlinuz-$kver
 [ -e "$vmlinuz" ] || [ ! -e "$sid_vmlinuz" ] || vmlinuz=$sid_vmlinuz
