@@ -25,6 +25,9 @@
 #   make checkpatch     checkpatch.pl --strict on the module and uapi header
 #   make readme-check   every make target, xpcopy command and option, and
 #                       link README.md shows exists (no root, no guest)
+#   make deb-check      dpkg-buildpackage -us -uc -b and lintian (skipped,
+#                       saying why, without dpkg-dev, debhelper, dh-dkms,
+#                       lintian: make deps installs them)
 #   make runner-check   boot fake cases of known verdicts: does the guest
 #                       runner still fail what it must?
 #   make selftests      static test binaries in build/selftests/bin/
@@ -79,7 +82,7 @@ KVER		?= $(shell uname -r)
 KDIR		?= /lib/modules/$(KVER)/build
 
 .PHONY: all deps kernels module modules-matrix modules-check checkpatch \
-	runner-check readme-check selftests userspace install uninstall \
+	runner-check readme-check deb-check selftests userspace install uninstall \
 	load unload \
 	check bench bench-host mpi-check mpi-bench fuzz soak clean help
 
@@ -185,6 +188,9 @@ runner-check: deps
 
 readme-check:
 	@scripts/readme-check.sh
+
+deb-check:
+	@scripts/deb-check.sh
 
 selftests: deps
 	@[ -f selftests/Makefile ] || { echo "selftests: no selftests/Makefile" >&2; exit 1; }

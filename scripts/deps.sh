@@ -36,6 +36,11 @@ PACKAGES=(
 	libelf-dev
 	libssl-dev
 	xz-utils
+	# the Debian packages' static check (scripts/deb-check.sh)
+	dpkg-dev
+	debhelper
+	dh-dkms
+	lintian
 )
 
 # The files the tests take from the kernel source, relative to its top.
