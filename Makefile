@@ -14,19 +14,28 @@
 #                       libxpcopy-cma.so in $(PREFIX)/lib/xpcopy/; honours
 #                       DESTDIR and PREFIX (/usr/local); make uninstall
 #   make load           root: insmod the xpcopy.ko just built; make unload
+#   make bench-host     root: xpcopy-bench on this machine with the xpcopy.ko
+#                       just built, results in bench-results/host/ (where
+#                       the running kernel can load modules)
 #
 # The test matrix (QEMU guests, never the host; these install packages):
 #   make check          everything: deps, modules, selftests, boot each kernel
 #   make modules-matrix build/<kver>/xpcopy.ko for every kernel of the matrix
 #   make modules-check  W=1 C=1 (sparse) builds; any warning fails
 #   make checkpatch     checkpatch.pl --strict on the module and uapi header
+#   make readme-check   every make target, xpcopy command and option, and
+#                       link README.md shows exists (no root, no guest)
+#   make deb-check      dpkg-buildpackage -us -uc -b and lintian (skipped,
+#                       saying why, without dpkg-dev, debhelper, dh-dkms,
+#                       lintian: make deps installs them)
 #   make runner-check   boot fake cases of known verdicts: does the guest
 #                       runner still fail what it must?
 #   make selftests      static test binaries in build/selftests/bin/
 #   make deps           install packages, extract kselftest/checkpatch files
 #   make kernels        print the kernel matrix as far as it is installed or
 #                       cached (installs and builds nothing)
-#   make bench          run xpcopy-bench in a guest, results in bench-results/
+#   make bench          run xpcopy-bench in a guest (KVM when /dev/kvm works,
+#                       else TCG; it says which), results in bench-results/
 #   make mpi-check      Debian Open MPI over libxpcopy-cma in a 6.12 guest
 #                       with a Debian root (also a phase of make check)
 #   make mpi-bench      MPI ping-pong: CMA, xpcopy, two copies; results in
@@ -73,8 +82,9 @@ KVER		?= $(shell uname -r)
 KDIR		?= /lib/modules/$(KVER)/build
 
 .PHONY: all deps kernels module modules-matrix modules-check checkpatch \
-	runner-check selftests userspace install uninstall load unload \
-	check bench mpi-check mpi-bench fuzz soak clean help
+	runner-check readme-check deb-check selftests userspace install uninstall \
+	load unload \
+	check bench bench-host mpi-check mpi-bench fuzz soak clean help
 
 all: module userspace
 
@@ -176,6 +186,12 @@ checkpatch: deps
 runner-check: deps
 	@scripts/runner-check.sh
 
+readme-check:
+	@scripts/readme-check.sh
+
+deb-check:
+	@scripts/deb-check.sh
+
 selftests: deps
 	@[ -f selftests/Makefile ] || { echo "selftests: no selftests/Makefile" >&2; exit 1; }
 	+$(MAKE) -C selftests $(SUBJOBS) O=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR)
@@ -189,6 +205,10 @@ check:
 
 bench: deps
 	@scripts/bench.sh
+
+# Not a target that installs packages: on the host, as it is.
+bench-host:
+	@scripts/bench-host.sh
 
 mpi-check: deps
 	@scripts/mpi.sh check

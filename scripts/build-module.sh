@@ -6,7 +6,8 @@
 # Build the out-of-tree module for one kernel of the matrix. Kbuild, VERSION,
 # module/ and include/ are mirrored into build/<kver>/src/ (a file is copied only when
 # its content changed, so kbuild rebuilds only what changed) and built with
-# make -C /lib/modules/<kver>/build M=build/<kver>/src modules; the result is
+# make -C <its headers> M=build/<kver>/src modules (the headers: those
+# scripts/debian-kernels.sh unpacked, else /lib/modules/<kver>/build); the result is
 # copied to build/<kver>/xpcopy.ko. A failed build removes that file, so that
 # no stale module is ever tested.
 #
@@ -18,6 +19,8 @@
 #	XPCOPY_MODULE_SRC  directory holding Kbuild, VERSION, module/, include/
 #			   (default: the repository)
 #	JOBS		   parallel jobs for kbuild (default: nproc)
+#	XPCOPY_NO_MOUNTNS  1: build in the sid chroot without a private mount
+#			   namespace, as where unshare -m fails (to test that)
 set -euo pipefail
 
 kver=${1:?usage: build-module.sh <kver> [check]}
@@ -25,13 +28,18 @@ mode=${2:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 srcdir=${XPCOPY_MODULE_SRC:-$top}
 build=${XPCOPY_BUILD:-$top/build}
-kdir=/lib/modules/$kver/build
+# Debian 12's kernels: their headers as scripts/debian-kernels.sh unpacked
+# them; else headers installed on the host.
+kdir=${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/usr/src/linux-headers-$kver
+[ -f "$kdir/Makefile" ] || kdir=/lib/modules/$kver/build
 jobs=${JOBS:-$(nproc)}
 
 # A kernel whose headers need a newer toolchain than the host's (Debian
 # sid's, scripts/sid.sh) is built inside its chroot: there the build tree is
 # bind-mounted at /xpcopy-build and scripts/ at /xpcopy-scripts, in a
-# private mount namespace that vanishes with the build.
+# private mount namespace that vanishes with the build; where there is none
+# (unshare -m fails when / is not a mount point), in the current one, at
+# names of this process's own, unmounted after each step.
 root=
 sid_root=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/root
 if [ ! -f "$kdir/Makefile" ] && [ -f "$sid_root$kdir/Makefile" ]; then
@@ -80,7 +88,7 @@ if [ -z "$root" ]; then
 	M=$dest
 	S=$top/scripts
 	in_kbuild() { "$@"; }
-else
+elif [ "${XPCOPY_NO_MOUNTNS:-0}" != 1 ] && unshare -m true 2>/dev/null; then
 	M=/xpcopy-build
 	S=/xpcopy-scripts
 	in_kbuild() {
@@ -92,6 +100,37 @@ else
 			mount -t proc proc "$r/proc"
 			exec chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
 		' sh "$root" "$dest" "$top/scripts" "$@"
+	}
+else
+	# No private mount namespace: unshare -m fails where / is not a mount
+	# point (a build chroot or container: "cannot change root filesystem
+	# propagation"). The same bind mounts then go into the current
+	# namespace, under names of this process's own, and come off again
+	# when the command ends, whatever its end; /proc is mounted only if
+	# it is not yet, and then taken off too.
+	echo "build-module: no private mount namespace (unshare -m fails here); bind mounts in $root, undone after each step" >&2
+	M=/xpcopy-build.$$
+	S=/xpcopy-scripts.$$
+	in_kbuild() {
+		(
+			r=$root
+			m=() p=
+			undo() {
+				local i
+				for ((i = ${#m[@]} - 1; i >= 0; i--)); do
+					umount "${m[i]}" || umount -l "${m[i]}" || true
+				done
+				rmdir "$r$M" "$r$S" 2>/dev/null || true
+			}
+			trap undo EXIT
+			mkdir -p "$r$M" "$r$S"
+			mount --bind "$dest" "$r$M" && m+=("$r$M")
+			mount --bind "$top/scripts" "$r$S" && m+=("$r$S")
+			if ! mountpoint -q "$r/proc"; then
+				mount -t proc proc "$r/proc" && m+=("$r/proc")
+			fi
+			chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+		)
 	}
 fi
 # Kernel API differences, found by compiling probes (module/compat.h). The

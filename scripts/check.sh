@@ -8,7 +8,9 @@
 #      parallel (make modules-matrix); a kernel whose build fails is not
 #      booted and counts one failure
 #   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds,
-#      the runner check (scripts/runner-check.sh)
+#      the runner check (scripts/runner-check.sh), the README check
+#      (scripts/readme-check.sh), the Debian packages and lintian
+#      (scripts/deb-check.sh)
 #   4. the selftests (make selftests) and userspace (make userspace)
 #   5. per kernel, one after the other: initramfs, boot, tests
 #   6. the MPI phase on 6.12 (scripts/mpi.sh check: its own guest with a
@@ -75,20 +77,23 @@ echo "kernels:"
 sed 's/^/  /' <<<"$matrix"
 [ -z "$dbg_name" ] || echo "  $dbg_name (debug, last)"
 
-static_checks="checkpatch modules-check runner-check"
+static_checks="checkpatch modules-check runner-check readme-check deb-check"
 if [ -n "$matrix" ]; then
 	phase_start "module builds"
 	"$make" --no-print-directory modules-matrix XPCOPY_BUILD="$build" ||
 		echo "check: some module builds failed; going on with the others"
 	phase_end "module builds ($(echo $kvers | wc -w) kernel(s) in parallel)"
 else
-	static_checks=checkpatch
+	static_checks="checkpatch readme-check deb-check"
 fi
 
 # Static checks, each one case of the total: checkpatch --strict on the
 # module and the UAPI header, a W=1 C=1 (sparse) build per kernel, and the
 # runner check (scripts/runner-check.sh: a guest of fake cases whose
-# verdicts are known, so that the judge of every other case is tested too).
+# verdicts are known, so that the judge of every other case is tested too),
+# the README check (scripts/readme-check.sh: the make targets, CLI
+# commands and links README.md shows exist) and the Debian packages
+# (scripts/deb-check.sh: dpkg-buildpackage and lintian).
 static_pass=0
 static_fail=0
 static_failed=
@@ -104,7 +109,7 @@ for chk in $static_checks; do
 		tail -n 20 "$build/$chk.out" | sed 's/^/    | /'
 	fi
 done
-phase_end "static checks (checkpatch, W=1 C=1, runner)"
+phase_end "static checks (checkpatch, W=1 C=1, runner, README, packages)"
 
 phase_start "selftests, userspace"
 if [ -n "${XPCOPY_TESTS_DIR:-}" ]; then

@@ -6,12 +6,12 @@
 #	<kver> <vmlinuz> <KDIR>
 #
 # The matrix: Debian 12's two kernel series, the newest kernel of Debian
-# sid (scripts/sid.sh), and a debug 6.12 kernel (scripts/debug-kernel.sh). A Debian 12 entry is an -amd64 kernel of the 6.1 or
-# 6.12 series with
-# both /boot/vmlinuz-<kver> and /lib/modules/<kver>/build (its headers)
-# installed. Versions are found here, at run time, never hard-coded. When
-# several kernels of one series are installed (an old ABI left behind by an
-# upgrade), only the newest is kept.
+# sid (scripts/sid.sh), and a debug 6.12 kernel (scripts/debug-kernel.sh). A
+# Debian 12 entry is an -amd64 kernel of the 6.1 or 6.12 series that
+# scripts/debian-kernels.sh unpacked, image and headers, from its packages
+# into its cache (scripts/deps.sh runs it); nothing is installed, /boot is
+# not used. Versions are found at run time, never hard-coded. When the
+# cache holds several kernels of one series, only the newest is kept.
 #
 # KERNELS="6.12" (space-separated substrings) keeps the kernels whose version
 # contains one of the words, not followed by a digit: "6.1" selects
@@ -44,12 +44,10 @@ wanted() {
 }
 
 matrix=$(
-	for vmlinuz in /boot/vmlinuz-*-amd64; do
-		[ -e "$vmlinuz" ] || continue
-		kver=${vmlinuz#/boot/vmlinuz-}
+	"$(dirname "$0")/debian-kernels.sh" --cached |
+	while read -r kver vmlinuz kdir; do
 		[[ $kver =~ $series_re ]] || continue
-		kdir=/lib/modules/$kver/build
-		[ -f "$kdir/Makefile" ] || continue
+		[ -e "$vmlinuz" ] && [ -f "$kdir/Makefile" ] || continue
 		wanted "$kver" || continue
 		echo "$kver $vmlinuz $kdir"
 	done | sort -V |
@@ -116,7 +114,7 @@ elif [ "${XPCOPY_DEBUG:-1}" != 0 ] &&
 fi
 
 if [ -z "$matrix" ]; then
-	echo "kernels.sh: no kernel with /boot/vmlinuz-X and /lib/modules/X/build" \
+	echo "kernels.sh: no kernel of the matrix" \
 	     "matches${KERNELS:+ KERNELS=\"$KERNELS\"} (run scripts/deps.sh)" >&2
 	exit 1
 fi

@@ -17,6 +17,7 @@
 #	XPCOPY_MODE	"tests" (default) or "bench": what the guest runs
 #	XPCOPY_BENCH_ARGS  arguments of xpcopy-bench in bench mode
 #	XPCOPY_BENCH_THP  transparent huge pages setting for bench mode
+#	XPCOPY_BENCH_NOTE the note xpcopy-bench records (the accelerator)
 #	XPCOPY_INITRAMFS_EXTRA  directories whose contents are copied to / in
 #			the initramfs, after everything else (space-separated)
 #	XPCOPY_TIMEOUT, XPCOPY_VERBOSE, XPCOPY_FILTER, XPCOPY_EXCLUDE, XPCOPY_INSMOD,
@@ -56,6 +57,7 @@ done
 [ "${XPCOPY_MODE:-tests}" = tests ] || echo "$XPCOPY_MODE" >"$stage/xpcopy/mode"
 [ -z "${XPCOPY_BENCH_ARGS:-}" ] || printf '%s\n' "$XPCOPY_BENCH_ARGS" >"$stage/xpcopy/bench-args"
 [ -z "${XPCOPY_BENCH_THP:-}" ] || echo "$XPCOPY_BENCH_THP" >"$stage/xpcopy/bench-thp"
+[ -z "${XPCOPY_BENCH_NOTE:-}" ] || printf '%s\n' "$XPCOPY_BENCH_NOTE" >"$stage/xpcopy/bench-note"
 
 # The kernel needs /dev/console before devtmpfs is mounted to give /init a
 # console; cpio cannot hold device nodes unless made as root.

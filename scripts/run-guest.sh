@@ -3,7 +3,8 @@
 #
 # run-guest.sh <kver> <initramfs> <logfile> [outdir]
 #
-# Boot /boot/vmlinuz-<kver> with the initramfs in QEMU (TCG), under a
+# Boot the kernel <kver> with the initramfs in QEMU (TCG unless
+# QEMU_ACCEL says kvm), under a
 # wall-clock timeout. The serial console goes to <logfile> (carriage returns
 # and terminal escapes removed) and to stdout, where files sent by the guest are shown as one line
 # each. The last line printed is the guest's
@@ -21,7 +22,10 @@
 # Exit status: 0 all passed, 1 some case failed, 2 no result.
 #
 # Environment:
-#	QEMU_CPU	-cpu value (default: max; e.g. max,-fsrm,-erms)
+#	QEMU_ACCEL	tcg (default) or kvm (make bench uses kvm when
+#			/dev/kvm works; the tests stay on tcg)
+#	QEMU_CPU	-cpu value (default: max, host with kvm; e.g.
+#			max,-fsrm,-erms)
 #	QEMU_SMP	guest cpus (default 2)
 #	QEMU_MEM	guest memory in MiB (default 2048)
 #	QEMU_EXTRA	more qemu arguments (word-split)
@@ -29,8 +33,9 @@
 #			the debug kernel, whose KASAN and lockdep slow
 #			every case)
 #	GUEST_APPEND	more kernel command line, e.g. "xpct.verbose=1"
-#	XPCOPY_VMLINUZ	kernel image (default /boot/vmlinuz-<kver>, or the
-#			one scripts/sid.sh fetched)
+#	XPCOPY_VMLINUZ	kernel image (default: the one scripts/debian-kernels.sh,
+#			scripts/sid.sh or scripts/debug-kernel.sh made, else
+#			/boot/vmlinuz-<kver>)
 set -euo pipefail
 
 usage="usage: run-guest.sh <kver> <initramfs> <logfile> [outdir]"
@@ -39,7 +44,10 @@ initramfs=${2:?$usage}
 log=${3:?$usage}
 outdir=${4:-}
 
-vmlinuz=${XPCOPY_VMLINUZ:-/boot/vmlinuz-$kver}
+# Debian 12's kernels are unpacked into scripts/debian-kernels.sh's cache.
+vmlinuz=${XPCOPY_VMLINUZ:-${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/boot/vmlinuz-$kver}
+[ -n "${XPCOPY_VMLINUZ:-}" ] || [ -e "$vmlinuz" ] || [ ! -e "/boot/vmlinuz-$kver" ] ||
+	vmlinuz=/boot/vmlinuz-$kver
 # Debian sid's kernel lives in the cache scripts/sid.sh keeps.
 sid_vmlinuz=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/boot/vmlinuz-$kver
 [ -e "$vmlinuz" ] || [ ! -e "$sid_vmlinuz" ] || vmlinuz=$sid_vmlinuz
@@ -47,7 +55,12 @@ for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do
 	[ -e "$vmlinuz" ] && break
 	[ "$(cat "$d/.done" 2>/dev/null)" = "$kver" ] && vmlinuz=$d/arch/x86/boot/bzImage
 done
-cpu=${QEMU_CPU:-max}
+accel=${QEMU_ACCEL:-tcg}
+case $accel in
+tcg) cpu=${QEMU_CPU:-max} ;;
+kvm) cpu=${QEMU_CPU:-host} ;;
+*) echo "run-guest: QEMU_ACCEL=$accel: tcg or kvm" >&2; exit 2 ;;
+esac
 smp=${QEMU_SMP:-2}
 mem=${QEMU_MEM:-2048}
 case $kver in
@@ -62,7 +75,7 @@ done
 mkdir -p "$(dirname "$log")"
 
 # shellcheck disable=SC2206
-qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp "$smp" -m "$mem"
+qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$smp" -m "$mem"
       -nographic -no-reboot -nic none
       -kernel "$vmlinuz" -initrd "$initramfs" -append "$append"
       ${QEMU_EXTRA:-})

@@ -14,8 +14,9 @@
 # MODULE_VERSION shows in modinfo) and libxpcopy (userspace/lib/Makefile:
 # libxpcopy.so.X.Y.Z and xpcopy.pc). Written by --set, checked by --check,
 # because they are installed or read as they are in the tree: dkms.conf
-# (PACKAGE_VERSION), userspace/lib/xpcopy.h (XPCOPY_LIB_MAJOR, _MINOR) and
-# the man pages (the source field of .TH, "libxpcopy X.Y.Z").
+# (PACKAGE_VERSION), userspace/lib/xpcopy.h (XPCOPY_LIB_MAJOR, _MINOR),
+# the man pages (the source field of .TH, "libxpcopy X.Y.Z") and the top
+# entry of debian/changelog (a native package: its version is VERSION).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +43,7 @@ case ${1:-} in
 	sed -i -e "s/^\(#define XPCOPY_LIB_MAJOR\t\).*/\1$major/" \
 	       -e "s/^\(#define XPCOPY_LIB_MINOR\t\).*/\1$minor/" userspace/lib/xpcopy.h
 	sed -i "s/^\(\.TH .*\) \"libxpcopy [0-9.]*\" /\1 \"libxpcopy $v\" /" userspace/man/*.[1-8]
+	sed -i "1s/^xpcopy ([^)]*)/xpcopy ($v)/" debian/changelog
 	"$0" --check
 	;;
 --check)
@@ -50,6 +52,7 @@ case ${1:-} in
 	grep -qP "^#define XPCOPY_LIB_MAJOR\t$major$" userspace/lib/xpcopy.h &&
 		grep -qP "^#define XPCOPY_LIB_MINOR\t$minor$" userspace/lib/xpcopy.h ||
 		bad+=" userspace/lib/xpcopy.h"
+	head -n 1 debian/changelog | grep -q "^xpcopy ($v) " || bad+=" debian/changelog"
 	for m in userspace/man/*.[1-8]; do
 		grep -q "^\.TH .* \"libxpcopy $v\" " "$m" || bad+=" $m"
 	done

@@ -10,6 +10,9 @@ KVER=$(uname -r)
 OUT=/out
 mkdir -p "$OUT"
 args=$(cat /xpcopy/bench-args 2>/dev/null)
+note=$(cat /xpcopy/bench-note 2>/dev/null)
+[ -n "$note" ] ||
+	note="QEMU TCG guest (emulated CPU, no KVM): compare methods within this run only"
 passed=0
 failed=0
 
@@ -28,7 +31,7 @@ echo "bench: THP $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 
 # shellcheck disable=SC2086	# the arguments are words on purpose
 if xpcopy-bench $args --json "$OUT/bench.json" --csv "$OUT/bench.csv" \
-	--note "QEMU TCG guest (emulated CPU, no KVM): compare methods within this run only" \
+	--note "$note" \
 	>"$OUT/bench.txt" 2>&1; then
 	passed=1
 else

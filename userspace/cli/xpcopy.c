@@ -85,17 +85,44 @@ static const char *errno_name(int err)
 }
 
 /*
+ * Where to go from a failed open of /dev/xpcopy: the module is not loaded,
+ * or the node is not open to this user. NULL for other errors.
+ */
+static const char *open_hint(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENODEV:
+	case ENXIO:
+		return "load the module: sudo modprobe xpcopy (after make "
+		       "install), or sudo make load in the source tree; "
+		       "see the README, \"Install\"";
+	case EACCES:
+	case EPERM:
+		return "/dev/xpcopy should be mode 0666: the module makes it "
+		       "so, and the udev rule 70-xpcopy.rules (make install) "
+		       "keeps it; check ls -l /dev/xpcopy and local udev rules";
+	}
+	return NULL;
+}
+
+/*
  * Report a failure: "xpcopy CMD: WHAT: EXXX: meaning" on stderr and, with
  * --json, {"ok":false,...} on stdout. @err is a positive or negative errno.
+ * A failed open says what to do next on a second line ("hint" in JSON).
  */
 static void report_err(const char *what, int err, enum xpcopy_op op)
 {
 	const char *msg = xpcopy_strerror(err, op);
+	const char *hint;
 
 	if (err < 0)
 		err = -err;
+	hint = op == XPCOPY_OP_OPEN ? open_hint(err) : NULL;
 	fprintf(stderr, "%s: %s%s%s\n", cmd_name, what ? what : "",
 		what ? ": " : "", msg);
+	if (hint)
+		fprintf(stderr, "%s: %s\n", cmd_name, hint);
 	if (json) {
 		fprintf(json_out, "{\"command\":");
 		json_str(json_out, cmd_name[6] ? cmd_name + 7 : "xpcopy");
@@ -106,6 +133,10 @@ static void report_err(const char *what, int err, enum xpcopy_op op)
 		if (what) {
 			fprintf(json_out, ",\"during\":");
 			json_str(json_out, what);
+		}
+		if (hint) {
+			fprintf(json_out, ",\"hint\":");
+			json_str(json_out, hint);
 		}
 		fprintf(json_out, "}\n");
 	}
