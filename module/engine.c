@@ -1195,11 +1195,14 @@ static int xpc_help_share(struct xpc_chunk *tok, u32 i, u64 *done)
 			.req = tok->req, .frags = tok->frags, .rit = rit,
 		};
 		unsigned int npages = 0;
+		u64 t0 = ktime_get_ns(), t1;
 
 		c.len = xpc_pin_batch(sh->caller_mm, &lit, len - *done,
 				      sh->pages, x->write ? 0 : FOLL_WRITE,
 				      tok->pages, &npages, tok->frags,
 				      &c.nfrags, &err);
+		t1 = ktime_get_ns();
+		atomic64_add(t1 - t0, &xpc_stats.ns_take);
 		if (c.len) {
 			int ret = xpc_batch_allowed(x);
 
@@ -1208,10 +1211,12 @@ static int xpc_help_share(struct xpc_chunk *tok, u32 i, u64 *done)
 			else
 				xpc_chunk_copy(&c);
 		}
+		t0 = ktime_get_ns();
 		if (x->write)
 			xpc_put_refs(tok->pages, npages);
 		else
 			xpc_unpin(tok->pages, npages, true);
+		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_release);
 		*done += c.done;
 		rit = c.rit;
 		if (!c.len || c.done < c.len)
@@ -1284,6 +1289,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct xpc_iter lit, rit;
 	struct xpc_req req;
 	int err = 0, ret;
+	u64 t0, t1;
 
 	k = xpc_helpers(total - *done);
 	if (k && cap > XPC_INLINE_PAGES)
@@ -1319,6 +1325,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	}
 	xpc_queue(&req, toks, k, xpc_to_wake(k));
 
+	t0 = ktime_get_ns();
 	while ((ret = xpc_share_take(&sh, false)) >= 0) {
 		u64 moved = 0;
 
@@ -1333,11 +1340,14 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			break;
 	}
 	xpc_take_back(&req, toks, k);
+	t1 = ktime_get_ns();
 	if (sh.err)
 		xpc_stop(&req);
 	else if (xpc_wait(&req))
 		sh.err = -EINTR;
 	xpc_req_end(&req);
+	atomic64_add(t1 - t0, &xpc_stats.ns_inline);
+	atomic64_add(ktime_get_ns() - t1, &xpc_stats.ns_wait);
 	*done += xpc_shared_done(&sh);
 	if (sh.err)
 		err = sh.err;

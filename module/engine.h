@@ -23,13 +23,14 @@ struct mm_struct;
  * @pins_taken: pages pinned since load
  * @pins_released: pages unpinned since load
  * @inline_copies: copies that ran in the caller's context, not on a worker
- * @ns_take: time callers spent taking their pages (or filling and emptying
- *	the bounce buffer) on the worker path
+ * @ns_take: time spent taking the callers' pages (or filling and emptying
+ *	the bounce buffer): by the callers on the batch path, by the helping
+ *	workers on the shared path
  * @ns_wait: time callers spent waiting for the workers: hand-off, wake-up
  *	and the copies themselves
- * @ns_release: time callers spent releasing their pages
+ * @ns_release: time spent releasing the callers' pages (as @ns_take)
  * @ns_worker: time workers spent copying (summed over the workers)
- * @ns_inline: time of the copies done in the callers' context
+ * @ns_inline: time callers spent copying in their own context
  * @uring_issued: io_uring copies completed in the submission itself (their
  *	pages were present: no io-wq thread, no worker)
  * @uring_punts: io_uring commands handed to an io-wq thread
