@@ -773,3 +773,58 @@ void *xp_map_guarded(size_t len)
 		return NULL;
 	return p + page;
 }
+
+/* The first @len - 1 bytes of a small file, NUL-terminated; 0 or -errno. */
+static int read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+int xp_scan_tasks(const char *dir, const char *prefix,
+		  int (*fn)(const char *id, void *arg), void *arg)
+{
+	DIR *d = opendir(dir);
+	char path[PATH_MAX], comm[32];
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "%s/%.20s/comm", dir, e->d_name);
+		if (read_small(path, comm, sizeof(comm)) ||
+		    strncmp(comm, prefix, strlen(prefix)))
+			continue;
+		n++;
+		if (fn && fn(e->d_name, arg))
+			break;
+	}
+	closedir(d);
+	return n;
+}
+
+char xp_task_state(const char *dir, const char *id)
+{
+	char path[PATH_MAX], buf[256], *p;
+
+	snprintf(path, sizeof(path), "%s/%.20s/stat", dir, id);
+	if (read_small(path, buf, sizeof(buf)))
+		return 0;
+	/* pid (comm) state ... */
+	p = strrchr(buf, ')');
+	if (!p || !p[1])
+		return 0;
+	return p[2];
+}

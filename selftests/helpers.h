@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -362,5 +363,29 @@ void *xp_map(size_t len, int prot);
  * pages catch stray accesses by the module in the test process itself.
  */
 void *xp_map_guarded(size_t len);
+
+/* pidfd_open(2) and pidfd_getfd(2), for a libc without their numbers. */
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd	438
+#endif
+
+/*
+ * The /proc task scan. For each task in @dir ("/proc" for every process,
+ * "/proc/self/task" for this one's threads) whose comm starts with
+ * @prefix, calls @fn with the task's id (the directory entry's name) and
+ * @arg, in readdir order, until @fn returns non-zero. Returns how many
+ * tasks matched, or -errno when @dir cannot be read.
+ */
+int xp_scan_tasks(const char *dir, const char *prefix,
+		  int (*fn)(const char *id, void *arg), void *arg);
+
+/*
+ * The state letter of task @id under @dir (the field after the comm in
+ * its stat file), or 0 when it cannot be read.
+ */
+char xp_task_state(const char *dir, const char *id);
 
 #endif /* XPCOPY_HELPERS_H */

@@ -605,25 +605,19 @@ TEST_F_TIMEOUT(fault, fail_nth_sweep, 900)
 
 /* ---- the workers: make-it-fail on the kthreads, at random ---- */
 
+static int add_worker(const char *id, void *arg)
+{
+	struct fi *fi = arg;
+
+	fi->workers[fi->nworkers++] = atoi(id);
+	return fi->nworkers >= 64;
+}
+
 static int find_workers(struct fi *fi)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	char path[64], comm[32];
+	int n = xp_scan_tasks("/proc", "xpcopy/", add_worker, fi);
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) && fi->nworkers < 64) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/comm", e->d_name);
-		if (read_str(path, comm, sizeof(comm)))
-			continue;
-		if (!strncmp(comm, "xpcopy/", 7))
-			fi->workers[fi->nworkers++] = atoi(e->d_name);
-	}
-	closedir(d);
-	return fi->nworkers;
+	return n < 0 ? n : fi->nworkers;
 }
 
 /*
@@ -1079,31 +1073,30 @@ FIXTURE_TEARDOWN(uring_faults)
 		close(self->dev);
 }
 
+struct fail_arg {
+	struct fi *fi;
+	const char *val;
+	int n;
+};
+
+static int set_fail(const char *id, void *arg)
+{
+	struct fail_arg *a = arg;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%.20s/make-it-fail", id);
+	if (!set_path(a->fi, path, a->val))
+		a->n++;
+	return 0;
+}
+
 /* Set make-it-fail of this process's io-wq threads; returns how many. */
 static int uring_workers_fail(struct fi *fi, const char *val)
 {
-	DIR *d = opendir("/proc/self/task");
-	char path[96], comm[32];
-	struct dirent *e;
-	int n = 0;
+	struct fail_arg a = { .fi = fi, .val = val };
+	int n = xp_scan_tasks("/proc/self/task", "iou-wrk-", set_fail, &a);
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm",
-			 e->d_name);
-		if (read_str(path, comm, sizeof(comm)) ||
-		    strncmp(comm, "iou-wrk-", 8))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/proc/self/task/%.20s/make-it-fail", e->d_name);
-		if (!set_path(fi, path, val))
-			n++;
-	}
-	closedir(d);
-	return n;
+	return n < 0 ? n : a.n;
 }
 
 TEST_F_TIMEOUT(uring_faults, random_faults, 600)

@@ -43,12 +43,6 @@
 
 #include "xpcopy_test.h"
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
-#endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
 #endif

@@ -76,12 +76,6 @@
 #define CR		XPCOPY_COPY_READ
 #define CP		XPCOPY_COPY_PUBLISH
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
-#endif
 
 /* ---------------------------------------------------------------------------
  * Patterns
