@@ -402,6 +402,19 @@ void xp_die_with_parent(pid_t parent)
 		_exit(99);
 }
 
+pid_t xp_fork(void)
+{
+	pid_t parent = getpid();
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0)
+		xp_die_with_parent(parent);
+	return pid;
+}
+
 int xp_capget(uint64_t *eff, uint64_t *prm)
 {
 	struct __user_cap_header_struct h = {
@@ -564,7 +577,6 @@ int xp_target_start(struct xp_target *t, void *scratch,
 		    void *arg)
 {
 	int cmd[2], rep[2], evt[2];
-	pid_t parent = getpid();
 	int64_t ready;
 	int ret;
 
@@ -572,9 +584,7 @@ int xp_target_start(struct xp_target *t, void *scratch,
 	if (pipe2(cmd, O_CLOEXEC) || pipe2(rep, O_CLOEXEC) ||
 	    pipe2(evt, O_CLOEXEC))
 		return -errno;
-	fflush(stdout);
-	fflush(stderr);
-	t->pid = fork();
+	t->pid = xp_fork();
 	if (t->pid < 0) {
 		ret = -errno;
 		close(cmd[0]); close(cmd[1]); close(rep[0]); close(rep[1]);
@@ -585,7 +595,6 @@ int xp_target_start(struct xp_target *t, void *scratch,
 		int uffd = -1;
 		uint64_t ubase = 0;
 
-		xp_die_with_parent(parent);
 		close(cmd[1]);
 		close(rep[0]);
 		close(evt[0]);
@@ -774,8 +783,7 @@ void *xp_map_guarded(size_t len)
 	return p + page;
 }
 
-/* The first @len - 1 bytes of a small file, NUL-terminated; 0 or -errno. */
-static int read_small(const char *path, char *buf, size_t len)
+int xp_read_str(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -804,7 +812,7 @@ int xp_scan_tasks(const char *dir, const char *prefix,
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "%s/%.20s/comm", dir, e->d_name);
-		if (read_small(path, comm, sizeof(comm)) ||
+		if (xp_read_str(path, comm, sizeof(comm)) ||
 		    strncmp(comm, prefix, strlen(prefix)))
 			continue;
 		n++;
@@ -820,7 +828,7 @@ char xp_task_state(const char *dir, const char *id)
 	char path[PATH_MAX], buf[256], *p;
 
 	snprintf(path, sizeof(path), "%s/%.20s/stat", dir, id);
-	if (read_small(path, buf, sizeof(buf)))
+	if (xp_read_str(path, buf, sizeof(buf)))
 		return 0;
 	/* pid (comm) state ... */
 	p = strrchr(buf, ')');

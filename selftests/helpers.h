@@ -233,6 +233,13 @@ int xp_msg_recv(int sock, void *data, size_t len, int *fd, int ms);
 void xp_die_with_parent(pid_t parent);
 
 /*
+ * fork() after flushing stdio (so that the child does not print the
+ * parent's buffered output again); the child dies with its parent, and
+ * exits 99 at once if the parent is already gone. Returns what fork() does.
+ */
+pid_t xp_fork(void);
+
+/*
  * Credentials. Capability masks are 64-bit (bit n = capability n).
  */
 int xp_capget(uint64_t *eff, uint64_t *prm);
@@ -371,6 +378,9 @@ void *xp_map_guarded(size_t len);
 #ifndef __NR_pidfd_getfd
 #define __NR_pidfd_getfd	438
 #endif
+
+/* The first @len - 1 bytes of a small file, NUL-terminated; 0 or -errno. */
+int xp_read_str(const char *path, char *buf, size_t len);
 
 /*
  * The /proc task scan. For each task in @dir ("/proc" for every process,

@@ -46,11 +46,8 @@ static int in_child(void (*fn)(FIXTURE_DATA(xpcopy) *, struct child_res *,
 	memset(res, 0, sizeof(*res));
 	res->ret = res->ret2 = INT_MIN;
 	res->diff = -2;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
+	pid = xp_fork();
 	if (pid == 0) {
-		xp_die_with_parent(parent);
 		fn(self, res, parent);
 		_exit(0);
 	}

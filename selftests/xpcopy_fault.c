@@ -134,21 +134,6 @@ FIXTURE_VARIANT_ADD(fault, grant_derive) { .cmd = XPCOPY_CMD_GRANT_DERIVE };
 FIXTURE_VARIANT_ADD(fault, grant_revoke) { .cmd = XPCOPY_CMD_GRANT_REVOKE };
 FIXTURE_VARIANT_ADD(fault, grant_info) { .cmd = XPCOPY_CMD_GRANT_INFO };
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
-
 /* Set a file's value, remembering its old value for the teardown. */
 static int set_path(struct fi *self, const char *path, const char *val)
 {
@@ -158,7 +143,7 @@ static int set_path(struct fi *self, const char *path, const char *val)
 		return -errno;
 	if (self->nsave < NSAVE) {
 		s = &self->save[self->nsave];
-		if (read_str(path, s->val, sizeof(s->val)) == 0) {
+		if (xp_read_str(path, s->val, sizeof(s->val)) == 0) {
 			snprintf(s->path, sizeof(s->path), "%s", path);
 			self->nsave++;
 		}
@@ -547,7 +532,7 @@ static void no_leak(struct __test_metadata *_metadata)
 		return;
 	xp_sleep_ms(5500);
 	xp_write_str(DBG "/kmemleak", "scan");
-	if (read_str(DBG "/kmemleak", buf, sizeof(buf)))
+	if (xp_read_str(DBG "/kmemleak", buf, sizeof(buf)))
 		return;
 	/*
 	 * The module's own objects, and what a lost reference would strand:
@@ -869,7 +854,7 @@ static long fei_times(void)
 {
 	char buf[32];
 
-	if (read_str(FEI "/times", buf, sizeof(buf)))
+	if (xp_read_str(FEI "/times", buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }

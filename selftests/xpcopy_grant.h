@@ -85,18 +85,10 @@ FIXTURE_TEARDOWN(grant)
 /* Fork a helper running fn(self, arg); its exit status is fn's return. */
 static inline pid_t spawn(FIXTURE_DATA(grant) *self, helper_fn fn, void *arg)
 {
-	pid_t parent = getpid();
-	pid_t pid;
+	pid_t pid = xp_fork();
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(99);
+	if (pid == 0)
 		_exit(fn(self, arg));
-	}
 	if (pid > 0 && self->nkids < (int)ARRAY_SIZE(self->kids))
 		self->kids[self->nkids++] = pid;
 	return pid;

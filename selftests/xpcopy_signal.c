@@ -151,16 +151,12 @@ static pid_t start_copier(FIXTURE_DATA(sig) *self,
 			  uint64_t remote, size_t len, int catch_sig,
 			  uint64_t check_seed, uint64_t check_start)
 {
-	pid_t parent = getpid();
 	pid_t pid;
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
+	pid = xp_fork();
 	if (pid == 0) {
 		__u64 copied = 0;
 
-		xp_die_with_parent(parent);
 		if (catch_sig) {
 			struct sigaction sa;
 
