@@ -23,6 +23,39 @@
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 /*
+ * The runner (scripts/guest/run-tests.sh) runs each case on its own, by
+ * the name -r takes, and learns the names from "--xpcopy-cases" rather
+ * than from the harness's -l table, whose layout is not an interface:
+ * one name a line ("FIXTURE.TEST", or "FIXTURE.VARIANT.TEST"; TEST()s are
+ * in fixture "global"), in the order the harness runs them, from the
+ * harness's own lists walked as test_harness_run() walks them.
+ */
+static inline int xp_list_cases(void)
+{
+	struct __fixture_variant_metadata no_variant = { .name = "", };
+	struct __fixture_variant_metadata *v;
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+
+	for (f = __fixture_list; f; f = f->next)
+		for (v = f->variant ?: &no_variant; v; v = v->next)
+			for (t = f->tests; t; t = t->next)
+				printf("%s%s%s.%s\n", f->name,
+				       v->name[0] ? "." : "", v->name,
+				       t->name);
+	return fflush(stdout) ? KSFT_FAIL : KSFT_PASS;
+}
+
+#undef TEST_HARNESS_MAIN
+#define TEST_HARNESS_MAIN						\
+	int main(int argc, char **argv)					\
+	{								\
+		if (argc == 2 && !strcmp(argv[1], "--xpcopy-cases"))	\
+			return xp_list_cases();				\
+		return test_harness_run(argc, argv);			\
+	}
+
+/*
  * Open /dev/xpcopy in a FIXTURE_SETUP; SKIP (with the reason) when the
  * module is not there, fail on any other error.
  */
