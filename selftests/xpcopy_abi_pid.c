@@ -86,6 +86,22 @@ static void child_done(struct __test_metadata *_metadata,
 		TH_LOG("%s: %s", res->stage, strerror(-res->setup_err));
 }
 
+/* In a test: res = what fn saw in a child that ran to its end. */
+#define CHILD_DONE(fn, res) do {					\
+	(res) = shared_res();						\
+	ASSERT_NE(NULL, (res));						\
+	child_done(_metadata, self, (fn), (res));			\
+} while (0)
+
+/* In a test: the copy fn makes in a child is EPERM, and b is unchanged. */
+#define EPERM_IN_CHILD(fn) do {						\
+	struct child_res *__res;					\
+									\
+	CHILD_DONE((fn), __res);					\
+	EXPECT_EQ(-EPERM, __res->ret);					\
+	ASSERT_B_UNCHANGED();						\
+} while (0)
+
 /* ---- ESRCH and a negative pid ---- */
 
 TEST_F(xpcopy, pid_reaped)
@@ -186,6 +202,7 @@ static void copy_into_parent(FIXTURE_DATA(xpcopy) *self,
 	res->copied = c.copied;
 }
 
+/* As uid 1000 without capabilities, the baseline copy into pid @parent. */
 static void child_unpriv(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
 			 pid_t parent)
 {
@@ -197,12 +214,7 @@ static void child_unpriv(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
 
 TEST_F(xpcopy, eperm_unprivileged)
 {
-	struct child_res *res = shared_res();
-
-	ASSERT_NE(NULL, res);
-	child_done(_metadata, self, child_unpriv, res);
-	EXPECT_EQ(-EPERM, res->ret);
-	ASSERT_B_UNCHANGED();
+	EPERM_IN_CHILD(child_unpriv);
 }
 
 static void child_root_no_ptrace(FIXTURE_DATA(xpcopy) *self,
@@ -225,12 +237,7 @@ static void child_root_no_ptrace(FIXTURE_DATA(xpcopy) *self,
 /* uid 0 is not the key: the capability is. */
 TEST_F(xpcopy, eperm_root_without_cap_sys_ptrace)
 {
-	struct child_res *res = shared_res();
-
-	ASSERT_NE(NULL, res);
-	child_done(_metadata, self, child_root_no_ptrace, res);
-	EXPECT_EQ(-EPERM, res->ret);
-	ASSERT_B_UNCHANGED();
+	EPERM_IN_CHILD(child_root_no_ptrace);
 }
 
 static void child_userns(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
@@ -280,27 +287,18 @@ static int target_unpriv_setup(void *arg, int *uffd, uint64_t *ubase)
 static void child_unpriv_to_target(FIXTURE_DATA(xpcopy) *self,
 				   struct child_res *res, pid_t parent)
 {
-	struct xpcopy_copy c = self->c;
-
 	(void)parent;
-	res->stage = "setresuid(1000) and empty capability sets";
-	res->setup_err = xp_become(UNPRIV_UID, UNPRIV_GID, 0);
-	if (res->setup_err)
-		return;
-	c.pid = self->t.pid;
-	res->ret = xp_ioctl(self->fd, XPCOPY_COPY, &c);
-	res->copied = c.copied;
+	child_unpriv(self, res, self->t.pid);
 }
 
 /* Unlike ptrace, the same uid is not enough: CAP_SYS_PTRACE it is. */
 TEST_F(xpcopy, eperm_same_uid)
 {
-	struct child_res *res = shared_res();
+	struct child_res *res;
 
-	ASSERT_NE(NULL, res);
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, target_unpriv_setup,
 				     NULL));
-	child_done(_metadata, self, child_unpriv_to_target, res);
+	CHILD_DONE(child_unpriv_to_target, res);
 	EXPECT_EQ(-EPERM, res->ret);
 	/* the target's copy of b is untouched */
 	EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(self->b),
@@ -322,10 +320,9 @@ static void child_ptrace_cap(FIXTURE_DATA(xpcopy) *self,
  * may copy into a root process. */
 TEST_F(xpcopy, cap_sys_ptrace_suffices)
 {
-	struct child_res *res = shared_res();
+	struct child_res *res;
 
-	ASSERT_NE(NULL, res);
-	child_done(_metadata, self, child_ptrace_cap, res);
+	CHILD_DONE(child_ptrace_cap, res);
 	ASSERT_EQ(0, res->ret) TH_LOG("%s", strerror(-res->ret));
 	EXPECT_EQ(LEN, res->copied);
 	EXPECT_EQ(-1, b_after_copy(self));
@@ -334,16 +331,12 @@ TEST_F(xpcopy, cap_sys_ptrace_suffices)
 static void child_self(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
 		       pid_t parent)
 {
-	struct xpcopy_copy c = self->c;
+	struct xpcopy_copy c;
 
 	(void)parent;
-	res->stage = "setresuid(1000) and empty capability sets";
-	res->setup_err = xp_become(UNPRIV_UID, UNPRIV_GID, 0);
+	child_unpriv(self, res, getpid());
 	if (res->setup_err)
 		return;
-	c.pid = getpid();
-	res->ret = xp_ioctl(self->fd, XPCOPY_COPY, &c);
-	res->copied = c.copied;
 	res->diff = b_after_copy(self);
 	/* and the other way, through the bounce buffer */
 	xp_fill(self->b, 2 * self->page, SEED_B, 0);
@@ -361,10 +354,9 @@ static void child_self(FIXTURE_DATA(xpcopy) *self, struct child_res *res,
 /* A process may always address itself. */
 TEST_F(xpcopy, self_without_caps_works)
 {
-	struct child_res *res = shared_res();
+	struct child_res *res;
 
-	ASSERT_NE(NULL, res);
-	child_done(_metadata, self, child_self, res);
+	CHILD_DONE(child_self, res);
 	EXPECT_EQ(0, res->ret) TH_LOG("WRITE: %s", strerror(-res->ret));
 	EXPECT_EQ(LEN, res->copied);
 	EXPECT_EQ(0, res->ret2) TH_LOG("READ|BOUNCE: %s", strerror(-res->ret2));
