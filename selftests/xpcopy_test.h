@@ -30,6 +30,8 @@
  * in fixture "global"), in the order the harness runs them, from the
  * harness's own lists walked as test_harness_run() walks them.
  */
+#define XP_CASES_MARKER	"--xpcopy-cases lists the cases"
+
 static inline int xp_list_cases(void)
 {
 	struct __fixture_variant_metadata no_variant = { .name = "", };
@@ -46,8 +48,15 @@ static inline int xp_list_cases(void)
 	return fflush(stdout) ? KSFT_FAIL : KSFT_PASS;
 }
 
+/*
+ * The marker tells the runner that the program lists its cases: a line of
+ * its own in the binary, which busybox grep finds (the option's string
+ * itself may be compiled into compares).
+ */
 #undef TEST_HARNESS_MAIN
 #define TEST_HARNESS_MAIN						\
+	static const char xp_cases_marker[] __attribute__((used)) =	\
+		"\n" XP_CASES_MARKER "\n";				\
 	int main(int argc, char **argv)					\
 	{								\
 		if (argc == 2 && !strcmp(argv[1], "--xpcopy-cases"))	\

@@ -306,13 +306,14 @@ selected() {
 # judge it (a "not ok" among them fails it).
 #
 # The selftests list their cases themselves, with "--xpcopy-cases"
-# (selftests/xpcopy_test.h), from the harness's own lists: the layout of
-# the harness's -l table is no interface (it may change with the harness),
-# and a listing that disagreed with the harness would show, since a name
-# the harness does not know runs no test and fails its case.
+# (selftests/xpcopy_test.h), from the harness's own lists; a program that
+# can has a line "--xpcopy-cases lists the cases" in it. The layout of
+# the harness's -l table is no interface (it may change with the harness);
+# a listing that disagreed with the harness would show, since a name the
+# harness does not know runs no test and fails its case.
 list_cases() {
 	local bin=$1 out
-	if ! grep -q -F -e '--xpcopy-cases' "$bin"; then
+	if ! grep -q -F -e '--xpcopy-cases lists the cases' "$bin"; then
 		echo -
 		return 0
 	fi
