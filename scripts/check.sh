@@ -133,8 +133,9 @@ phase_end "selftests, userspace build"
 #   fault-injection sweep still runs), the io_uring copy variants, the
 #   64 MiB and 4 GiB copies (the same batches as the smaller ones, many
 #   more of them) and the benchmark smoke tests.
-check_exclude=${XPCOPY_EXCLUDE-'xpcopy_copy:copy.*_inline_uring.* xpcopy_copy:copy.*_bounce_uring.*'}
-debug_exclude=${XPCOPY_DEBUG_EXCLUDE-'xpcopy_copy:copy.*_uring.* xpcopy_copy:copy.*_bounce.* xpcopy_events:ev.*_bounce.* *.size_64m *.virtual_4g xpcopy_bench:*'}
+# The copy fixture's cases are in two programs (xpcopy_copy, xpcopy_copy_mm).
+check_exclude=${XPCOPY_EXCLUDE-'xpcopy_copy*:copy.*_inline_uring.* xpcopy_copy*:copy.*_bounce_uring.*'}
+debug_exclude=${XPCOPY_DEBUG_EXCLUDE-'xpcopy_copy*:copy.*_uring.* xpcopy_copy*:copy.*_bounce.* xpcopy_events:ev.*_bounce.* *.size_64m *.virtual_4g xpcopy_bench:*'}
 
 # run_kernel <kver>: initramfs, boot, tests; leaves build/<kver>/result.
 run_kernel() {

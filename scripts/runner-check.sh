@@ -46,6 +46,9 @@ ok l_no_tap -
 ok m_stray_gone -
 ok n_alloc_failure_expected -
 fail o_alloc_failure_undeclared kernel log: Call Trace
+ok p_listed:p.one -
+fail p_listed:p.two exit code 1
+fail p_listed:p.three no test ran: the harness knows no case p.three
 ok module_unload -'
 
 tests=$dir/tests

@@ -186,18 +186,14 @@ static int ev_start(FIXTURE_DATA(ev) *self, enum ev_action act,
 		    bool wait_write)
 {
 	int cmd[2], rep[2];
-	pid_t parent = getpid();
 	int64_t ready;
 
 	if (pipe(cmd) || pipe(rep))
 		return -errno;
-	fflush(stdout);
-	fflush(stderr);
-	self->child = fork();
+	self->child = xp_fork();
 	if (self->child < 0)
 		return -errno;
 	if (self->child == 0) {
-		xp_die_with_parent(parent);
 		close(cmd[1]);
 		close(rep[0]);
 		ev_target(cmd[0], rep[1], act, wait_write);

@@ -134,21 +134,6 @@ FIXTURE_VARIANT_ADD(fault, grant_derive) { .cmd = XPCOPY_CMD_GRANT_DERIVE };
 FIXTURE_VARIANT_ADD(fault, grant_revoke) { .cmd = XPCOPY_CMD_GRANT_REVOKE };
 FIXTURE_VARIANT_ADD(fault, grant_info) { .cmd = XPCOPY_CMD_GRANT_INFO };
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
-
 /* Set a file's value, remembering its old value for the teardown. */
 static int set_path(struct fi *self, const char *path, const char *val)
 {
@@ -158,7 +143,7 @@ static int set_path(struct fi *self, const char *path, const char *val)
 		return -errno;
 	if (self->nsave < NSAVE) {
 		s = &self->save[self->nsave];
-		if (read_str(path, s->val, sizeof(s->val)) == 0) {
+		if (xp_read_str(path, s->val, sizeof(s->val)) == 0) {
 			snprintf(s->path, sizeof(s->path), "%s", path);
 			self->nsave++;
 		}
@@ -547,7 +532,7 @@ static void no_leak(struct __test_metadata *_metadata)
 		return;
 	xp_sleep_ms(5500);
 	xp_write_str(DBG "/kmemleak", "scan");
-	if (read_str(DBG "/kmemleak", buf, sizeof(buf)))
+	if (xp_read_str(DBG "/kmemleak", buf, sizeof(buf)))
 		return;
 	/*
 	 * The module's own objects, and what a lost reference would strand:
@@ -605,25 +590,19 @@ TEST_F_TIMEOUT(fault, fail_nth_sweep, 900)
 
 /* ---- the workers: make-it-fail on the kthreads, at random ---- */
 
+static int add_worker(const char *id, void *arg)
+{
+	struct fi *fi = arg;
+
+	fi->workers[fi->nworkers++] = atoi(id);
+	return fi->nworkers >= 64;
+}
+
 static int find_workers(struct fi *fi)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	char path[64], comm[32];
+	int n = xp_scan_tasks("/proc", "xpcopy/", add_worker, fi);
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) && fi->nworkers < 64) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/comm", e->d_name);
-		if (read_str(path, comm, sizeof(comm)))
-			continue;
-		if (!strncmp(comm, "xpcopy/", 7))
-			fi->workers[fi->nworkers++] = atoi(e->d_name);
-	}
-	closedir(d);
-	return fi->nworkers;
+	return n < 0 ? n : fi->nworkers;
 }
 
 /*
@@ -875,7 +854,7 @@ static long fei_times(void)
 {
 	char buf[32];
 
-	if (read_str(FEI "/times", buf, sizeof(buf)))
+	if (xp_read_str(FEI "/times", buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -1079,31 +1058,30 @@ FIXTURE_TEARDOWN(uring_faults)
 		close(self->dev);
 }
 
+struct fail_arg {
+	struct fi *fi;
+	const char *val;
+	int n;
+};
+
+static int set_fail(const char *id, void *arg)
+{
+	struct fail_arg *a = arg;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%.20s/make-it-fail", id);
+	if (!set_path(a->fi, path, a->val))
+		a->n++;
+	return 0;
+}
+
 /* Set make-it-fail of this process's io-wq threads; returns how many. */
 static int uring_workers_fail(struct fi *fi, const char *val)
 {
-	DIR *d = opendir("/proc/self/task");
-	char path[96], comm[32];
-	struct dirent *e;
-	int n = 0;
+	struct fail_arg a = { .fi = fi, .val = val };
+	int n = xp_scan_tasks("/proc/self/task", "iou-wrk-", set_fail, &a);
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm",
-			 e->d_name);
-		if (read_str(path, comm, sizeof(comm)) ||
-		    strncmp(comm, "iou-wrk-", 8))
-			continue;
-		snprintf(path, sizeof(path),
-			 "/proc/self/task/%.20s/make-it-fail", e->d_name);
-		if (!set_path(fi, path, val))
-			n++;
-	}
-	closedir(d);
-	return n;
+	return n < 0 ? n : a.n;
 }
 
 TEST_F_TIMEOUT(uring_faults, random_faults, 600)

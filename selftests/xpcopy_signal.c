@@ -151,16 +151,12 @@ static pid_t start_copier(FIXTURE_DATA(sig) *self,
 			  uint64_t remote, size_t len, int catch_sig,
 			  uint64_t check_seed, uint64_t check_start)
 {
-	pid_t parent = getpid();
 	pid_t pid;
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
+	pid = xp_fork();
 	if (pid == 0) {
 		__u64 copied = 0;
 
-		xp_die_with_parent(parent);
 		if (catch_sig) {
 			struct sigaction sa;
 
@@ -461,54 +457,39 @@ static int stall_rounds(FIXTURE_DATA(sig) *self)
  * still stalled in a fault is in D (the hung-task watchdog reports that
  * once it lasts) or S. Returns how many, -1 when there are no workers.
  */
+struct busy_arg {
+	char *which;
+	size_t len, used;
+	int busy;
+};
+
+static int note_busy(const char *id, void *arg)
+{
+	struct busy_arg *a = arg;
+	char state = xp_task_state("/proc", id);
+
+	if (state && state != 'I') {
+		a->busy++;
+		a->used += snprintf(a->which + a->used, a->len - a->used,
+				    "%.20s:%c ", id, state);
+		if (a->used >= a->len)
+			a->used = a->len - 1;
+	}
+	return 0;
+}
+
 static int workers_busy(unsigned int ms, char *which, size_t len)
 {
 	for (unsigned int waited = 0;; waited += 50) {
-		DIR *d = opendir("/proc");
-		struct dirent *e;
-		int seen = 0, busy = 0;
-		size_t used = 0;
+		struct busy_arg a = { .which = which, .len = len };
+		int seen;
 
-		if (!d)
-			return -1;
 		which[0] = 0;
-		while ((e = readdir(d))) {
-			char path[64], buf[256], *p;
-			int fd;
-			ssize_t n;
-
-			if (e->d_name[0] < '0' || e->d_name[0] > '9')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%.20s/stat",
-				 e->d_name);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				continue;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (n <= 0)
-				continue;
-			buf[n] = 0;
-			/* pid (comm) state ... */
-			if (!strstr(buf, " (xpcopy/"))
-				continue;
-			p = strrchr(buf, ')');
-			if (!p || !p[1])
-				continue;
-			seen++;
-			if (p[2] != 'I') {
-				busy++;
-				used += snprintf(which + used, len - used,
-						 "%.20s:%c ", e->d_name, p[2]);
-				if (used >= len)
-					used = len - 1;
-			}
-		}
-		closedir(d);
-		if (!seen)
+		seen = xp_scan_tasks("/proc", "xpcopy/", note_busy, &a);
+		if (seen <= 0)
 			return -1;
-		if (!busy || waited >= ms)
-			return busy;
+		if (!a.busy || waited >= ms)
+			return a.busy;
 		xp_sleep_ms(50);
 	}
 }

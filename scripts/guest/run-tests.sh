@@ -300,63 +300,29 @@ selected() {
 
 # list_cases <bin>: print the harness names of its cases, one a line, in the
 # order the harness runs them ("FIXTURE.TEST" or "FIXTURE.VARIANT.TEST";
-# TEST() tests are in fixture "global"). Prints "-" for a binary that does not
-# use the kselftest harness: it is run once, as one case.
+# TEST() tests are in fixture "global"), each of which "<bin> -r <name>"
+# runs; LIST-FAILED when the listing failed. Prints "-" for a program that
+# does not list its cases: it is run once, as one case, and its TAP lines
+# judge it (a "not ok" among them fails it).
 #
-# The harness of linux 6.12 prints, on stderr, for -l, a table of fixtures
-# "%-20s %-25s %s\n" (fixture, variant, test) where the n-th row of a fixture
-# holds its n-th variant and its n-th test (not their product); fixtures are
-# separated by a line of dashes. Columns are found by position, since names
-# longer than their column push the next column right.
+# The selftests list their cases themselves, with "--xpcopy-cases"
+# (selftests/xpcopy_test.h), from the harness's own lists; a program that
+# can has a line "--xpcopy-cases lists the cases" in it. The layout of
+# the harness's -l table is no interface (it may change with the harness);
+# a listing that disagreed with the harness would show, since a name the
+# harness does not know runs no test and fails its case.
 list_cases() {
-	local bin=$1
-	if ! grep -q -F 'run specified test' "$bin"; then
+	local bin=$1 out
+	if ! grep -q -F -e '--xpcopy-cases lists the cases' "$bin"; then
 		echo -
 		return 0
 	fi
-	timeout -k 5 60 "$bin" -l 2>&1 >/dev/null | awk '
-	function flush(   i, j) {
-		if (fixture == "")
-			return
-		for (j = 0; j < nt; j++) {
-			if (nv == 0)
-				print fixture "." tests[j]
-		}
-		for (i = 0; i < nv; i++)
-			for (j = 0; j < nt; j++)
-				print fixture "." variants[i] "." tests[j]
-		fixture = ""; nv = 0; nt = 0
-	}
-	function max(a, b) { return a > b ? a : b }
-	function first(s) { sub(/^ +/, "", s); sub(/ .*/, "", s); return s }
-	/^# FIXTURE/ { header = 1; next }
-	!header { next }
-	/^---/ { flush(); next }
-	{
-		line = $0
-		if (substr(line, 1, 1) != " ") {
-			fixture = first(line)
-			p = max(20, length(fixture)) + 2
-		} else {
-			p = 22
-		}
-		rest = substr(line, p)
-		if (rest != "" && substr(rest, 1, 1) != " ") {
-			v = first(rest)
-			variants[nv++] = v
-			t = substr(rest, max(25, length(v)) + 2)
-		} else {
-			t = substr(rest, 27)
-		}
-		t = first(t)
-		if (t != "")
-			tests[nt++] = t
-	}
-	END {
-		flush()
-		if (!header)
-			print "LIST-FAILED"
-	}'
+	if ! out=$(timeout -k 5 60 "$bin" --xpcopy-cases 2>/dev/null) ||
+	   [ -z "$out" ]; then
+		echo LIST-FAILED
+		return 0
+	fi
+	echo "$out"
 }
 
 # tap_verdict <output file>: what a case's TAP lines say, read by one
@@ -537,8 +503,8 @@ for bin in /tests/*; do
 	if [ "$cases" = LIST-FAILED ] || [ -z "$cases" ]; then
 		name=$(basename "$bin"):list
 		if selected "$name"; then
-			timeout -k 5 60 "$bin" -l >"$WORK/out" 2>&1
-			check_after "$name" fail "'$(basename "$bin") -l' listed no test case" "$WORK/out"
+			timeout -k 5 60 "$bin" --xpcopy-cases >"$WORK/out" 2>&1
+			check_after "$name" fail "'$(basename "$bin") --xpcopy-cases' listed no test case" "$WORK/out"
 		fi
 		continue
 	fi

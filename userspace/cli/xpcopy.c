@@ -778,7 +778,33 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int cmd_copy(int argc, char **argv)
+/* One copy: what the command line asked for, and how it is going. */
+struct copy_job {
+	/* parse */
+	struct end src, dst;
+	uint64_t len, chunk, seq;
+	bool have_len, publish;
+	unsigned int flags;
+	struct progress prog;
+	bool data_to_stdout;
+	FILE *jout;
+	/* resolve */
+	int dev;
+	uint8_t *buf;
+	/* run */
+	uint64_t done;
+	unsigned long chunks;
+	bool published, short_copy;
+	char why[256];
+	double t0;
+};
+
+/*
+ * Parse: the options and the two ends, checked against each other, with
+ * nothing opened yet. Returns -1 to go on, else the exit status (0 for
+ * --help, 2 for a usage error).
+ */
+static int copy_parse(struct copy_job *j, int argc, char **argv)
 {
 	enum { O_FROM = 256, O_TO, O_GRANT, O_LEN, O_CHUNK, O_PUBLISH,
 	       O_BOUNCE, O_INLINE, O_WORKER, O_PROGRESS, O_NOPROGRESS,
@@ -800,18 +826,7 @@ static int cmd_copy(int argc, char **argv)
 		{ 0 }
 	};
 	const char *from = NULL, *to = NULL, *grant = NULL;
-	uint64_t len = 0, chunk = 4 * MiB, seq = 0, done = 0;
-	bool have_len = false, publish = false, published = false;
-	bool data_to_stdout, short_copy = false;
-	struct progress prog = { .mode = -1 };
-	unsigned int flags = 0;
-	struct end src, dst;
-	char sbuf[128], dbuf[128], why[256] = "";
-	int dev = -1, c, ret, status = 1;
-	unsigned long chunks = 0;
-	uint8_t *buf = MAP_FAILED;
-	FILE *jout;
-	double t0;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
@@ -819,26 +834,26 @@ static int cmd_copy(int argc, char **argv)
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_LEN:
-			if (parse_size(optarg, &len))
+			if (parse_size(optarg, &j->len))
 				return usage_err("bad --len '%s'", optarg);
-			have_len = true;
+			j->have_len = true;
 			break;
 		case O_CHUNK:
-			if (parse_size(optarg, &chunk) || !chunk ||
-			    chunk > (1ULL << 30))
+			if (parse_size(optarg, &j->chunk) || !j->chunk ||
+			    j->chunk > (1ULL << 30))
 				return usage_err("bad --chunk '%s' (1 byte to 1G)",
 						 optarg);
 			break;
 		case O_PUBLISH:
-			if (parse_u64(optarg, &seq))
+			if (parse_u64(optarg, &j->seq))
 				return usage_err("bad --publish '%s'", optarg);
-			publish = true;
+			j->publish = true;
 			break;
-		case O_BOUNCE: flags |= XPCOPY_COPY_BOUNCE; break;
-		case O_INLINE: flags |= XPCOPY_COPY_INLINE; break;
-		case O_WORKER: flags |= XPCOPY_COPY_WORKER; break;
-		case O_PROGRESS: prog.mode = 1; break;
-		case O_NOPROGRESS: prog.mode = 0; break;
+		case O_BOUNCE: j->flags |= XPCOPY_COPY_BOUNCE; break;
+		case O_INLINE: j->flags |= XPCOPY_COPY_INLINE; break;
+		case O_WORKER: j->flags |= XPCOPY_COPY_WORKER; break;
+		case O_PROGRESS: j->prog.mode = 1; break;
+		case O_NOPROGRESS: j->prog.mode = 0; break;
 		case O_JSON: json = true; break;
 		case 'h': copy_usage(stdout); return 0;
 		default: return usage_err("bad option");
@@ -846,8 +861,8 @@ static int cmd_copy(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument '%s'", argv[optind]);
-	if ((flags & XPCOPY_COPY_INLINE) &&
-	    (flags & (XPCOPY_COPY_WORKER | XPCOPY_COPY_BOUNCE)))
+	if ((j->flags & XPCOPY_COPY_INLINE) &&
+	    (j->flags & (XPCOPY_COPY_WORKER | XPCOPY_COPY_BOUNCE)))
 		return usage_err("--inline goes with neither --worker nor --bounce");
 
 	/* The two ends. */
@@ -857,12 +872,12 @@ static int cmd_copy(int argc, char **argv)
 		return usage_err("give --from and --to (or --grant-fd and one of them)");
 	if (grant && !from && !to)
 		return usage_err("with --grant-fd, give --from FILE or --to FILE");
-	if (from && (ret = parse_end(from, &src)))
+	if (from && (ret = parse_end(from, &j->src)))
 		return ret;
-	if (to && (ret = parse_end(to, &dst)))
+	if (to && (ret = parse_end(to, &j->dst)))
 		return ret;
 	if (grant) {
-		struct end *g = from ? &dst : &src;
+		struct end *g = from ? &j->dst : &j->src;
 		uint64_t gfd, off;
 
 		if (parse_pair(grant, &gfd, &off) || gfd > INT32_MAX)
@@ -873,289 +888,360 @@ static int cmd_copy(int argc, char **argv)
 		g->fd = (int)gfd;
 		g->addr = off;
 	}
-	if (src.kind == END_FILE && dst.kind == END_FILE)
+	if (j->src.kind == END_FILE && j->dst.kind == END_FILE)
 		return usage_err("one side must be a process (PID:ADDR) or a grant: use cp(1) for files");
-	if (src.kind == END_GRANT && dst.kind == END_GRANT)
+	if (j->src.kind == END_GRANT && j->dst.kind == END_GRANT)
 		return usage_err("one grant at a time");
-	if (publish && dst.kind != END_GRANT && src.kind != END_GRANT)
+	if (j->publish && j->dst.kind != END_GRANT && j->src.kind != END_GRANT)
 		return usage_err("--publish needs a grant (--grant-fd)");
-	if (src.kind == END_PROC && !have_len)
+	if (j->src.kind == END_PROC && !j->have_len)
 		return usage_err("--len is needed to copy out of a process");
-	data_to_stdout = dst.kind == END_FILE && !strcmp(dst.path, "-");
-	if (data_to_stdout)
+	j->data_to_stdout = j->dst.kind == END_FILE && !strcmp(j->dst.path, "-");
+	if (j->data_to_stdout)
 		json_out = stderr;
-	jout = json_out;
+	j->jout = json_out;
+	return -1;
+}
 
-	dev = xpcopy_open(O_CLOEXEC);
-	if (dev < 0) {
-		report_err(NULL, dev, XPCOPY_OP_OPEN);
-		return 1;
+/*
+ * Resolve: open the device and the files, learn the length (a regular
+ * file's size, or the rest of a grant's window), map the buffer. Returns
+ * 0, or -1 once the error is reported.
+ */
+static int copy_resolve(struct copy_job *j)
+{
+	struct end *src = &j->src, *dst = &j->dst;
+	int ret;
+
+	j->dev = xpcopy_open(O_CLOEXEC);
+	if (j->dev < 0) {
+		report_err(NULL, j->dev, XPCOPY_OP_OPEN);
+		return -1;
 	}
-
-	/* Open the files; learn the length. */
-	if (src.kind == END_FILE) {
+	if (src->kind == END_FILE) {
 		struct stat st;
 
-		src.fd = strcmp(src.path, "-") ? open(src.path, O_RDONLY | O_CLOEXEC) :
-			 dup(0);
-		if (src.fd < 0) {
-			report_msg("%s: %s", src.path, strerror(errno));
-			goto out;
+		src->fd = strcmp(src->path, "-") ?
+			  open(src->path, O_RDONLY | O_CLOEXEC) : dup(0);
+		if (src->fd < 0) {
+			report_msg("%s: %s", src->path, strerror(errno));
+			return -1;
 		}
-		if (!have_len && fstat(src.fd, &st) == 0 && S_ISREG(st.st_mode)) {
-			len = (uint64_t)st.st_size;
-			have_len = true;
+		if (!j->have_len && fstat(src->fd, &st) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			j->len = (uint64_t)st.st_size;
+			j->have_len = true;
 		}
 	}
-	if (src.kind == END_GRANT && !have_len) {
+	if (src->kind == END_GRANT && !j->have_len) {
 		struct xpcopy_grant_info gi;
 
-		ret = xpcopy_grant_info(dev, src.fd, &gi);
+		ret = xpcopy_grant_info(j->dev, src->fd, &gi);
 		if (ret < 0) {
 			report_err("XPCOPY_GRANT_INFO", ret, XPCOPY_OP_GRANT_INFO);
-			goto out;
+			return -1;
 		}
-		if (src.addr > gi.len) {
+		if (src->addr > gi.len) {
 			report_err("the offset", -ERANGE, XPCOPY_OP_GRANT_COPY);
-			goto out;
+			return -1;
 		}
-		len = gi.len - src.addr;
-		have_len = true;
+		j->len = gi.len - src->addr;
+		j->have_len = true;
 	}
-	if (dst.kind == END_FILE) {
-		dst.fd = strcmp(dst.path, "-") ?
-			 open(dst.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			      0666) : dup(1);
-		if (dst.fd < 0) {
-			report_msg("%s: %s", dst.path, strerror(errno));
-			goto out;
+	if (dst->kind == END_FILE) {
+		dst->fd = strcmp(dst->path, "-") ?
+			  open(dst->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			       0666) : dup(1);
+		if (dst->fd < 0) {
+			report_msg("%s: %s", dst->path, strerror(errno));
+			return -1;
 		}
 	}
-	if (have_len && chunk > len && len)
-		chunk = len;
-	buf = mmap(NULL, chunk, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED) {
+	if (j->have_len && j->chunk > j->len && j->len)
+		j->chunk = j->len;
+	j->buf = mmap(NULL, j->chunk, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j->buf == MAP_FAILED) {
 		report_err("buffer", -errno, XPCOPY_OP_ANY);
-		goto out;
+		return -1;
 	}
-	prog.total = have_len ? len : 0;
-	if (prog.mode < 0 && !isatty(2))
-		prog.mode = 0;
-	prog.start = prog.last = t0 = now_s();
+	j->prog.total = j->have_len ? j->len : 0;
+	if (j->prog.mode < 0 && !isatty(2))
+		j->prog.mode = 0;
+	j->prog.start = j->prog.last = j->t0 = now_s();
+	return 0;
+}
 
+/*
+ * One chunk into the buffer: @want bytes from the source at j->done;
+ * *got gets how many came, *last whether this is the last chunk. Returns 0,
+ * or -1 once the error is reported.
+ */
+static int copy_in(struct copy_job *j, uint64_t want, uint64_t *got,
+		   bool *last)
+{
+	struct end *src = &j->src;
+	char sbuf[128];
+	ssize_t n;
+	size_t g;
+	int ret;
+
+	switch (src->kind) {
+	case END_FILE:
+		ret = read_full(src->fd, j->buf, want, &g);
+		if (ret) {
+			report_msg("read %s: %s", src->path, strerror(-ret));
+			return -1;
+		}
+		*got = g;
+		if (*got < want) {
+			if (j->have_len) {
+				j->short_copy = true;
+				snprintf(j->why, sizeof(j->why),
+					 "%s ended after %" PRIu64 " bytes",
+					 src->path, j->done + *got);
+			} else {
+				j->have_len = true;
+				j->len = j->done + *got;
+			}
+			*last = true;
+		}
+		break;
+	case END_PROC:
+		n = xpcopy_read(j->dev, src->pid, src->addr + j->done, j->buf,
+				want, j->flags);
+		if (n < 0) {
+			doing(j->why, sizeof(j->why), "reading", src, j->done);
+			report_err(j->why, n, XPCOPY_OP_COPY);
+			return -1;
+		}
+		*got = (uint64_t)n;
+		break;
+	case END_GRANT:
+		n = xpcopy_grant_read(j->dev, src->fd, src->addr + j->done,
+				      j->buf, want, j->flags |
+				      (j->publish && *last ?
+				       XPCOPY_COPY_PUBLISH : 0),
+				      j->publish && *last ? j->seq : 0);
+		if (n < 0) {
+			doing(j->why, sizeof(j->why), "reading", src, j->done);
+			report_err(j->why, n, XPCOPY_OP_GRANT_COPY);
+			return -1;
+		}
+		*got = (uint64_t)n;
+		if (j->publish && *last && *got == want)
+			j->published = true;
+		break;
+	default:
+		return -1;
+	}
+	if (*got < want && src->kind != END_FILE) {
+		j->short_copy = true;
+		snprintf(j->why, sizeof(j->why), "%s is not mapped",
+			 where(src, j->done + *got, sbuf, sizeof(sbuf)));
+	}
+	return 0;
+}
+
+/*
+ * The buffer's @got bytes out to the destination at j->done; *put gets how
+ * many went. Returns 0, or -1 once the error is reported.
+ */
+static int copy_out(struct copy_job *j, uint64_t got, bool last,
+		    uint64_t *put)
+{
+	struct end *dst = &j->dst;
+	char dbuf[128];
+	ssize_t n;
+	bool pub;
+	int ret;
+
+	switch (dst->kind) {
+	case END_FILE:
+		ret = write_full(dst->fd, j->buf, got);
+		if (ret) {
+			report_msg("write %s: %s", dst->path, strerror(-ret));
+			return -1;
+		}
+		n = (ssize_t)got;
+		break;
+	case END_PROC:
+		n = got ? xpcopy_write(j->dev, dst->pid, dst->addr + j->done,
+				       j->buf, got, j->flags) : 0;
+		if (n < 0) {
+			doing(j->why, sizeof(j->why), "writing", dst, j->done);
+			report_err(j->why, n, XPCOPY_OP_COPY);
+			return -1;
+		}
+		break;
+	case END_GRANT:
+		pub = j->publish && last && !j->short_copy;
+		n = (got || pub) ?
+		    xpcopy_grant_write(j->dev, dst->fd, dst->addr + j->done,
+				       j->buf, got, j->flags |
+				       (pub ? XPCOPY_COPY_PUBLISH : 0),
+				       pub ? j->seq : 0) : 0;
+		if (n < 0) {
+			doing(j->why, sizeof(j->why), "writing", dst, j->done);
+			report_err(j->why, n, XPCOPY_OP_GRANT_COPY);
+			return -1;
+		}
+		if (pub && (uint64_t)n == got)
+			j->published = true;
+		break;
+	default:
+		return -1;
+	}
+	if ((uint64_t)n < got) {
+		j->short_copy = true;
+		snprintf(j->why, sizeof(j->why),
+			 "%s is not mapped, or read-only",
+			 where(dst, j->done + (uint64_t)n, dbuf, sizeof(dbuf)));
+	}
+	*put = (uint64_t)n;
+	return 0;
+}
+
+/*
+ * Run: the chunks, in then out, until the length is copied, the source
+ * ends or a copy comes up short; then the publication a stream of unknown
+ * length still owes, and the destination file's close. Returns 0, or -1
+ * once the error is reported.
+ */
+static int copy_run(struct copy_job *j)
+{
 	for (;;) {
-		uint64_t want = chunk, got;
+		uint64_t want = j->chunk, got, put;
 		bool last;
-		ssize_t n;
 
-		if (have_len) {
-			if (done >= len)
+		if (j->have_len) {
+			if (j->done >= j->len)
 				break;
-			if (len - done < want)
-				want = len - done;
+			if (j->len - j->done < want)
+				want = j->len - j->done;
 		}
-		last = have_len && done + want == len;
-
-		/* Into buf. */
-		switch (src.kind) {
-		case END_FILE: {
-			size_t g;
-
-			ret = read_full(src.fd, buf, want, &g);
-			if (ret) {
-				report_msg("read %s: %s", src.path,
-					   strerror(-ret));
-				goto out;
-			}
-			got = g;
-			if (got < want) {
-				if (have_len) {
-					short_copy = true;
-					snprintf(why, sizeof(why),
-						 "%s ended after %" PRIu64
-						 " bytes", src.path,
-						 done + got);
-				} else {
-					have_len = true;
-					len = done + got;
-				}
-				last = true;
-			}
-			break;
-		}
-		case END_PROC:
-			n = xpcopy_read(dev, src.pid, src.addr + done, buf,
-					want, flags);
-			if (n < 0) {
-				doing(why, sizeof(why), "reading", &src, done);
-				report_err(why, n, XPCOPY_OP_COPY);
-				goto out;
-			}
-			got = (uint64_t)n;
-			break;
-		case END_GRANT:
-			n = xpcopy_grant_read(dev, src.fd, src.addr + done,
-					      buf, want, flags |
-					      (publish && last ?
-					       XPCOPY_COPY_PUBLISH : 0),
-					      publish && last ? seq : 0);
-			if (n < 0) {
-				doing(why, sizeof(why), "reading", &src, done);
-				report_err(why, n, XPCOPY_OP_GRANT_COPY);
-				goto out;
-			}
-			got = (uint64_t)n;
-			if (publish && last && got == want)
-				published = true;
-			break;
-		default:
-			goto out;
-		}
-		if (got < want && src.kind != END_FILE) {
-			short_copy = true;
-			snprintf(why, sizeof(why), "%s is not mapped",
-				 where(&src, done + got, sbuf, sizeof(sbuf)));
-		}
-
-		/* Out of buf. */
-		switch (dst.kind) {
-		case END_FILE:
-			ret = write_full(dst.fd, buf, got);
-			if (ret) {
-				report_msg("write %s: %s", dst.path,
-					   strerror(-ret));
-				goto out;
-			}
-			n = (ssize_t)got;
-			break;
-		case END_PROC:
-			n = got ? xpcopy_write(dev, dst.pid, dst.addr + done,
-					       buf, got, flags) : 0;
-			if (n < 0) {
-				doing(why, sizeof(why), "writing", &dst, done);
-				report_err(why, n, XPCOPY_OP_COPY);
-				goto out;
-			}
-			break;
-		case END_GRANT: {
-			bool pub = publish && last && !short_copy;
-
-			n = (got || pub) ?
-			    xpcopy_grant_write(dev, dst.fd, dst.addr + done,
-					       buf, got, flags |
-					       (pub ? XPCOPY_COPY_PUBLISH : 0),
-					       pub ? seq : 0) : 0;
-			if (n < 0) {
-				doing(why, sizeof(why), "writing", &dst, done);
-				report_err(why, n, XPCOPY_OP_GRANT_COPY);
-				goto out;
-			}
-			if (pub && (uint64_t)n == got)
-				published = true;
-			break;
-		}
-		default:
-			goto out;
-		}
-		chunks++;
-		if ((uint64_t)n < got) {
-			short_copy = true;
-			snprintf(why, sizeof(why),
-				 "%s is not mapped, or read-only",
-				 where(&dst, done + (uint64_t)n, dbuf,
-				       sizeof(dbuf)));
-		}
-		done += (uint64_t)n;
-		progress_draw(&prog, done, false);
-		if (short_copy || last || (!have_len && got == 0))
+		last = j->have_len && j->done + want == j->len;
+		if (copy_in(j, want, &got, &last) ||
+		    copy_out(j, got, last, &put))
+			return -1;
+		j->chunks++;
+		j->done += put;
+		progress_draw(&j->prog, j->done, false);
+		if (j->short_copy || last || (!j->have_len && got == 0))
 			break;
 	}
 	/* A stream source of unknown length: publish once it has ended. */
-	if (publish && !published && !short_copy) {
+	if (j->publish && !j->published && !j->short_copy) {
 		ssize_t n;
 
-		if (dst.kind == END_GRANT)
-			n = xpcopy_grant_write(dev, dst.fd, dst.addr + done, buf,
-					       0, XPCOPY_COPY_PUBLISH, seq);
+		if (j->dst.kind == END_GRANT)
+			n = xpcopy_grant_write(j->dev, j->dst.fd,
+					       j->dst.addr + j->done, j->buf,
+					       0, XPCOPY_COPY_PUBLISH, j->seq);
 		else
-			n = xpcopy_grant_read(dev, src.fd, src.addr + done, buf,
-					      0, XPCOPY_COPY_PUBLISH, seq);
+			n = xpcopy_grant_read(j->dev, j->src.fd,
+					      j->src.addr + j->done, j->buf,
+					      0, XPCOPY_COPY_PUBLISH, j->seq);
 		if (n < 0) {
 			report_err("publishing", n, XPCOPY_OP_GRANT_COPY);
-			goto out;
+			return -1;
 		}
-		published = true;
+		j->published = true;
 	}
-	progress_draw(&prog, done, true);
+	progress_draw(&j->prog, j->done, true);
 
-	if (dst.kind == END_FILE && strcmp(dst.path, "-") && close(dst.fd)) {
-		dst.fd = -1;
-		report_msg("close %s: %s", dst.path, strerror(errno));
-		goto out;
+	if (j->dst.kind == END_FILE && strcmp(j->dst.path, "-") &&
+	    close(j->dst.fd)) {
+		j->dst.fd = -1;
+		report_msg("close %s: %s", j->dst.path, strerror(errno));
+		return -1;
 	}
-	dst.fd = dst.kind == END_FILE ? -1 : dst.fd;
+	j->dst.fd = j->dst.kind == END_FILE ? -1 : j->dst.fd;
+	return 0;
+}
 
-	{
-		double el = now_s() - t0;
-		char h[32], r[32];
+/* What was copied, as text or JSON; the exit status: 0, or EXIT_SHORT. */
+static int copy_report(const struct copy_job *j)
+{
+	double el = now_s() - j->t0;
+	char h[32], r[32], sbuf[128], dbuf[128];
+	uint64_t done = j->done;
+	FILE *jout = j->jout;
 
-		if (json) {
-			fprintf(jout, "{\"command\":\"copy\",\"ok\":true,"
-				"\"complete\":%s,\"bytes\":%" PRIu64,
-				short_copy ? "false" : "true", done);
-			if (have_len)
-				fprintf(jout, ",\"requested\":%" PRIu64, len);
-			end_json(jout, "from", &src);
-			end_json(jout, "to", &dst);
-			if (publish && published)
-				fprintf(jout, ",\"published\":%" PRIu64, seq);
-			fprintf(jout, ",\"chunks\":%lu,\"seconds\":%.6f",
-				chunks, el);
-			if (short_copy) {
-				fprintf(jout, ",\"short\":");
-				json_str(jout, why);
-			}
-			fprintf(jout, "}\n");
-		} else if (!short_copy || done) {
-			FILE *o = data_to_stdout ? stderr : stdout;
-
-			fprintf(o, "copied %" PRIu64 " bytes", done);
-			if (done >= 1024)
-				fprintf(o, " (%s)", human(done, h, sizeof(h)));
-			fprintf(o, " from %s to %s",
-				end_text(&src, sbuf, sizeof(sbuf)),
-				end_text(&dst, dbuf, sizeof(dbuf)));
-			if (el > 0 && done >= MiB)
-				fprintf(o, ", %s/s", human((uint64_t)(done / el),
-							  r, sizeof(r)));
-			if (publish && published)
-				fprintf(o, "; published %" PRIu64, seq);
-			fprintf(o, "\n");
+	if (json) {
+		fprintf(jout, "{\"command\":\"copy\",\"ok\":true,"
+			"\"complete\":%s,\"bytes\":%" PRIu64,
+			j->short_copy ? "false" : "true", done);
+		if (j->have_len)
+			fprintf(jout, ",\"requested\":%" PRIu64, j->len);
+		end_json(jout, "from", &j->src);
+		end_json(jout, "to", &j->dst);
+		if (j->publish && j->published)
+			fprintf(jout, ",\"published\":%" PRIu64, j->seq);
+		fprintf(jout, ",\"chunks\":%lu,\"seconds\":%.6f",
+			j->chunks, el);
+		if (j->short_copy) {
+			fprintf(jout, ",\"short\":");
+			json_str(jout, j->why);
 		}
-		if (short_copy) {
-			char of[48] = "";
+		fprintf(jout, "}\n");
+	} else if (!j->short_copy || done) {
+		FILE *o = j->data_to_stdout ? stderr : stdout;
 
-			fflush(stdout);
-			if (have_len)
-				snprintf(of, sizeof(of), " of %" PRIu64, len);
-			fprintf(stderr, "%s: short copy: %" PRIu64
-				"%s bytes: %s%s\n", cmd_name, done, of, why,
-				publish ? "; nothing published" : "");
-			status = EXIT_SHORT;
-		} else {
-			status = 0;
-		}
+		fprintf(o, "copied %" PRIu64 " bytes", done);
+		if (done >= 1024)
+			fprintf(o, " (%s)", human(done, h, sizeof(h)));
+		fprintf(o, " from %s to %s",
+			end_text(&j->src, sbuf, sizeof(sbuf)),
+			end_text(&j->dst, dbuf, sizeof(dbuf)));
+		if (el > 0 && done >= MiB)
+			fprintf(o, ", %s/s", human((uint64_t)(done / el),
+						  r, sizeof(r)));
+		if (j->publish && j->published)
+			fprintf(o, "; published %" PRIu64, j->seq);
+		fprintf(o, "\n");
 	}
-out:
-	if (buf != MAP_FAILED)
-		munmap(buf, chunk);
-	if (src.kind == END_FILE && src.fd >= 0)
-		close(src.fd);
-	if (dst.kind == END_FILE && dst.fd >= 0)
-		close(dst.fd);
-	if (dev >= 0)
-		xpcopy_close(dev);
+	if (j->short_copy) {
+		char of[48] = "";
+
+		fflush(stdout);
+		if (j->have_len)
+			snprintf(of, sizeof(of), " of %" PRIu64, j->len);
+		fprintf(stderr, "%s: short copy: %" PRIu64
+			"%s bytes: %s%s\n", cmd_name, done, of, j->why,
+			j->publish ? "; nothing published" : "");
+		return EXIT_SHORT;
+	}
+	return 0;
+}
+
+static void copy_cleanup(struct copy_job *j)
+{
+	if (j->buf != MAP_FAILED)
+		munmap(j->buf, j->chunk);
+	if (j->src.kind == END_FILE && j->src.fd >= 0)
+		close(j->src.fd);
+	if (j->dst.kind == END_FILE && j->dst.fd >= 0)
+		close(j->dst.fd);
+	if (j->dev >= 0)
+		xpcopy_close(j->dev);
+}
+
+/* xpcopy copy: parse, resolve, run, report. */
+static int cmd_copy(int argc, char **argv)
+{
+	struct copy_job j = {
+		.chunk = 4 * MiB, .prog = { .mode = -1 }, .dev = -1,
+		.buf = MAP_FAILED,
+	};
+	int status = copy_parse(&j, argc, argv);
+
+	if (status >= 0)
+		return status;
+	status = 1;
+	if (!copy_resolve(&j) && !copy_run(&j))
+		status = copy_report(&j);
+	copy_cleanup(&j);
 	return status;
 }
 

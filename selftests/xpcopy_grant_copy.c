@@ -1,0 +1,1000 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpcopy grant tests: XPCOPY_COPY with XPCOPY_COPY_GRANT: copies through a
+ * grant, its bounds and rights, holders in other processes (other uids,
+ * SCM_RIGHTS to a fresh image, pidfd_getfd, fork, threads), and the
+ * owner's exit, exec and munmap, and revocation, during copies.
+ * xpcopy_grant.h describes the fixture and the helpers.
+ */
+#include "xpcopy_grant.h"
+
+/* ---------------------------------------------------------------------------
+ * Copies through a grant
+ */
+
+/* The owner through its own grant: bytes land at window start + offset. */
+TEST_F(grant, write_read_offsets)
+{
+	uint8_t back[300];
+	struct region rg[] = {
+		{ self->page + 5, 300, S_DATA, 0 },
+	};
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, 2 * self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 300, 5, 0,
+			   &copied));
+	ASSERT_EQ(300ULL, copied);
+	ASSERT_IMAGE(rg, 1);
+	memset(back, 0, sizeof(back));
+	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 300, 5, 0, &copied));
+	ASSERT_EQ(300ULL, copied);
+	ASSERT_EQ(-1, xp_check(back, 300, S_DATA, 0));
+}
+
+/* Several remote ranges: each is an offset into the window. */
+TEST_F(grant, iov_offsets)
+{
+	size_t p = self->page;
+	struct xpcopy_iovec l = { xp_ptr(self->data), 3000 };
+	struct xpcopy_iovec rv[3] = {
+		{ 2 * p - 1000, 1000 },	/* ends at the window's end */
+		{ 0, 1000 },		/* starts at its start */
+		{ 1500, 1000 },
+	};
+	struct region rg[] = {
+		{ p + 0, 1000, S_DATA, 1000 },
+		{ p + 1500, 1000, S_DATA, 2000 },
+		{ 3 * p - 1000, 1000, S_DATA, 0 },
+	};
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GW, self->buf + p, 2 * p);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, gcopyv(self->dev, CW, gfd, &l, 1, rv, 3, 0, &copied));
+	ASSERT_EQ(3000ULL, copied);
+	ASSERT_IMAGE(rg, 3);
+}
+
+/* A zero-length copy succeeds with 0, after every other check. */
+TEST_F(grant, zero_length)
+{
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GW, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 0, 0, 0, &copied));
+	ASSERT_EQ(0ULL, copied);
+	/* At the window's end exactly: an empty range inside it. */
+	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 0, self->page, 0,
+			   &copied));
+	ASSERT_EQ(0ULL, copied);
+	ASSERT_EQ(-EACCES, gcopy(self->dev, CR, gfd, self->data, 0, 0, 0,
+				 &copied));
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CW, gfd, self->data, 0,
+				 self->page + 1, 0, &copied));
+	ASSERT_OWNER_UNCHANGED();
+}
+
+/* ---------------------------------------------------------------------------
+ * Bounds: ERANGE, the window untouched
+ */
+
+TEST_F(grant, bounds_start_past)
+{
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CW, gfd, self->data, 16,
+				 self->page + 1, 0, &copied));
+	ASSERT_EQ(XP_COPIED_POISON, copied);
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CW, gfd, self->data, 1,
+				 self->page, 0, &copied));
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CR, gfd, self->data, 16,
+				 2 * self->page, 0, &copied));
+	ASSERT_OWNER_UNCHANGED();
+}
+
+TEST_F(grant, bounds_end_past)
+{
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CW, gfd, self->data, 16,
+				 self->page - 8, 0, &copied));
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CW, gfd, self->data,
+				 self->page + 1, 0, 0, &copied));
+	ASSERT_EQ(-ERANGE, gcopy(self->dev, CR, gfd, self->data, 16,
+				 self->page - 15, 0, &copied));
+	ASSERT_OWNER_UNCHANGED();
+}
+
+/* The first range is fine, the second is not: nothing is copied. */
+TEST_F(grant, bounds_second_range)
+{
+	struct xpcopy_iovec l = { xp_ptr(self->data), 200 };
+	struct xpcopy_iovec rv[2] = {
+		{ 0, 100 },
+		{ self->page - 50, 100 },
+	};
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(-ERANGE, gcopyv(self->dev, CW, gfd, &l, 1, rv, 2, 0,
+				  &copied));
+	ASSERT_OWNER_UNCHANGED();
+}
+
+/*
+ * Each of the remote ranges @rv (n of them, one per copy of 100 bytes
+ * from data, into a grant of page 1) is refused with @err; the owner's
+ * memory is unchanged.
+ */
+static void ranges_refused(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(grant) *self, int err,
+			   const struct xpcopy_iovec *rv, int n)
+{
+	struct xpcopy_iovec l = { xp_ptr(self->data), 100 };
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	for (int i = 0; i < n; i++) {
+		ASSERT_EQ(-err, gcopyv(self->dev, CW, gfd, &l, 1, &rv[i], 1, 0,
+				       &copied))
+			TH_LOG("range %d", i);
+	}
+	ASSERT_OWNER_UNCHANGED();
+}
+
+/*
+ * A length that reaches past the window without wrapping 64 bits (a check
+ * written as off + len > window would be fooled by a length near 2^64).
+ */
+TEST_F(grant, bounds_huge_len)
+{
+	const struct xpcopy_iovec rv[] = {
+		{ 16, UINT64_MAX - 16 },
+		{ 16, 1ULL << 63 },
+	};
+
+	ranges_refused(_metadata, self, ERANGE, rv, 2);
+}
+
+/*
+ * A remote range whose offset + len wraps 64 bits: the general rule of
+ * every command ("addr + len overflows": EINVAL) is checked before the
+ * window; either way nothing is copied.
+ */
+TEST_F(grant, bounds_wrap)
+{
+	const struct xpcopy_iovec rv[] = {
+		{ 16, UINT64_MAX - 8 },
+		{ UINT64_MAX - 8, 100 },
+	};
+
+	ranges_refused(_metadata, self, EINVAL, rv, 2);
+}
+
+/* ---------------------------------------------------------------------------
+ * Rights: EACCES
+ */
+
+TEST_F(grant, rights_write_readonly)
+{
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GR, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(-EACCES, gcopy(self->dev, CW, gfd, self->data, 100, 0, 0,
+				 &copied));
+	ASSERT_EQ(XP_COPIED_POISON, copied);
+	ASSERT_OWNER_UNCHANGED();
+}
+
+TEST_F(grant, rights_read_writeonly)
+{
+	uint8_t back[100];
+	__u64 copied;
+	int gfd;
+
+	memset(back, 0x5a, sizeof(back));
+	gfd = grant(self->dev, GW, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(-EACCES, gcopy(self->dev, CR, gfd, back, 100, 0, 0,
+				 &copied));
+	for (size_t i = 0; i < sizeof(back); i++) {
+		ASSERT_EQ(0x5a, back[i]);
+	}
+}
+
+/* Reading through a read-only grant works, and leaves the window alone. */
+TEST_F(grant, rights_readonly_reads)
+{
+	uint8_t back[100];
+	__u64 copied;
+	int gfd;
+
+	gfd = grant(self->dev, GR, self->buf + self->page, self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 100, 7, 0, &copied));
+	ASSERT_EQ(100ULL, copied);
+	ASSERT_EQ(-1, xp_check(back, 100, S_OWN, self->page + 7));
+	ASSERT_OWNER_UNCHANGED();
+}
+
+/* ---------------------------------------------------------------------------
+ * Holders in other processes
+ */
+
+static void track(FIXTURE_DATA(grant) *self, pid_t pid)
+{
+	if (pid > 0 && self->nkids < (int)ARRAY_SIZE(self->kids))
+		self->kids[self->nkids++] = pid;
+}
+
+struct unpriv_arg {
+	int rw;			/* read-write grant on page 1 */
+	int ro;			/* read-only grant on page 2 */
+	pid_t owner;
+};
+
+static int h_unpriv(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct unpriv_arg *a = arg;
+	struct res *r = self->r;
+	size_t p = self->page;
+	uint8_t back[300];
+	__u64 copied;
+	int ret;
+
+	HCHECK(drop_to(UID_A) == 0, "cannot become uid %d", UID_A);
+	HCHECK(getuid() == UID_A && geteuid() == UID_A, "uid %d", getuid());
+
+	/* Within its rights. */
+	ret = gcopy(self->dev, CW, a->rw, self->data, 300, 5, 0, &copied);
+	HCHECK(ret == 0 && copied == 300, "write: %d, %llu copied", ret,
+	       (unsigned long long)copied);
+	memset(back, 0, sizeof(back));
+	ret = gcopy(self->dev, CR, a->rw, back, 300, 5, 0, &copied);
+	HCHECK(ret == 0 && copied == 300, "read back: %d", ret);
+	HCHECK(xp_check(back, 300, S_DATA, 0) == -1, "read back wrong");
+	ret = gcopy(self->dev, CR, a->ro, back, 100, 20, 0, &copied);
+	HCHECK(ret == 0 && copied == 100, "read-only read: %d", ret);
+	HCHECK(xp_check(back, 100, S_OWN, 2 * p + 20) == -1,
+	       "read through the read-only grant wrong");
+
+	/* And nothing else. */
+	ret = gcopy(self->dev, CW, a->ro, self->data, 100, 0, 0, &copied);
+	HCHECK(ret == -EACCES, "write through read-only: %d", ret);
+	ret = gcopy(self->dev, CW, a->rw, self->data, 16, p - 8, 0, &copied);
+	HCHECK(ret == -ERANGE, "write across the window's end: %d", ret);
+	ret = gcopy(self->dev, CR, a->rw, back, 16, p, 0, &copied);
+	HCHECK(ret == -ERANGE, "read past the window: %d", ret);
+	ret = derive(self->dev, a->rw, GRW, 0, p + 1);
+	HCHECK(ret == -ERANGE, "derive a wider window: %d", ret);
+	ret = derive(self->dev, a->ro, GRW, 0, p);
+	HCHECK(ret == -EACCES, "derive wider rights: %d", ret);
+	ret = grant_revoke(self->dev, a->rw);
+	HCHECK(ret == -EPERM, "revoke: %d", ret);
+	ret = pcopy(self->dev, CW, a->owner, self->data, 16, xp_ptr(self->buf),
+		    &copied);
+	HCHECK(ret == -EPERM, "pid-mode write: %d", ret);
+	return 0;
+}
+
+/*
+ * Root makes the grants, forks; the holder drops to another uid (and all
+ * capabilities) and can do exactly what the grants allow.
+ */
+TEST_F(grant, unpriv_holder)
+{
+	struct region rg[] = { { self->page + 5, 300, S_DATA, 0 } };
+	struct unpriv_arg a = { .owner = getpid() };
+	pid_t pid;
+
+	REQUIRE_ROOT();
+	a.rw = grant(self->dev, GRW, self->buf + self->page, self->page);
+	a.ro = grant(self->dev, GR, self->buf + 2 * self->page, self->page);
+	ASSERT_LE(0, a.rw);
+	ASSERT_LE(0, a.ro);
+	pid = spawn(self, h_unpriv, &a);
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_IMAGE(rg, 1);
+}
+
+struct pid_arg {
+	pid_t owner;
+};
+
+static int h_pid_mode(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct pid_arg *a = arg;
+	struct res *r = self->r;
+	uint8_t back[100];
+	__u64 copied;
+	pid_t kid;
+	int ret;
+
+	HCHECK(drop_to(UID_A) == 0, "cannot become uid %d", UID_A);
+	ret = pcopy(self->dev, CW, a->owner, self->data, 100,
+		    xp_ptr(self->buf + self->page), &copied);
+	HCHECK(ret == -EPERM, "pid-mode write into root's process: %d", ret);
+	memset(back, 0x5a, sizeof(back));
+	ret = pcopy(self->dev, CR, a->owner, back, 100,
+		    xp_ptr(self->buf + self->page), &copied);
+	HCHECK(ret == -EPERM, "pid-mode read from root's process: %d", ret);
+	for (size_t i = 0; i < sizeof(back); i++)
+		HCHECK(back[i] == 0x5a, "a failed read wrote byte %zu", i);
+	/* A process of its own uid needs the capability just the same. */
+	kid = fork();
+	if (kid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	HCHECK(kid > 0, "fork: %s", strerror(errno));
+	ret = pcopy(self->dev, CW, kid, self->data, 100, xp_ptr(self->buf),
+		    &copied);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	HCHECK(ret == -EPERM, "pid-mode write into uid %d's process: %d",
+	       UID_A, ret);
+	return 0;
+}
+
+/* Without a grant, the same uid gets EPERM in pid mode. */
+TEST_F(grant, unpriv_pid_mode_eperm)
+{
+	struct pid_arg a = { .owner = getpid() };
+	pid_t pid;
+
+	REQUIRE_ROOT();
+	pid = spawn(self, h_pid_mode, &a);
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_OWNER_UNCHANGED();
+}
+
+/*
+ * The grant goes over SCM_RIGHTS to a fresh image of this binary (fork,
+ * execve) running as another uid: a process that never had it, nor any
+ * capability. It writes and reads through it; pid mode and revoking fail.
+ */
+TEST_F(grant, scm_rights_exec)
+{
+	struct region rg[] = { { self->page + 100, 1000, S_DATA, 0 } };
+	struct scm_req req = { .off = 100, .len = 1000, .seed = S_DATA };
+	struct scm_rep rep;
+	int sv[2], gfd;
+	pid_t pid;
+
+	REQUIRE_ROOT();
+	gfd = grant(self->dev, GRW, self->buf + self->page, 2 * self->page);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				sv));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		close(gfd);	/* it would not survive execve anyway */
+		exec_helper("scm-holder", sv[1], "XPG_UID", UID_B);
+		_exit(100);
+	}
+	ASSERT_LT(0, pid);
+	track(self, pid);
+	close(sv[1]);
+	req.owner = getpid();
+	ASSERT_EQ(0, xp_msg_send(sv[0], &req, sizeof(req), gfd));
+	memset(&rep, 0, sizeof(rep));
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &rep, sizeof(rep), NULL, 60000))
+		TH_LOG("no answer from the exec'd holder");
+	ASSERT_EQ(0, rep.setup);
+	ASSERT_EQ(1, rep.had_fd);
+	ASSERT_EQ((__u32)GRW, rep.rights & GRW);
+	ASSERT_EQ(0, rep.wret);
+	ASSERT_EQ(1000ULL, rep.wcopied);
+	ASSERT_EQ(0, rep.rret);
+	ASSERT_EQ(1000ULL, rep.rcopied);
+	ASSERT_EQ(-1, rep.rdiff);
+	ASSERT_EQ(-EPERM, rep.pidret);
+	ASSERT_EQ(-EPERM, rep.revret);
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_IMAGE(rg, 1);
+}
+
+struct pidfd_arg {
+	int num_wr;		/* the owner tells its grant's fd number */
+	int go_rd;		/* then waits for this */
+};
+
+static int h_pidfd_owner(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct region rg[] = { { self->page + 7, 100, S_DATA, 0 } };
+	struct pidfd_arg *a = arg;
+	struct res *r = self->r;
+	char c;
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	HCHECK(gfd >= 0, "grant: %d", gfd);
+	HCHECK(xp_write_full(a->num_wr, &gfd, sizeof(gfd)) == 0, "pipe");
+	HCHECK(xp_poll_in(a->go_rd, 60000) == 1 && read(a->go_rd, &c, 1) == 1,
+	       "no word from the test");
+	r->diff[0] = image_check(self->buf, self->total, rg, 1);
+	return 0;
+}
+
+/* pidfd_getfd() takes the grant out of the owner's fd table. */
+TEST_F(grant, pidfd_getfd)
+{
+	struct xpcopy_grant_info in;
+	struct pidfd_arg a;
+	int num[2], go[2], pidfd, fd, num_fd = -1;
+	__u64 copied;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(num, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	a.num_wr = num[1];
+	a.go_rd = go[0];
+	self->r->diff[0] = -2;
+	pid = spawn(self, h_pidfd_owner, &a);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(1, xp_poll_in(num[0], 60000));
+	ASSERT_EQ(0, xp_read_full(num[0], &num_fd, sizeof(num_fd)));
+	pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
+	if (pidfd < 0 && errno == ENOSYS)
+		SKIP(return, "pidfd_open: ENOSYS");
+	ASSERT_LE(0, pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	fd = (int)syscall(__NR_pidfd_getfd, pidfd, num_fd, 0);
+	if (fd < 0 && errno == ENOSYS)
+		SKIP(return, "pidfd_getfd (syscall 438): ENOSYS");
+	ASSERT_LE(0, fd) TH_LOG("pidfd_getfd: %s", strerror(errno));
+	ASSERT_EQ(0, info(self->dev, fd, &in));
+	ASSERT_EQ((__u32)GRW, in.rights);
+	ASSERT_EQ((__u64)self->page, in.len);
+	ASSERT_EQ(0, gcopy(self->dev, CW, fd, self->data, 100, 7, 0, &copied));
+	ASSERT_EQ(100ULL, copied);
+	ASSERT_EQ(1, write(go[1], "c", 1));
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_EQ(-1, self->r->diff[0]) TH_LOG("owner's memory wrong");
+	/* Our own copy of the pages is not the owner's. */
+	ASSERT_OWNER_UNCHANGED();
+}
+
+static int h_fork_holder(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct holder_arg *a = arg;
+	struct res *r = self->r;
+	uint8_t back[200];
+	int ret, status;
+	__u64 copied;
+	pid_t kid;
+
+	HCHECK(drop_to(UID_A) == 0, "cannot become uid %d", UID_A);
+	kid = fork();
+	if (kid == 0) {
+		ret = gcopy(self->dev, CW, a->gfd, self->data, 200, 0, 0,
+			    &copied);
+		if (ret || copied != 200)
+			_exit(1);
+		ret = gcopy(self->dev, CR, a->gfd, back, 200, 0, 0, &copied);
+		if (ret || copied != 200 || xp_check(back, 200, S_DATA, 0) >= 0)
+			_exit(2);
+		_exit(0);
+	}
+	HCHECK(kid > 0, "fork: %s", strerror(errno));
+	ret = gcopy(self->dev, CW, a->gfd, self->data + 200, 200, 1000, 0,
+		    &copied);
+	HCHECK(ret == 0 && copied == 200, "parent holder: %d", ret);
+	ret = gcopy(self->dev, CR, a->gfd, back, 200, 1000, 0, &copied);
+	HCHECK(ret == 0 && xp_check(back, 200, S_DATA, 200) == -1,
+	       "parent holder read back: %d", ret);
+	HCHECK(waitpid(kid, &status, 0) == kid, "waitpid");
+	HCHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "child holder: status %#x", status);
+	return 0;
+}
+
+/* A holder forks: parent and child both copy through the grant. */
+TEST_F(grant, fork_holder)
+{
+	struct region rg[] = {
+		{ self->page + 0, 200, S_DATA, 0 },
+		{ self->page + 1000, 200, S_DATA, 200 },
+	};
+	struct holder_arg a;
+	pid_t pid;
+
+	REQUIRE_ROOT();
+	a.gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	ASSERT_LE(0, a.gfd);
+	pid = spawn(self, h_fork_holder, &a);
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_IMAGE(rg, 2);
+}
+
+static int h_wait_then_write(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct holder_arg *a = arg;
+	struct res *r = self->r;
+	__u64 copied;
+	char c;
+	int ret;
+
+	HCHECK(xp_poll_in(a->fd2, 60000) == 1 && read(a->fd2, &c, 1) == 1,
+	       "no word from the test");
+	ret = gcopy(self->dev, CW, a->gfd, self->data, 200, 0, 0, &copied);
+	HCHECK(ret == 0 && copied == 200,
+	       "write after the owner closed its fd: %d", ret);
+	return 0;
+}
+
+/* The owner closes its fd once the holder has one: the grant lives on. */
+TEST_F(grant, owner_closes_fd)
+{
+	struct region rg[] = { { self->page, 200, S_DATA, 0 } };
+	struct holder_arg a;
+	int go[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	a.gfd = grant(self->dev, GRW, self->buf + self->page, self->page);
+	ASSERT_LE(0, a.gfd);
+	a.fd2 = go[0];
+	pid = spawn(self, h_wait_then_write, &a);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, close(a.gfd));
+	ASSERT_EQ(0, close(go[0]));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_IMAGE(rg, 1);
+}
+
+#define NTHREADS	8
+#define TPART		(512 * KiB)
+#define TROUNDS		4
+
+struct th_arg {
+	int dev, gfd, idx;
+	uint8_t *buf;
+	int err;
+	int round;
+};
+
+static uint64_t th_seed(int idx, int round)
+{
+	return S_DATA + 16ULL * (uint64_t)idx + (uint64_t)round;
+}
+
+static void *th_copy(void *p)
+{
+	struct th_arg *t = p;
+	__u64 off = (__u64)t->idx * TPART, copied;
+	int ret;
+
+	for (t->round = 0; t->round < TROUNDS; t->round++) {
+		big_fill(t->buf, TPART, th_seed(t->idx, t->round));
+		ret = gcopy(t->dev, CW, t->gfd, t->buf, TPART, off, 0,
+			    &copied);
+		if (ret || copied != TPART) {
+			t->err = ret ? ret : -EIO;
+			return NULL;
+		}
+		memset(t->buf, 0, TPART);
+		ret = gcopy(t->dev, CR, t->gfd, t->buf, TPART, off, 0,
+			    &copied);
+		if (ret || copied != TPART) {
+			t->err = ret ? ret : -EIO;
+			return NULL;
+		}
+		if (big_check(t->buf, TPART, th_seed(t->idx, t->round)) >= 0) {
+			t->err = -EBADMSG;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static int h_threads(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct holder_arg *a = arg;
+	struct res *r = self->r;
+	struct th_arg t[NTHREADS];
+	pthread_t tid[NTHREADS];
+
+	HCHECK(drop_to(UID_A) == 0, "cannot become uid %d", UID_A);
+	for (int i = 0; i < NTHREADS; i++) {
+		t[i] = (struct th_arg){ .dev = self->dev, .gfd = a->gfd,
+					.idx = i, .buf = xp_map(TPART, PROT_READ | PROT_WRITE) };
+		HCHECK(t[i].buf, "mmap");
+	}
+	for (int i = 0; i < NTHREADS; i++)
+		HCHECK(pthread_create(&tid[i], NULL, th_copy, &t[i]) == 0,
+		       "pthread_create %d", i);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < NTHREADS; i++)
+		HCHECK(t[i].err == 0, "thread %d, round %d: %d (%s)", i,
+		       t[i].round, t[i].err, strerror(-t[i].err));
+	return 0;
+}
+
+/* Eight threads of one holder copy disjoint parts of one grant at once. */
+TEST_F_TIMEOUT(grant, threads_disjoint, GRANT_TIMEOUT)
+{
+	size_t len = NTHREADS * TPART;
+	struct holder_arg a;
+	uint8_t *w;
+	pid_t pid;
+
+	REQUIRE_ROOT();
+	w = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, w);
+	a.gfd = grant(self->dev, GRW, w, len);
+	ASSERT_LE(0, a.gfd);
+	pid = spawn(self, h_threads, &a);
+	ASSERT_HELPER_OK(pid, 100000);
+	for (int i = 0; i < NTHREADS; i++) {
+		ASSERT_EQ(-1, big_check(w + (size_t)i * TPART, TPART,
+					th_seed(i, TROUNDS - 1)))
+			TH_LOG("part %d", i);
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * Lifetime: the owner exits, executes, unmaps; revocation mid-copy
+ */
+
+struct owner_arg {
+	int sock;
+	size_t len;
+	int delay_ms;
+	bool fill;
+};
+
+/*
+ * An owner in a helper: maps a window, grants it, sends the window's
+ * address with the grant, then exits on a word from the test ('d': after
+ * delay_ms).
+ */
+static int h_owner(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct owner_arg *a = arg;
+	struct res *r = self->r;
+	uint8_t *w = xp_map(a->len, PROT_READ | PROT_WRITE);
+	__u64 addr = xp_ptr(w);
+	char c;
+	int gfd;
+
+	HCHECK(w, "mmap %zu", a->len);
+	if (a->fill)
+		xp_fill(w, a->len, S_OWN, 0);
+	gfd = grant(self->dev, GRW, w, a->len);
+	HCHECK(gfd >= 0, "grant: %d", gfd);
+	HCHECK(xp_msg_send(a->sock, &addr, sizeof(addr), gfd) == 0, "send");
+	HCHECK(xp_msg_recv(a->sock, &c, 1, NULL, 60000) == 0, "no word");
+	if (c == 'd')
+		xp_sleep_ms(a->delay_ms);
+	return 0;
+}
+
+/* Start h_owner; the grant fd it made, in this process. */
+static int start_owner(FIXTURE_DATA(grant) *self, struct owner_arg *a,
+		       int *sock, pid_t *pid)
+{
+	int sv[2], gfd, ret;
+	__u64 addr;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	a->sock = sv[1];
+	*pid = spawn(self, h_owner, a);
+	close(sv[1]);
+	*sock = sv[0];
+	if (*pid < 0)
+		return -ECHILD;
+	ret = xp_msg_recv(sv[0], &addr, sizeof(addr), &gfd, 60000);
+	if (ret)
+		return ret;
+	return gfd >= 0 ? gfd : -EBADF;
+}
+
+/* Once the owner exited every use fails with ESRCH; INFO says 2. */
+TEST_F(grant, owner_exit_esrch)
+{
+	struct owner_arg a = { .len = 2 * self->page, .fill = true };
+	struct xpcopy_grant_info in;
+	uint8_t back[100];
+	__u64 copied;
+	int sock, gfd;
+	pid_t pid;
+
+	gfd = start_owner(self, &a, &sock, &pid);
+	ASSERT_LE(0, gfd) TH_LOG("owner: %s", self->r->msg);
+	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 100, 3, 0, &copied));
+	ASSERT_EQ(-1, xp_check(back, 100, S_OWN, 3));
+	ASSERT_EQ(0, xp_msg_send(sock, "x", 1, -1));
+	ASSERT_HELPER_OK(pid, 30000);
+	ASSERT_EQ(-ESRCH, gcopy(self->dev, CW, gfd, self->data, 100, 0, 0,
+				&copied));
+	ASSERT_EQ(XP_COPIED_POISON, copied);
+	ASSERT_EQ(-ESRCH, gcopy(self->dev, CR, gfd, back, 100, 0, 0,
+				&copied));
+	ASSERT_EQ(0, info(self->dev, gfd, &in));
+	ASSERT_EQ(2U, in.revoked);
+	ASSERT_EQ((__u32)GRW, in.rights);
+	ASSERT_EQ(2 * self->page, in.len);
+}
+
+static int h_exec_owner(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct owner_arg *a = arg;
+	struct res *r = self->r;
+	__u64 addr = EXEC_ADDR;
+	uint8_t *w;
+	char c;
+	int gfd;
+
+	w = mmap((void *)(uintptr_t)EXEC_ADDR, a->len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	HCHECK(w == (void *)(uintptr_t)EXEC_ADDR, "mmap at %#llx: %s",
+	       EXEC_ADDR, strerror(errno));
+	xp_fill(w, a->len, S_OWN, 0);
+	gfd = grant(self->dev, GRW, w, a->len);
+	HCHECK(gfd >= 0, "grant: %d", gfd);
+	HCHECK(xp_msg_send(a->sock, &addr, sizeof(addr), gfd) == 0, "send");
+	HCHECK(xp_msg_recv(a->sock, &c, 1, NULL, 60000) == 0, "no word");
+	exec_helper("victim", a->sock, "XPG_LEN", a->len);
+	hfail(r, __LINE__, "execve", "%s", strerror(errno));
+	return 1;
+}
+
+/*
+ * The owner executes this binary again, whose new image maps a window at
+ * the same address: the grant now fails with ESRCH, and the new image
+ * sees none of the bytes.
+ */
+TEST_F(grant, owner_exec_esrch)
+{
+	struct owner_arg a = { .len = 2 * self->page };
+	struct xpcopy_grant_info in;
+	int sv[2], gfd;
+	long long rep = 0;
+	__u64 addr, copied;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				sv));
+	a.sock = sv[1];
+	pid = spawn(self, h_exec_owner, &a);
+	ASSERT_LT(0, pid);
+	close(sv[1]);
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &addr, sizeof(addr), &gfd, 60000))
+		TH_LOG("owner: %s", self->r->msg);
+	ASSERT_LE(0, gfd);
+	/* Through the grant while the old image lives. */
+	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 64, 0, 0,
+			   &copied));
+	ASSERT_EQ(0, xp_msg_send(sv[0], "e", 1, -1));
+	/* The new image says it runs: the exec is complete. */
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &rep, sizeof(rep), NULL, 60000))
+		TH_LOG("no word from the new image");
+	ASSERT_EQ(-1, rep) TH_LOG("the new image could not map its window");
+	ASSERT_EQ(-ESRCH, gcopy(self->dev, CW, gfd, self->data, a.len, 0, 0,
+				&copied));
+	ASSERT_EQ(-ESRCH, gcopy(self->dev, CR, gfd, self->data, 64, 0, 0,
+				&copied));
+	ASSERT_EQ(0, info(self->dev, gfd, &in));
+	ASSERT_EQ(2U, in.revoked);
+	rep = 0;
+	ASSERT_EQ(0, xp_msg_send(sv[0], &rep, sizeof(rep), -1));
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &rep, sizeof(rep), NULL, 60000));
+	ASSERT_EQ(-1, rep) TH_LOG("a byte reached the new image at %lld",
+				  rep);
+	ASSERT_HELPER_OK(pid, 30000);
+}
+
+/*
+ * The owner exits while a holder copies 64 MiB into it: the copy ends
+ * (short count, or ESRCH if the owner was gone first, or the full count:
+ * a copy in flight holds the address space until it ends), nothing stays
+ * pinned, and later uses fail with ESRCH.
+ */
+TEST_F_TIMEOUT(grant, owner_exit_during_copy, GRANT_TIMEOUT)
+{
+	struct owner_arg a = { .len = BIG, .delay_ms = 2 };
+	struct xpcopy_grant_info in;
+	uint8_t *local;
+	__u64 copied;
+	int sock, gfd, ret;
+	int64_t t0;
+	pid_t pid;
+
+	local = xp_map(BIG, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, local);
+	big_fill(local, BIG, S_DATA);
+	gfd = start_owner(self, &a, &sock, &pid);
+	ASSERT_LE(0, gfd) TH_LOG("owner: %s", self->r->msg);
+	ASSERT_EQ(0, xp_msg_send(sock, "d", 1, -1));
+	t0 = xp_now_ns();
+	ret = gcopy(self->dev, CW, gfd, local, BIG, 0, 0, &copied);
+	if (ret == 0) {
+		ASSERT_GE(BIG, copied);
+		TH_LOG("copy returned %llu of %llu bytes after %lld ms%s",
+		       (unsigned long long)copied, BIG,
+		       (long long)((xp_now_ns() - t0) / 1000000),
+		       copied == BIG ? " (note: the owner exited while it "
+		       "ran, or after)" : "");
+	} else {
+		ASSERT_EQ(-ESRCH, ret);
+	}
+	ASSERT_HELPER_OK(pid, 60000);
+	ASSERT_EQ(-ESRCH, gcopy(self->dev, CW, gfd, local, self->page, 0, 0,
+				&copied));
+	ASSERT_EQ(0, info(self->dev, gfd, &in));
+	ASSERT_EQ(2U, in.revoked);
+	ASSERT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
+}
+
+struct big_arg {
+	int gfd;
+	int start_wr;		/* a byte: the copy starts */
+	int go_rd;		/* a byte: do the second copy */
+};
+
+/* A holder: a 64 MiB write, then, on a word, a one-page write. */
+static int h_big_writer(FIXTURE_DATA(grant) *self, void *arg)
+{
+	struct big_arg *a = arg;
+	struct res *r = self->r;
+	uint8_t *local = xp_map(BIG, PROT_READ | PROT_WRITE);
+	char c;
+
+	HCHECK(local, "mmap");
+	big_fill(local, BIG, S_DATA);
+	HCHECK(write(a->start_wr, "s", 1) == 1, "pipe");
+	r->ret[0] = gcopy(self->dev, CW, a->gfd, local, BIG, 0, 0,
+			  &r->copied[0]);
+	HCHECK(xp_poll_in(a->go_rd, 60000) == 1 && read(a->go_rd, &c, 1) == 1,
+	       "no word from the test");
+	r->ret[1] = gcopy(self->dev, CW, a->gfd, local, self->page, 0, 0,
+			  &r->copied[1]);
+	return 0;
+}
+
+static pid_t start_big_writer(FIXTURE_DATA(grant) *self, struct big_arg *a,
+			      int *start_rd, int *go_wr)
+{
+	int start[2], go[2];
+	pid_t pid;
+
+	if (pipe2(start, O_CLOEXEC) || pipe2(go, O_CLOEXEC))
+		return -1;
+	a->start_wr = start[1];
+	a->go_rd = go[0];
+	self->r->ret[0] = self->r->ret[1] = INT_MIN;
+	pid = spawn(self, h_big_writer, a);
+	close(start[1]);
+	close(go[0]);
+	*start_rd = start[0];
+	*go_wr = go[1];
+	return pid;
+}
+
+/*
+ * A grant over a fresh BIG mapping *w, and a holder started on it that
+ * waits, about to copy, until the test has done its deed and written a
+ * byte to *go_wr.
+ */
+static void big_writer_at_start(struct __test_metadata *_metadata,
+				FIXTURE_DATA(grant) *self, struct big_arg *a,
+				uint8_t **w, int *go_wr, pid_t *pid)
+{
+	int start_rd;
+	char c;
+
+	*w = xp_map(BIG, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, *w);
+	a->gfd = grant(self->dev, GW, *w, BIG);
+	ASSERT_LE(0, a->gfd);
+	*pid = start_big_writer(self, a, &start_rd, go_wr);
+	ASSERT_LT(0, *pid);
+	ASSERT_EQ(1, xp_poll_in(start_rd, 60000));
+	ASSERT_EQ(1, read(start_rd, &c, 1));
+	xp_sleep_ms(1);
+}
+
+/*
+ * The owner unmaps the window while a holder copies 64 MiB into it: a
+ * short count (or EFAULT if nothing was copied; the full count only if the
+ * copy was done first), nothing stays pinned, later copies fail EFAULT.
+ */
+TEST_F_TIMEOUT(grant, owner_munmap_during_copy, GRANT_TIMEOUT)
+{
+	struct res *r = self->r;
+	struct big_arg a;
+	uint8_t *w = NULL;
+	pid_t pid = -1;
+	int go_wr = -1;
+
+	big_writer_at_start(_metadata, self, &a, &w, &go_wr, &pid);
+	ASSERT_EQ(0, munmap(w, BIG));
+	ASSERT_EQ(1, write(go_wr, "g", 1));
+	ASSERT_HELPER_OK(pid, 100000);
+	if (r->ret[0] == 0) {
+		ASSERT_GE(BIG, r->copied[0]);
+		TH_LOG("copy returned %llu of %llu bytes%s",
+		       (unsigned long long)r->copied[0], BIG,
+		       r->copied[0] == BIG ? " (note: it was done before the "
+		       "munmap)" : "");
+	} else {
+		ASSERT_EQ(-EFAULT, r->ret[0]);
+	}
+	ASSERT_EQ(-EFAULT, r->ret[1]);
+	ASSERT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
+}
+
+/*
+ * The owner revokes while a holder copies 64 MiB: the copy stops at a
+ * batch boundary with a short count (ESTALE if it had not started; the full
+ * count only if it was done first); later copies fail with ESTALE; no byte
+ * past the count reached the window.
+ */
+TEST_F_TIMEOUT(grant, revoke_during_copy, GRANT_TIMEOUT)
+{
+	struct res *r = self->r;
+	unsigned int batch = batch_pages(self->dev);
+	__u64 batch_bytes = (__u64)batch * self->page, copied;
+	struct big_arg a;
+	uint8_t *w = NULL;
+	pid_t pid = -1;
+	int go_wr = -1;
+
+	ASSERT_LT(0U, batch);
+	big_writer_at_start(_metadata, self, &a, &w, &go_wr, &pid);
+	ASSERT_EQ(0, grant_revoke(self->dev, a.gfd));
+	ASSERT_EQ(1, write(go_wr, "g", 1));
+	ASSERT_HELPER_OK(pid, 100000);
+	ASSERT_EQ(-ESTALE, r->ret[1]);
+	if (r->ret[0] == -ESTALE) {
+		TH_LOG("revoked before the copy began");
+		copied = 0;
+	} else {
+		ASSERT_EQ(0, r->ret[0]);
+		copied = r->copied[0];
+		ASSERT_GE(BIG, copied);
+		if (copied == BIG) {
+			TH_LOG("note: the copy was done before the revocation");
+		} else {
+			ASSERT_EQ(0ULL, copied % batch_bytes)
+				TH_LOG("%llu bytes: not a batch boundary "
+				       "(batch %llu bytes)",
+				       (unsigned long long)copied,
+				       (unsigned long long)batch_bytes);
+		}
+		TH_LOG("copy returned %llu of %llu bytes",
+		       (unsigned long long)copied, BIG);
+	}
+	ASSERT_EQ(-1, big_check(w, copied, S_DATA));
+	ASSERT_EQ(-1, zero_check(w + copied, BIG - copied))
+		TH_LOG("bytes past the count reached the window");
+	ASSERT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
+}
+
+TEST_HARNESS_MAIN
