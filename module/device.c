@@ -22,6 +22,7 @@
 
 #include "compat.h"
 #include "engine.h"
+#include "pool.h"
 #include "grant.h"
 #include "owner.h"
 
@@ -545,23 +546,23 @@ static int __init xpc_init(void)
 {
 	int ret;
 
-	ret = xpc_engine_init();
+	ret = xpc_pool_start();
 	if (ret)
 		return ret;
 	ret = misc_register(&xpc_misc);
 	if (ret)
-		goto err_engine;
+		goto err_pool;
 	return 0;
 
-err_engine:
-	xpc_engine_exit();
+err_pool:
+	xpc_pool_stop();
 	return ret;
 }
 
 static void __exit xpc_exit(void)
 {
 	misc_deregister(&xpc_misc);
-	xpc_engine_exit();
+	xpc_pool_stop();
 	xpc_owner_exit();
 }
 

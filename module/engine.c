@@ -21,11 +21,9 @@
  * workers busy on it: a worker allows that signal, so a fault stalled on
  * userfaultfd gives up, and the copy ends with a short count.
  */
-#include <linux/completion.h>
 #include <linux/error-injection.h>
 #include <linux/highmem.h>
 #include <linux/fs.h>
-#include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -36,10 +34,10 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/wait.h>
 
 #include "compat.h"
 #include "engine.h"
+#include "pool.h"
 
 #define XPC_BATCH_PAGES_MAX	65536
 /* Below this many bytes per worker a batch is not split further. */
@@ -83,17 +81,6 @@ MODULE_PARM_DESC(inline_max,
 /* Most pages of the other process the caller-context path pins at once. */
 #define XPC_INLINE_PAGES	16
 
-static unsigned int linger_us = 200;
-module_param(linger_us, uint, 0644);
-MODULE_PARM_DESC(linger_us,
-		 "a worker waits this long for the next share of the copy whose mm it is in before it sleeps (default 200; 0: never)");
-
-static unsigned int workers;
-module_param(workers, uint, 0444);
-MODULE_PARM_DESC(workers, "copy workers (default 0: one per online CPU)");
-
-struct xpc_stats xpc_stats;
-
 /* A position in an array of ranges. */
 struct xpc_iter {
 	const struct xpcopy_iovec *iov;
@@ -110,39 +97,23 @@ struct xpc_frag {
 	unsigned int len;
 };
 
-/*
- * One copy command while it runs; lives on the caller's stack. A worker
- * that copied a chunk of it stays in its mm (holds it) while idle, until it
- * takes another request's chunk or the request ends: the next batch then
- * costs no mm switch. After its chunk of the last batch it leaves at once,
- * as a one-batch copy always did. The caller's reference on the mm's users is what
- * keeps that mm alive, so the caller, when it ends the request, waits until
- * no worker holds it any more (@holders counts the caller too; the last to
- * drop it completes @left).
- */
-struct xpc_req {
-	struct mm_struct *mm;
-	bool write;
-	bool cancel;
-	bool last;		/* the batch queued is the request's last */
-	bool ended;
-	atomic_t pending;
-	atomic_t holders;
-	struct completion done;
-	struct completion left;
-};
-
 /* A run of frags that one worker copies to or from consecutive bytes of mm. */
 struct xpc_chunk {
-	struct list_head node;
-	struct xpc_req *req;
+	struct xpc_job job;
+	bool write;
 	struct xpc_frag *frags;
 	unsigned int nfrags;
 	struct xpc_iter rit;
 	size_t len;
 	size_t done;
-	struct xpc_shared *sh;	/* help with this shared copy instead */
-	struct page **pages;	/* and room for a share's pages */
+};
+
+/* A worker's help with a shared copy, and its room for a share's pages. */
+struct xpc_helper {
+	struct xpc_job job;
+	struct xpc_shared *sh;
+	struct page **pages;
+	struct xpc_frag *frags;
 };
 
 /*
@@ -167,22 +138,6 @@ struct xpc_shared {
 	int err;		/* what stops the copy: a signal, the check */
 };
 
-struct xpc_worker {
-	struct task_struct *task;
-	struct xpc_req *req;	/* under xpc_pool.lock: whom it copies for */
-	struct xpc_req *held;	/* whose mm it is in: its own to touch */
-};
-
-static struct {
-	spinlock_t lock;	/* protects queue and every worker's req */
-	struct list_head queue;
-	wait_queue_head_t wait;
-	struct xpc_worker *workers;
-	unsigned int nr;
-	atomic_t idle;		/* workers asleep, waiting for a chunk */
-	atomic_t lingering;	/* workers awake, waiting for a chunk */
-} xpc_pool;
-
 /**
  * xpc_batch_pages() - the current cap of caller pages pinned by one copy
  *
@@ -191,16 +146,6 @@ static struct {
 unsigned int xpc_batch_pages(void)
 {
 	return READ_ONCE(batch_pages);
-}
-
-/**
- * xpc_nr_workers() - how many copy workers run
- *
- * Return: the number of worker threads.
- */
-unsigned int xpc_nr_workers(void)
-{
-	return xpc_pool.nr;
 }
 
 static u64 xpc_iov_total(const struct xpcopy_iovec *iov, u32 cnt)
@@ -384,7 +329,7 @@ static unsigned long xpc_user_copy(bool write, void __user *uaddr,
 static void xpc_chunk_copy(struct xpc_chunk *c)
 {
 	struct xpc_iter *it = &c->rit;
-	bool write = c->req->write;
+	bool write = c->write;
 	unsigned int i;
 
 	for (i = 0; i < c->nfrags; i++) {
@@ -392,7 +337,7 @@ static void xpc_chunk_copy(struct xpc_chunk *c)
 		unsigned int pos = 0;
 		void *base;
 
-		if (READ_ONCE(c->req->cancel))
+		if (xpc_req_cancelled(c->job.req))
 			return;
 		base = f->page ? kmap_local_page(f->page) : f->kaddr;
 		while (pos < f->len) {
@@ -421,236 +366,21 @@ static void xpc_chunk_copy(struct xpc_chunk *c)
 	}
 }
 
-static struct xpc_chunk *xpc_next_chunk(struct xpc_worker *w)
+/* A worker's job on the batch path. */
+static void xpc_chunk_run(struct xpc_job *job)
 {
-	struct xpc_chunk *c;
-
-	spin_lock(&xpc_pool.lock);
-	c = list_first_entry_or_null(&xpc_pool.queue, struct xpc_chunk, node);
-	if (c) {
-		list_del_init(&c->node);
-		w->req = c->req;
-	}
-	spin_unlock(&xpc_pool.lock);
-	return c;
-}
-
-/* The worker no longer stands in @w->held's mm for it. */
-static void xpc_worker_release(struct xpc_worker *w)
-{
-	struct xpc_req *req = w->held;
-
-	w->held = NULL;
-	/* Nothing of req may be touched once the caller can see 0. */
-	if (req && atomic_dec_and_test(&req->holders))
-		complete(&req->left);
-}
-
-static bool xpc_worker_idle_ends(struct xpc_worker *w)
-{
-	return !list_empty(&xpc_pool.queue) || kthread_should_stop() ||
-	       (w->held && READ_ONCE(w->held->ended));
-}
-
-/*
- * Between two batches of the request whose mm it is in, a worker waits a
- * little for the next chunk without sleeping: the caller is releasing and
- * taking its pages, and a wake-up (on a hypervisor, a descheduled vCPU)
- * costs more than the wait. It yields to anything else runnable on its CPU
- * and stops when the request ends. A caller sharing its copy wakes no
- * worker for the shares lingering ones take: what none takes it copies.
- */
-static struct xpc_chunk *xpc_linger(struct xpc_worker *w)
-{
-	u64 until = ktime_get_ns() + (u64)READ_ONCE(linger_us) * NSEC_PER_USEC;
-	struct xpc_chunk *c = NULL;
-
-	atomic_inc(&xpc_pool.lingering);
-	while (!READ_ONCE(w->held->ended) && !kthread_should_stop() &&
-	       ktime_get_ns() < until) {
-		if (!list_empty(&xpc_pool.queue)) {
-			c = xpc_next_chunk(w);
-			if (c)
-				break;
-		}
-		cond_resched();
-		cpu_relax();
-	}
-	atomic_dec(&xpc_pool.lingering);
-	/* A chunk queued as it stopped may have counted on it: take it. */
-	smp_mb__after_atomic();
-	if (!c && !list_empty(&xpc_pool.queue))
-		c = xpc_next_chunk(w);
-	return c;
-}
-
-static void xpc_help(struct xpc_chunk *tok);
-
-static int xpc_worker_fn(void *data)
-{
-	struct xpc_worker *w = data;
-	struct mm_struct *used = NULL;
-	struct xpc_chunk *c = NULL;
-
-	/*
-	 * The only way to interrupt a copy stalled on a fault (userfaultfd):
-	 * SIGKILL from xpc_cancel(), a kernel signal. One sent from userspace
-	 * stays ignored, so it cannot cut short someone else's next chunk.
-	 */
-	allow_kernel_signal(SIGKILL);
-	while (!kthread_should_stop()) {
-		struct xpc_req *req;
-		u64 t0;
-
-		if (!c && w->held && READ_ONCE(linger_us))
-			c = xpc_linger(w);
-		if (!c) {
-			atomic_inc(&xpc_pool.idle);
-			wait_event_idle_exclusive(xpc_pool.wait,
-						  xpc_worker_idle_ends(w));
-			atomic_dec(&xpc_pool.idle);
-			atomic64_inc(&xpc_stats.worker_wakeups);
-			c = xpc_next_chunk(w);
-			/* The held request ended: leave its mm. */
-			if (!c && w->held && READ_ONCE(w->held->ended)) {
-				kthread_unuse_mm(used);
-				used = NULL;
-				xpc_worker_release(w);
-			}
-			continue;
-		}
-		req = c->req;
-		if (w->held != req) {
-			if (used != req->mm) {
-				if (used)
-					kthread_unuse_mm(used);
-				used = req->mm;
-				kthread_use_mm(used);
-				atomic64_inc(&xpc_stats.mm_switches);
-			}
-			/* Hand over: req's caller now keeps the mm alive. */
-			atomic_inc(&req->holders);
-			xpc_worker_release(w);
-			w->held = req;
-		}
-		t0 = ktime_get_ns();
-		if (c->sh)
-			xpc_help(c);
-		else
-			xpc_chunk_copy(c);
-		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_worker);
-
-		/* No kick may land once req is cleared: drop any that did. */
-		spin_lock(&xpc_pool.lock);
-		w->req = NULL;
-		spin_unlock(&xpc_pool.lock);
-		if (signal_pending(current))
-			flush_signals(current);
-
-		c = xpc_next_chunk(w);
-		/* Last batch: leave before the caller can see it done. */
-		if (READ_ONCE(req->last) && (!c || c->req != req)) {
-			if (!c || c->req->mm != used) {
-				kthread_unuse_mm(used);
-				used = NULL;
-			}
-			xpc_worker_release(w);
-		}
-		if (atomic_dec_and_test(&req->pending))
-			complete(&req->done);
-	}
-	if (used)
-		kthread_unuse_mm(used);
-	xpc_worker_release(w);
-	return 0;
-}
-
-/*
- * The request is over: every worker that still stands in its mm leaves it
- * before the caller drops its reference on the mm's users.
- */
-static void xpc_req_end(struct xpc_req *req)
-{
-	WRITE_ONCE(req->ended, true);
-	if (atomic_read(&req->holders) > 1)
-		wake_up_all(&xpc_pool.wait);
-	/* The caller's own count: whoever drops the last one completes. */
-	if (!atomic_dec_and_test(&req->holders))
-		wait_for_completion(&req->left);
-}
-
-/* Stop the request's chunks: drop the queued ones, kick the running ones. */
-static void xpc_cancel(struct xpc_req *req)
-{
-	struct xpc_chunk *c, *tmp;
-	unsigned int i;
-	int dropped = 0;
-
-	WRITE_ONCE(req->cancel, true);
-	spin_lock(&xpc_pool.lock);
-	list_for_each_entry_safe(c, tmp, &xpc_pool.queue, node) {
-		if (c->req == req) {
-			list_del_init(&c->node);
-			dropped++;
-		}
-	}
-	for (i = 0; i < xpc_pool.nr; i++)
-		if (xpc_pool.workers[i].req == req)
-			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
-	spin_unlock(&xpc_pool.lock);
-	if (dropped && atomic_sub_and_test(dropped, &req->pending))
-		complete(&req->done);
-}
-
-/*
- * Hand @n chunks of @req to the workers, which take them in order, and wake
- * @wake of them.
- */
-static void xpc_queue(struct xpc_req *req, struct xpc_chunk *chunks,
-		      unsigned int n, unsigned int wake)
-{
-	unsigned int i;
-
-	atomic_set(&req->pending, n);
-	reinit_completion(&req->done);
-	spin_lock(&xpc_pool.lock);
-	for (i = 0; i < n; i++)
-		list_add_tail(&chunks[i].node, &xpc_pool.queue);
-	spin_unlock(&xpc_pool.lock);
-	if (wake)
-		wake_up_nr(&xpc_pool.wait, wake);
-}
-
-/*
- * Wait until no chunk of @req is queued or copied any more. Returns -EINTR
- * when a signal cut the wait short: the chunks then stopped early.
- */
-static int xpc_wait(struct xpc_req *req)
-{
-	if (wait_for_completion_interruptible(&req->done)) {
-		xpc_cancel(req);
-		/* Workers give up at once: their faults see SIGKILL. */
-		wait_for_completion(&req->done);
-		return -EINTR;
-	}
-	return 0;
-}
-
-/* Stop @req's chunks after an error of the caller's, and wait for them. */
-static void xpc_stop(struct xpc_req *req)
-{
-	xpc_cancel(req);
-	wait_for_completion(&req->done);
+	xpc_chunk_copy(container_of(job, struct xpc_chunk, job));
 }
 
 /*
  * Cut a batch of @len bytes, described by @frags, into at most @k chunks,
- * from the other side's @rit on. Returns how many.
+ * from the other side's @rit on, as jobs on @jobs. Returns how many.
  */
-static unsigned int xpc_cut_batch(struct xpc_req *req,
+static unsigned int xpc_cut_batch(struct xpc_req *req, bool write,
 				  struct xpc_chunk *chunks, unsigned int k,
 				  struct xpc_frag *frags, unsigned int nfrags,
-				  size_t len, const struct xpc_iter *rit)
+				  size_t len, const struct xpc_iter *rit,
+				  struct list_head *jobs)
 {
 	struct xpc_iter r = *rit;
 	size_t per = DIV_ROUND_UP(len, k);
@@ -659,7 +389,10 @@ static unsigned int xpc_cut_batch(struct xpc_req *req,
 	while (f < nfrags) {
 		struct xpc_chunk *c = &chunks[n++];
 
-		c->req = req;
+		c->job.req = req;
+		c->job.run = xpc_chunk_run;
+		list_add_tail(&c->job.node, jobs);
+		c->write = write;
 		c->frags = &frags[f];
 		c->nfrags = 0;
 		c->rit = r;
@@ -858,19 +591,6 @@ static noinline int xpc_between_batches(const struct xpc_xfer *x)
 	return 0;
 }
 ALLOW_ERROR_INJECTION(xpc_between_batches, ERRNO);
-
-static void xpc_req_init(struct xpc_req *req, struct mm_struct *mm,
-			 bool write)
-{
-	req->mm = mm;
-	req->write = write;
-	req->cancel = false;
-	req->last = false;
-	req->ended = false;
-	atomic_set(&req->holders, 1);	/* the caller's, until xpc_req_end() */
-	init_completion(&req->done);
-	init_completion(&req->left);
-}
 
 /**
  * xpc_engine_store_u64() - store a 64-bit value in another address space
@@ -1099,20 +819,11 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
  */
 static unsigned int xpc_helpers(u64 len)
 {
-	unsigned int k = min3((unsigned int)(atomic_read(&xpc_pool.idle) +
-					     atomic_read(&xpc_pool.lingering)),
-			      num_online_cpus() - 1, xpc_pool.nr);
+	unsigned int k = min3(xpc_pool_idle(), num_online_cpus() - 1,
+			      xpc_nr_workers());
 	u64 shares = div_u64(len, XPC_SHARE_PAGES * PAGE_SIZE);
 
 	return shares > k ? k : (shares ? shares - 1 : 0);
-}
-
-/* Of @k helpers, those to wake: not the ones lingering, awake already. */
-static unsigned int xpc_to_wake(unsigned int k)
-{
-	unsigned int awake = atomic_read(&xpc_pool.lingering);
-
-	return k > awake ? k - awake : 0;
 }
 
 /* Positions @off bytes into the copy, on both sides. */
@@ -1179,7 +890,7 @@ static u64 xpc_shared_done(const struct xpc_shared *sh)
  * may wait on the caller's own faults), ask the check, copy them in the
  * adopted mm, give them back. *@done gets the bytes copied in order.
  */
-static int xpc_help_share(struct xpc_chunk *tok, u32 i, u64 *done)
+static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 {
 	struct xpc_shared *sh = tok->sh;
 	const struct xpc_xfer *x = sh->x;
@@ -1192,7 +903,8 @@ static int xpc_help_share(struct xpc_chunk *tok, u32 i, u64 *done)
 	len = xpc_remote_allowed(x->mm, &rit, len, &err);
 	while (*done < len && !err) {
 		struct xpc_chunk c = {
-			.req = tok->req, .frags = tok->frags, .rit = rit,
+			.job.req = tok->job.req, .write = x->write,
+			.frags = tok->frags, .rit = rit,
 		};
 		unsigned int npages = 0;
 		u64 t0 = ktime_get_ns(), t1;
@@ -1222,44 +934,24 @@ static int xpc_help_share(struct xpc_chunk *tok, u32 i, u64 *done)
 		if (!c.len || c.done < c.len)
 			break;
 	}
-	if (!err && *done < len && READ_ONCE(tok->req->cancel))
+	if (!err && *done < len && xpc_req_cancelled(tok->job.req))
 		err = -EINTR;
 	return err;
 }
 
-/* A helper: copy shares from the front until none is left. */
-static void xpc_help(struct xpc_chunk *tok)
+/* A helper's job: copy shares from the front until none is left. */
+static void xpc_help(struct xpc_job *job)
 {
+	struct xpc_helper *tok = container_of(job, struct xpc_helper, job);
 	struct xpc_shared *sh = tok->sh;
 	int i;
 
-	while (!READ_ONCE(tok->req->cancel) &&
+	while (!xpc_req_cancelled(job->req) &&
 	       (i = xpc_share_take(sh, true)) >= 0) {
 		u64 done = 0;
 		int err = xpc_help_share(tok, i, &done);
 
 		xpc_share_end(sh, i, done, err);
-	}
-}
-
-/* The caller takes back the help no worker has started. */
-static void xpc_take_back(struct xpc_req *req, struct xpc_chunk *toks,
-			  unsigned int k)
-{
-	unsigned int i, n = 0;
-
-	spin_lock(&xpc_pool.lock);
-	for (i = 0; i < k; i++) {
-		if (!list_empty(&toks[i].node)) {
-			list_del_init(&toks[i].node);
-			n++;
-		}
-	}
-	spin_unlock(&xpc_pool.lock);
-	if (n) {
-		atomic64_add(n, &xpc_stats.taken_back);
-		if (atomic_sub_and_test(n, &req->pending))
-			complete(&req->done);
 	}
 }
 
@@ -1283,11 +975,12 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
 	unsigned int cap = xpc_batch_pages(), k, ppw = 0, i;
 	struct xpc_shared sh = { .x = x, .base = *done, .end = total };
-	struct xpc_chunk *toks = NULL;
+	struct xpc_helper *toks = NULL;
 	struct xpc_frag *frags = NULL;
 	struct page **pages = NULL;
 	struct xpc_iter lit, rit;
 	struct xpc_req req;
+	LIST_HEAD(jobs);
 	int err = 0, ret;
 	u64 t0, t1;
 
@@ -1315,15 +1008,17 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	sh.nshares = div64_u64(total - *done + sh.share - 1, sh.share);
 	sh.back = sh.nshares;
 	sh.short_idx = sh.nshares;
-	xpc_req_init(&req, x->mm, x->write);
+	xpc_req_init(&req, x->mm);
 	req.last = true;
 	for (i = 0; i < k; i++) {
-		toks[i].req = &req;
+		toks[i].job.req = &req;
+		toks[i].job.run = xpc_help;
+		list_add_tail(&toks[i].job.node, &jobs);
 		toks[i].sh = &sh;
 		toks[i].pages = pages + i * ppw;
 		toks[i].frags = frags + i * ppw;
 	}
-	xpc_queue(&req, toks, k, xpc_to_wake(k));
+	xpc_submit(&req, &jobs, k, xpc_pool_to_wake(k));
 
 	t0 = ktime_get_ns();
 	while ((ret = xpc_share_take(&sh, false)) >= 0) {
@@ -1339,7 +1034,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		if (ret && ret != -EFAULT)
 			break;
 	}
-	xpc_take_back(&req, toks, k);
+	atomic64_add(xpc_take_back(&req), &xpc_stats.taken_back);
 	t1 = ktime_get_ns();
 	if (sh.err)
 		xpc_stop(&req);
@@ -1380,7 +1075,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct xpc_req req;
 	int err = 0;
 
-	chunks = kcalloc(xpc_pool.nr, sizeof(*chunks), GFP_KERNEL);
+	chunks = kcalloc(xpc_nr_workers(), sizeof(*chunks), GFP_KERNEL);
 	frags = kvmalloc_array(cap, sizeof(*frags), GFP_KERNEL);
 	if (x->bounce)	/* no bigger than the copy: small ones stay cheap */
 		buf = kvmalloc(min_t(u64, total - *done, (u64)cap * PAGE_SIZE),
@@ -1392,7 +1087,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		goto out_free;
 	}
 
-	xpc_req_init(&req, x->mm, x->write);
+	xpc_req_init(&req, x->mm);
 	/* Go on where the caller-context path stopped, if it ran first. */
 	xpc_iter_advance(&lit, *done);
 	xpc_iter_advance(&rit, *done);
@@ -1426,13 +1121,13 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		/* Taking the caller's side may have waited: ask again. */
 		ret = xpc_batch_allowed(x);
 		if (!ret) {
-			n = xpc_cut_batch(&req, chunks,
-					  clamp_t(size_t,
-						  DIV_ROUND_UP(len,
-							       XPC_MIN_CHUNK),
-						  1, xpc_pool.nr),
-					  frags, nfrags, len, &rit);
-			xpc_queue(&req, chunks, n, n);
+			LIST_HEAD(jobs);
+
+			n = DIV_ROUND_UP(len, XPC_MIN_CHUNK);
+			n = xpc_cut_batch(&req, x->write, chunks,
+					  clamp(n, 1U, xpc_nr_workers()), frags,
+					  nfrags, len, &rit, &jobs);
+			xpc_submit(&req, &jobs, n, n);
 			ret = xpc_wait(&req);
 			moved = xpc_chunks_done(chunks, n);
 		}
@@ -1546,55 +1241,4 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		return 0;
 	}
 	return err ? err : -EFAULT;
-}
-
-/**
- * xpc_engine_init() - start the copy workers
- *
- * Return: 0 or -errno.
- */
-int xpc_engine_init(void)
-{
-	unsigned int i, nr = workers ? workers : num_online_cpus();
-	int err;
-
-	spin_lock_init(&xpc_pool.lock);
-	INIT_LIST_HEAD(&xpc_pool.queue);
-	init_waitqueue_head(&xpc_pool.wait);
-	xpc_pool.workers = kcalloc(nr, sizeof(*xpc_pool.workers), GFP_KERNEL);
-	if (!xpc_pool.workers)
-		return -ENOMEM;
-	for (i = 0; i < nr; i++) {
-		struct task_struct *t;
-
-		t = kthread_run(xpc_worker_fn, &xpc_pool.workers[i],
-				"xpcopy/%u", i);
-		if (IS_ERR(t)) {
-			err = PTR_ERR(t);
-			goto err_stop;
-		}
-		xpc_pool.workers[i].task = t;
-		xpc_pool.nr = i + 1;
-	}
-	return 0;
-
-err_stop:
-	xpc_engine_exit();
-	return err;
-}
-
-/**
- * xpc_engine_exit() - stop the copy workers
- *
- * Context: no copy is running (the device is closed by everyone).
- */
-void xpc_engine_exit(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < xpc_pool.nr; i++)
-		kthread_stop(xpc_pool.workers[i].task);
-	kfree(xpc_pool.workers);
-	xpc_pool.workers = NULL;
-	xpc_pool.nr = 0;
 }

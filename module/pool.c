@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xpcopy: the pool of kernel workers.
+ *
+ * A worker takes jobs from one queue. For a job it enters the job's address
+ * space (kthread_use_mm()) and runs it; between the jobs of one request it
+ * stays in that mm, holding it, so a request's next batch costs no mm
+ * switch, and it lingers a little for that batch before it sleeps. The
+ * caller keeps the mm alive: when its request ends it waits until no worker
+ * holds the mm any more.
+ *
+ * A worker is a kernel thread and sees none of the caller's signals. When the
+ * caller is interrupted it cancels its request: the queued jobs are dropped
+ * and the workers running one get SIGKILL, which they allow, so a fault
+ * stalled on userfaultfd gives up.
+ */
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "pool.h"
+#include "stats.h"
+
+static unsigned int linger_us = 200;
+module_param(linger_us, uint, 0644);
+MODULE_PARM_DESC(linger_us,
+		 "a worker waits this long for the next share of the copy whose mm it is in before it sleeps (default 200; 0: never)");
+
+static unsigned int workers;
+module_param(workers, uint, 0444);
+MODULE_PARM_DESC(workers, "copy workers (default 0: one per online CPU)");
+
+struct xpc_worker {
+	struct task_struct *task;
+	struct xpc_req *req;	/* under xpc_pool.lock: whom it works for */
+	struct xpc_req *held;	/* whose mm it is in: its own to touch */
+};
+
+static struct {
+	spinlock_t lock;	/* protects queue and every worker's req */
+	struct list_head queue;
+	wait_queue_head_t wait;
+	struct xpc_worker *workers;
+	unsigned int nr;
+	atomic_t idle;		/* workers asleep, waiting for a job */
+	atomic_t lingering;	/* workers awake, waiting for a job */
+} xpc_pool;
+
+/**
+ * xpc_nr_workers() - how many workers run
+ *
+ * Return: the number of worker threads.
+ */
+unsigned int xpc_nr_workers(void)
+{
+	return xpc_pool.nr;
+}
+
+/**
+ * xpc_pool_idle() - how many workers wait for a job now
+ *
+ * Return: the workers asleep or lingering; a hint, out of date at once.
+ */
+unsigned int xpc_pool_idle(void)
+{
+	return atomic_read(&xpc_pool.idle) + atomic_read(&xpc_pool.lingering);
+}
+
+/**
+ * xpc_pool_to_wake() - of @k idle workers wanted, how many to wake
+ * @k: workers wanted
+ *
+ * Lingering workers are awake already and take a job queued for them
+ * unwoken. A caller that wakes fewer than it queued for must not depend on
+ * the jobs being taken: it takes back what no worker started.
+ *
+ * Return: @k less the lingering workers, at least 0.
+ */
+unsigned int xpc_pool_to_wake(unsigned int k)
+{
+	unsigned int awake = atomic_read(&xpc_pool.lingering);
+
+	return k > awake ? k - awake : 0;
+}
+
+static struct xpc_job *xpc_next_job(struct xpc_worker *w)
+{
+	struct xpc_job *job;
+
+	spin_lock(&xpc_pool.lock);
+	job = list_first_entry_or_null(&xpc_pool.queue, struct xpc_job, node);
+	if (job) {
+		list_del_init(&job->node);
+		w->req = job->req;
+	}
+	spin_unlock(&xpc_pool.lock);
+	return job;
+}
+
+/* The worker no longer stands in @w->held's mm for it. */
+static void xpc_worker_release(struct xpc_worker *w)
+{
+	struct xpc_req *req = w->held;
+
+	w->held = NULL;
+	/* Nothing of req may be touched once the caller can see 0. */
+	if (req && atomic_dec_and_test(&req->holders))
+		complete(&req->left);
+}
+
+static bool xpc_worker_idle_ends(struct xpc_worker *w)
+{
+	return !list_empty(&xpc_pool.queue) || kthread_should_stop() ||
+	       (w->held && READ_ONCE(w->held->ended));
+}
+
+/*
+ * Between two batches of the request whose mm it is in, a worker waits a
+ * little for the next job without sleeping: the caller is releasing and
+ * taking its pages, and a wake-up (on a hypervisor, a descheduled vCPU)
+ * costs more than the wait. It yields to anything else runnable on its CPU
+ * and stops when the request ends.
+ */
+static struct xpc_job *xpc_linger(struct xpc_worker *w)
+{
+	u64 until = ktime_get_ns() + (u64)READ_ONCE(linger_us) * NSEC_PER_USEC;
+	struct xpc_job *job = NULL;
+
+	atomic_inc(&xpc_pool.lingering);
+	while (!READ_ONCE(w->held->ended) && !kthread_should_stop() &&
+	       ktime_get_ns() < until) {
+		if (!list_empty(&xpc_pool.queue)) {
+			job = xpc_next_job(w);
+			if (job)
+				break;
+		}
+		cond_resched();
+		cpu_relax();
+	}
+	atomic_dec(&xpc_pool.lingering);
+	/* A job queued as it stopped may have counted on it: take it. */
+	smp_mb__after_atomic();
+	if (!job && !list_empty(&xpc_pool.queue))
+		job = xpc_next_job(w);
+	return job;
+}
+
+static int xpc_worker_fn(void *data)
+{
+	struct xpc_worker *w = data;
+	struct mm_struct *used = NULL;
+	struct xpc_job *job = NULL;
+
+	/*
+	 * The only way to interrupt a copy stalled on a fault (userfaultfd):
+	 * SIGKILL from xpc_cancel(), a kernel signal. One sent from userspace
+	 * stays ignored, so it cannot cut short someone else's next job.
+	 */
+	allow_kernel_signal(SIGKILL);
+	while (!kthread_should_stop()) {
+		struct xpc_req *req;
+		u64 t0;
+
+		if (!job && w->held && READ_ONCE(linger_us))
+			job = xpc_linger(w);
+		if (!job) {
+			atomic_inc(&xpc_pool.idle);
+			wait_event_idle_exclusive(xpc_pool.wait,
+						  xpc_worker_idle_ends(w));
+			atomic_dec(&xpc_pool.idle);
+			atomic64_inc(&xpc_stats.worker_wakeups);
+			job = xpc_next_job(w);
+			/* The held request ended: leave its mm. */
+			if (!job && w->held && READ_ONCE(w->held->ended)) {
+				kthread_unuse_mm(used);
+				used = NULL;
+				xpc_worker_release(w);
+			}
+			continue;
+		}
+		req = job->req;
+		if (w->held != req) {
+			if (used != req->mm) {
+				if (used)
+					kthread_unuse_mm(used);
+				used = req->mm;
+				kthread_use_mm(used);
+				atomic64_inc(&xpc_stats.mm_switches);
+			}
+			/* Hand over: req's caller now keeps the mm alive. */
+			atomic_inc(&req->holders);
+			xpc_worker_release(w);
+			w->held = req;
+		}
+		t0 = ktime_get_ns();
+		job->run(job);
+		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_worker);
+
+		/* No kick may land once req is cleared: drop any that did. */
+		spin_lock(&xpc_pool.lock);
+		w->req = NULL;
+		spin_unlock(&xpc_pool.lock);
+		if (signal_pending(current))
+			flush_signals(current);
+
+		job = xpc_next_job(w);
+		/* Last batch: leave before the caller can see it done. */
+		if (READ_ONCE(req->last) && (!job || job->req != req)) {
+			if (!job || job->req->mm != used) {
+				kthread_unuse_mm(used);
+				used = NULL;
+			}
+			xpc_worker_release(w);
+		}
+		if (atomic_dec_and_test(&req->pending))
+			complete(&req->done);
+	}
+	if (used)
+		kthread_unuse_mm(used);
+	xpc_worker_release(w);
+	return 0;
+}
+
+/**
+ * xpc_req_init() - start a request in @mm
+ * @req: the request, on the caller's stack
+ * @mm: the address space; the caller holds a reference on its users
+ */
+void xpc_req_init(struct xpc_req *req, struct mm_struct *mm)
+{
+	req->mm = mm;
+	req->cancel = false;
+	req->last = false;
+	req->ended = false;
+	atomic_set(&req->pending, 0);
+	atomic_set(&req->holders, 1);	/* the caller's, until xpc_req_end() */
+	init_completion(&req->done);
+	init_completion(&req->left);
+}
+
+/**
+ * xpc_req_end() - end a request
+ * @req: the request, no job of it pending
+ *
+ * Every worker that still stands in the request's mm leaves it before this
+ * returns, so the caller may then drop its reference on the mm's users.
+ */
+void xpc_req_end(struct xpc_req *req)
+{
+	WRITE_ONCE(req->ended, true);
+	if (atomic_read(&req->holders) > 1)
+		wake_up_all(&xpc_pool.wait);
+	/* The caller's own count: whoever drops the last one completes. */
+	if (!atomic_dec_and_test(&req->holders))
+		wait_for_completion(&req->left);
+}
+
+/* Stop the request's jobs: drop the queued ones, kick the running ones. */
+static void xpc_cancel(struct xpc_req *req)
+{
+	struct xpc_job *job, *tmp;
+	unsigned int i;
+	int dropped = 0;
+
+	WRITE_ONCE(req->cancel, true);
+	spin_lock(&xpc_pool.lock);
+	list_for_each_entry_safe(job, tmp, &xpc_pool.queue, node) {
+		if (job->req == req) {
+			list_del_init(&job->node);
+			dropped++;
+		}
+	}
+	for (i = 0; i < xpc_pool.nr; i++)
+		if (xpc_pool.workers[i].req == req)
+			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
+	spin_unlock(&xpc_pool.lock);
+	if (dropped && atomic_sub_and_test(dropped, &req->pending))
+		complete(&req->done);
+}
+
+/**
+ * xpc_submit() - hand jobs to the workers
+ * @req: their request, no job of it pending
+ * @jobs: @n jobs of @req, taken off this list
+ * @n: how many
+ * @wake: how many workers to wake
+ *
+ * The workers take the jobs in their order.
+ */
+void xpc_submit(struct xpc_req *req, struct list_head *jobs, unsigned int n,
+		unsigned int wake)
+{
+	atomic_set(&req->pending, n);
+	reinit_completion(&req->done);
+	spin_lock(&xpc_pool.lock);
+	list_splice_tail_init(jobs, &xpc_pool.queue);
+	spin_unlock(&xpc_pool.lock);
+	if (wake)
+		wake_up_nr(&xpc_pool.wait, wake);
+}
+
+/**
+ * xpc_take_back() - take back the jobs of @req no worker has started
+ * @req: the request
+ *
+ * Return: how many; they count as done.
+ */
+unsigned int xpc_take_back(struct xpc_req *req)
+{
+	struct xpc_job *job, *tmp;
+	unsigned int n = 0;
+
+	spin_lock(&xpc_pool.lock);
+	list_for_each_entry_safe(job, tmp, &xpc_pool.queue, node) {
+		if (job->req == req) {
+			list_del_init(&job->node);
+			n++;
+		}
+	}
+	spin_unlock(&xpc_pool.lock);
+	if (n && atomic_sub_and_test(n, &req->pending))
+		complete(&req->done);
+	return n;
+}
+
+/**
+ * xpc_wait() - wait until no job of @req is queued or running
+ * @req: the request
+ *
+ * Return: 0, or -EINTR when a signal cut the wait short: the jobs were then
+ * cancelled and stopped early.
+ */
+int xpc_wait(struct xpc_req *req)
+{
+	if (wait_for_completion_interruptible(&req->done)) {
+		xpc_cancel(req);
+		/* Workers give up at once: their faults see SIGKILL. */
+		wait_for_completion(&req->done);
+		return -EINTR;
+	}
+	return 0;
+}
+
+/**
+ * xpc_stop() - cancel the jobs of @req and wait until they stopped
+ * @req: the request, after an error of the caller's
+ */
+void xpc_stop(struct xpc_req *req)
+{
+	xpc_cancel(req);
+	wait_for_completion(&req->done);
+}
+
+/**
+ * xpc_pool_start() - start the workers
+ *
+ * Return: 0 or -errno.
+ */
+int xpc_pool_start(void)
+{
+	unsigned int i, nr = workers ? workers : num_online_cpus();
+	int err;
+
+	spin_lock_init(&xpc_pool.lock);
+	INIT_LIST_HEAD(&xpc_pool.queue);
+	init_waitqueue_head(&xpc_pool.wait);
+	xpc_pool.workers = kcalloc(nr, sizeof(*xpc_pool.workers), GFP_KERNEL);
+	if (!xpc_pool.workers)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		struct task_struct *t;
+
+		t = kthread_run(xpc_worker_fn, &xpc_pool.workers[i],
+				"xpcopy/%u", i);
+		if (IS_ERR(t)) {
+			err = PTR_ERR(t);
+			goto err_stop;
+		}
+		xpc_pool.workers[i].task = t;
+		xpc_pool.nr = i + 1;
+	}
+	return 0;
+
+err_stop:
+	xpc_pool_stop();
+	return err;
+}
+
+/**
+ * xpc_pool_stop() - stop the workers
+ *
+ * Context: no request is running (the device is closed by everyone).
+ */
+void xpc_pool_stop(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < xpc_pool.nr; i++)
+		kthread_stop(xpc_pool.workers[i].task);
+	kfree(xpc_pool.workers);
+	xpc_pool.workers = NULL;
+	xpc_pool.nr = 0;
+}
