@@ -221,6 +221,41 @@ out_task:
 }
 ALLOW_ERROR_INJECTION(xpc_target_mm, ERRNO);
 
+/* The other side of a copy: an address space, by pid or through a grant. */
+struct xpc_target {
+	struct xpc_grant *grant;	/* NULL in pid mode */
+};
+
+/*
+ * Resolve the other side once: @x gets its mm (a reference on its users)
+ * and, through a grant, the check asked before each batch; a grant's
+ * offsets in @x's remote ranges become addresses.
+ */
+static int xpc_target_resolve(struct xpc_target *t,
+			      const struct xpcopy_copy *cmd,
+			      struct xpc_xfer *x, bool nonblock)
+{
+	if (cmd->flags & XPCOPY_COPY_GRANT) {
+		/* x->riov is ours: the grant turns offsets into addresses. */
+		t->grant = xpc_grant_prepare(cmd->grant_fd, x,
+					     (struct xpcopy_iovec *)x->riov,
+					     cmd->flags & XPCOPY_COPY_PUBLISH);
+		return PTR_ERR_OR_ZERO(t->grant);
+	}
+	t->grant = NULL;
+	x->mm = xpc_target_mm(cmd->pid, nonblock);
+	return PTR_ERR_OR_ZERO(x->mm);
+}
+
+/* Drop what xpc_target_resolve() took. */
+static void xpc_target_put(struct xpc_target *t, struct xpc_xfer *x)
+{
+	if (t->grant)
+		xpc_grant_finish(t->grant, x);
+	else
+		mmput(x->mm);
+}
+
 static int xpc_copy(struct xpc_ucmd *ucmd)
 {
 	struct xpcopy_copy *cmd = ucmd->cmd;
@@ -228,7 +263,7 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	bool by_grant = cmd->flags & XPCOPY_COPY_GRANT;
 	bool publish = cmd->flags & XPCOPY_COPY_PUBLISH;
 	struct xpcopy_iovec lfast[XPC_FAST_IOV], rfast[XPC_FAST_IOV];
-	struct xpc_grant *grant = NULL;
+	struct xpc_target target;
 	struct xpc_xfer x = {};
 	u64 copied = 0;
 	int ret;
@@ -268,26 +303,13 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 		ret = PTR_ERR(x.riov);
 		goto out_liov;
 	}
-	if (by_grant) {
-		/* x.riov is ours: the grant turns offsets into addresses. */
-		grant = xpc_grant_prepare(cmd->grant_fd, &x,
-					  (struct xpcopy_iovec *)x.riov,
-					  publish);
-		ret = PTR_ERR_OR_ZERO(grant);
-	} else {
-		x.mm = xpc_target_mm(cmd->pid, ucmd->nonblock);
-		ret = PTR_ERR_OR_ZERO(x.mm);
-	}
+	ret = xpc_target_resolve(&target, cmd, &x, ucmd->nonblock);
 	if (ret)
 		goto out_riov;
-
 	ret = xpc_engine_copy(&x, &copied);
 	if (!ret && publish && copied == xpc_xfer_total(&x))
-		ret = xpc_grant_publish(grant, cmd->seq);
-	if (grant)
-		xpc_grant_finish(grant, &x);
-	else
-		mmput(x.mm);
+		ret = xpc_grant_publish(target.grant, cmd->seq);
+	xpc_target_put(&target, &x);
 	if (!ret && put_user(copied, (u64 __user *)(ucmd->ubuffer +
 			     offsetof(struct xpcopy_copy, copied))))
 		ret = -EFAULT;
