@@ -1223,8 +1223,12 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	/*
 	 * Large: shared between the caller and idle workers, unless forced
 	 * onto the workers or after a page that would make the caller wait.
+	 * Through a grant (a check between batches) the batch path keeps its
+	 * promise: a revocation ends the copy at a batch boundary, with no
+	 * byte past the count; shares copied out of order could not.
 	 */
-	if (!inl && x->path == XPC_PATH_AUTO && !x->bounce && err != -EAGAIN)
+	if (!inl && x->path == XPC_PATH_AUTO && !x->bounce && !x->check &&
+	    err != -EAGAIN)
 		err = xpc_shared_copy(x, total, &done);
 	else if (!inl)
 		err = -EAGAIN;

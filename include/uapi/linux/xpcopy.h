@@ -252,10 +252,12 @@ struct xpcopy_iovec {
  *	(killably, as process_vm_writev() does). Not with
  *	@XPCOPY_COPY_WORKER or @XPCOPY_COPY_BOUNCE.
  * @XPCOPY_COPY_WORKER: copy on the kernel workers whatever the size, the
- *	caller only waiting. By default a copy larger than ``inline_max`` is
- *	shared: the caller copies one share itself, as @XPCOPY_COPY_INLINE
- *	does, while idle workers copy the others, and takes back any share no
- *	worker has started; with no idle worker it copies alone.
+ *	caller only waiting. By default a copy by pid larger than
+ *	``inline_max`` is shared: the caller copies shares itself, as
+ *	@XPCOPY_COPY_INLINE does, while idle workers copy others, and takes
+ *	back the help no worker has started; with no idle worker it copies
+ *	alone. Through a grant a large copy runs on the workers, in batches,
+ *	so that a revocation ends it at a batch boundary.
  *
  * Exactly one of @XPCOPY_COPY_WRITE and @XPCOPY_COPY_READ must be set.
  */
@@ -295,9 +297,9 @@ enum xpcopy_copy_flags {
  * &xpcopy_features.batch_pages, copied by kernel workers that adopt the
  * target's address space, and unpinned before the next batch. On the
  * caller-context path (%XPCOPY_COPY_INLINE) a few of the target's pages are
- * pinned at a time instead. A large copy on the default path does both at
- * once: the workers' shares of a batch and the caller's own share together
- * stay within the cap. Pages are never mapped anywhere but in the kernel,
+ * pinned at a time instead. A large copy by pid on the default path does
+ * both at once: the workers' shares and the caller's together stay within
+ * the cap. Pages are never mapped anywhere but in the kernel,
  * and never pinned more than &xpcopy_features.batch_pages at once.
  */
 struct xpcopy_copy {
