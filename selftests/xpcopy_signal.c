@@ -106,6 +106,29 @@ static void forget_kid(FIXTURE_DATA(sig) *self, pid_t pid)
 			self->kids[i] = -1;
 }
 
+/*
+ * Send @sig to copier @pid at *@t0 and wait up to 5 s for it to be reaped,
+ * until *@t1; one still alive then is killed and reaped. Returns what the
+ * wait returned: @pid, or 0 when it was still alive.
+ */
+static pid_t signal_copier(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(sig) *self, pid_t pid, int sig,
+			   int *status, int64_t *t0, int64_t *t1)
+{
+	pid_t w;
+
+	*t0 = xp_now_ns();
+	ASSERT_EQ(0, kill(pid, sig));
+	w = xp_waitpid_ms(pid, status, 5000);
+	*t1 = xp_now_ns();
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, status, 0);
+	}
+	forget_kid(self, pid);
+	return w;
+}
+
 /* What a forked copier reports. */
 struct copier_res {
 	volatile int started;
@@ -344,15 +367,7 @@ TEST_F_TIMEOUT(sig, sigkill_during_large_copy, 100)
 	ASSERT_LT(0, pid);
 	ASSERT_TRUE(copier_started(res));
 	xp_sleep_ms(5);
-	t0 = xp_now_ns();
-	ASSERT_EQ(0, kill(pid, SIGKILL));
-	w = xp_waitpid_ms(pid, &status, 5000);
-	t1 = xp_now_ns();
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	forget_kid(self, pid);
+	w = signal_copier(_metadata, self, pid, SIGKILL, &status, &t0, &t1);
 	ASSERT_EQ(pid, w) TH_LOG("copier still alive 5 s after SIGKILL");
 	if (WIFEXITED(status) && res->ret == 0 && res->copied == BIG_LEN)
 		SKIP(goto out, "the copy finished before the kill");
@@ -412,15 +427,7 @@ static void stall_then_signal(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, w) TH_LOG("copier returned %d, copied %llu, with the fault unresolved",
 			       res->ret, (unsigned long long)res->copied);
 
-	t0 = xp_now_ns();
-	ASSERT_EQ(0, kill(pid, sig));
-	w = xp_waitpid_ms(pid, &status, 5000);
-	t1 = xp_now_ns();
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	forget_kid(self, pid);
+	w = signal_copier(_metadata, self, pid, sig, &status, &t0, &t1);
 	ASSERT_EQ(pid, w) TH_LOG("copier still blocked 5 s after signal %d",
 				 sig);
 	EXPECT_GT(1000000000LL, t1 - t0)
