@@ -76,12 +76,10 @@ FIXTURE_SETUP(sig)
 	ASSERT_EQ(0, xp_features(self->fd, &f));
 	self->batch = f.batch_pages;
 	self->nr_workers = f.nr_workers;
-	self->normal = xp_map_guarded(SMALL_LEN);
-	self->local = xp_map_guarded(SMALL_LEN);
+	self->normal = xp_map_filled(SMALL_LEN, SEED_N);
+	self->local = xp_map_filled(SMALL_LEN, SEED_L);
 	ASSERT_NE(NULL, self->normal);
 	ASSERT_NE(NULL, self->local);
-	xp_fill(self->normal, SMALL_LEN, SEED_N, 0);
-	xp_fill(self->local, SMALL_LEN, SEED_L, 0);
 	self->uffd_region = NULL;
 }
 
@@ -549,9 +547,8 @@ TEST_F_TIMEOUT(sig, uffd_resolved_copy_completes, 60)
 	__u64 copied = 0;
 	int ret;
 
-	loc = xp_map_guarded(len);
+	loc = xp_map_filled(len, SEED_L);
 	ASSERT_NE(NULL, loc);
-	xp_fill(loc, len, SEED_L, 0);
 	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
 				   0));

@@ -120,12 +120,10 @@ FIXTURE_SETUP(ur)
 		SKIP(return, "io_uring_setup: %s", strerror(-ret));
 	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", strerror(-ret));
 	self->have_ring = true;
-	self->normal = xp_map_guarded(MANY_LEN);
-	self->local = xp_map_guarded(MANY_LEN);
+	self->normal = xp_map_filled(MANY_LEN, SEED_N);
+	self->local = xp_map_filled(MANY_LEN, SEED_L);
 	ASSERT_NE(NULL, self->normal);
 	ASSERT_NE(NULL, self->local);
-	xp_fill(self->normal, MANY_LEN, SEED_N, 0);
-	xp_fill(self->local, MANY_LEN, SEED_L, 0);
 }
 
 FIXTURE_TEARDOWN(ur)
@@ -618,9 +616,8 @@ TEST_F_TIMEOUT(ur, uffd_resolved_copy_completes, 60)
 	__u64 ud = 0;
 	int res = 0;
 
-	loc = xp_map_guarded(len);
+	loc = xp_map_filled(len, SEED_L);
 	ASSERT_NE(NULL, loc);
-	xp_fill(loc, len, SEED_L, 0);
 	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
 				   0));
