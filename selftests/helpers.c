@@ -783,6 +783,15 @@ void *xp_map_guarded(size_t len)
 	return p + page;
 }
 
+void *xp_map_filled(size_t len, uint64_t seed)
+{
+	void *p = xp_map_guarded(len);
+
+	if (p)
+		xp_fill(p, len, seed, 0);
+	return p;
+}
+
 int xp_read_str(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -371,6 +371,9 @@ void *xp_map(size_t len, int prot);
  */
 void *xp_map_guarded(size_t len);
 
+/* xp_map_guarded(@len) filled with pattern @seed from 0; NULL on failure. */
+void *xp_map_filled(size_t len, uint64_t seed);
+
 /* pidfd_open(2) and pidfd_getfd(2), for a libc without their numbers. */
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open		434

@@ -201,18 +201,27 @@ static int read_file(const char *path, void *buf, size_t len)
 	return ret;
 }
 
+/*
+ * A --json command's output: it succeeded (@ret 0), its stdout @out is
+ * valid-looking JSON, and holds each string of the NULL-terminated @keys.
+ */
+static void json_ok(struct __test_metadata *_metadata, int ret,
+		    const char *out, const char *err, const char *const *keys)
+{
+	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
+	ASSERT_TRUE(json_looks_valid(out)) TH_LOG("stdout: %s", out);
+	for (; *keys; keys++)
+		ASSERT_NE(NULL, strstr(out, *keys)) TH_LOG("stdout: %s", out);
+}
+
 TEST_F(cli, features_json)
 {
 	char out[4096], err[4096];
 	int ret;
 
 	ret = XPCOPY("features", "--json");
-	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
-	ASSERT_TRUE(json_looks_valid(out)) TH_LOG("stdout: %s", out);
-	ASSERT_NE(NULL, strstr(out, "\"abi_version\":1"))
-		TH_LOG("stdout: %s", out);
-	ASSERT_NE(NULL, strstr(out, "\"ok\":true"));
-	ASSERT_NE(NULL, strstr(out, "\"GRANT_INFO\""));
+	json_ok(_metadata, ret, out, err, (const char *const[]){
+		"\"abi_version\":1", "\"ok\":true", "\"GRANT_INFO\"", NULL });
 	ASSERT_EQ(0, err[0]);
 
 	/* The plain form, and --json before the command. */
@@ -220,8 +229,7 @@ TEST_F(cli, features_json)
 	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
 	ASSERT_NE(NULL, strstr(out, "abi_version"));
 	ret = XPCOPY("--json", "features");
-	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
-	ASSERT_TRUE(json_looks_valid(out)) TH_LOG("stdout: %s", out);
+	json_ok(_metadata, ret, out, err, (const char *const[]){ NULL });
 }
 
 TEST_F(cli, stats_json)
@@ -230,10 +238,8 @@ TEST_F(cli, stats_json)
 	int ret;
 
 	ret = XPCOPY("stats", "--json");
-	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
-	ASSERT_TRUE(json_looks_valid(out)) TH_LOG("stdout: %s", out);
-	ASSERT_NE(NULL, strstr(out, "\"copies\":"));
-	ASSERT_NE(NULL, strstr(out, "\"batch_pages\":"));
+	json_ok(_metadata, ret, out, err, (const char *const[]){
+		"\"copies\":", "\"batch_pages\":", NULL });
 }
 
 #define CLI_LEN	(3 * 1024 * 1024 + 123)	/* four 1 MiB chunks */
@@ -263,10 +269,8 @@ TEST_F_TIMEOUT(cli, copy_file_to_child_and_back, 120)
 	/* The file into the child: all of it, in 1 MiB chunks. */
 	ret = XPCOPY("copy", "--from", in, "--to", spec, "--chunk", "1M",
 		     "--json");
-	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
-	ASSERT_TRUE(json_looks_valid(out)) TH_LOG("stdout: %s", out);
-	ASSERT_NE(NULL, strstr(out, "\"complete\":true"));
-	ASSERT_NE(NULL, strstr(out, "\"chunks\":4")) TH_LOG("stdout: %s", out);
+	json_ok(_metadata, ret, out, err, (const char *const[]){
+		"\"complete\":true", "\"chunks\":4", NULL });
 	ASSERT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(remote), CLI_LEN,
 					 S_B, 0));
 

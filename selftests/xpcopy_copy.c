@@ -287,6 +287,26 @@ static void run_plan(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, xp_target_stop(&self->t)) TH_LOG("target died");
 }
 
+/*
+ * run_plan() with one range each side: @len bytes at @laddr and @raddr;
+ * @lenient as in struct plan.
+ */
+static void run_plan1(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(copy) *self,
+		      const FIXTURE_VARIANT(copy) *variant, struct plan *p,
+		      __u64 laddr, __u64 raddr, __u64 len, bool lenient,
+		      int want_ret, __u64 want_copied)
+{
+	struct xpcopy_iovec l = { .addr = laddr, .len = len };
+	struct xpcopy_iovec r = { .addr = raddr, .len = len };
+
+	p->l = &l;
+	p->r = &r;
+	p->lcnt = p->rcnt = 1;
+	p->lenient = lenient;
+	run_plan(_metadata, self, variant, p, want_ret, want_copied);
+}
+
 /* One range each side: @len bytes at @loff in a local window and @roff in a
  * remote one, each window a page longer than needed on each end. */
 static void simple(struct __test_metadata *_metadata,
@@ -295,18 +315,11 @@ static void simple(struct __test_metadata *_metadata,
 		   size_t loff, size_t roff)
 {
 	struct plan p = { 0 };
-	struct xpcopy_iovec l, r;
 
 	ASSERT_TRUE(side_map(&p.loc, loff + len + self->page, SEED_L));
 	ASSERT_TRUE(side_map(&p.rem, roff + len + self->page, SEED_R));
-	l.addr = xp_ptr(p.loc.base + loff);
-	l.len = len;
-	r.addr = xp_ptr(p.rem.base + roff);
-	r.len = len;
-	p.l = &l;
-	p.r = &r;
-	p.lcnt = p.rcnt = 1;
-	run_plan(_metadata, self, variant, &p, 0, len);
+	run_plan1(_metadata, self, variant, &p, xp_ptr(p.loc.base + loff),
+		  xp_ptr(p.rem.base + roff), len, false, 0, len);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
 }
@@ -541,7 +554,6 @@ static void half_unmapped(struct __test_metadata *_metadata,
 {
 	size_t pg = self->page, len = 4 * pg;
 	struct plan p = { 0 };
-	struct xpcopy_iovec l, r;
 	struct side *holey;
 
 	ASSERT_TRUE(side_map(&p.loc, 6 * pg, SEED_L));
@@ -549,15 +561,9 @@ static void half_unmapped(struct __test_metadata *_metadata,
 	holey = remote ? &p.rem : &p.loc;
 	ASSERT_EQ(0, munmap(holey->base + 3 * pg, 3 * pg));
 	holey->chk_len = 3 * pg;
-	l.addr = xp_ptr(p.loc.base + pg + 100);
-	l.len = len;
-	r.addr = xp_ptr(p.rem.base + pg + 100);
-	r.len = len;
-	p.l = &l;
-	p.r = &r;
-	p.lcnt = p.rcnt = 1;
-	p.lenient = !strict;
-	run_plan(_metadata, self, variant, &p, 0, 2 * pg - 100);
+	run_plan1(_metadata, self, variant, &p, xp_ptr(p.loc.base + pg + 100),
+		  xp_ptr(p.rem.base + pg + 100), len, !strict, 0,
+		  2 * pg - 100);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
 }
@@ -610,7 +616,6 @@ static void bad_side(struct __test_metadata *_metadata,
 {
 	size_t pg = self->page;
 	struct plan p = { 0 };
-	struct xpcopy_iovec l, r;
 	struct side *bad;
 
 	ASSERT_TRUE(side_map(&p.loc, 4 * pg, SEED_L));
@@ -624,15 +629,8 @@ static void bad_side(struct __test_metadata *_metadata,
 		if (!(prot & PROT_READ))
 			bad->chk_len = 0;
 	}
-	l.addr = xp_ptr(p.loc.base + pg + 5);
-	l.len = 2 * pg;
-	r.addr = xp_ptr(p.rem.base + pg + 9);
-	r.len = 2 * pg;
-	p.l = &l;
-	p.r = &r;
-	p.lcnt = p.rcnt = 1;
-	p.lenient = !strict;
-	run_plan(_metadata, self, variant, &p, want, 0);
+	run_plan1(_metadata, self, variant, &p, xp_ptr(p.loc.base + pg + 5),
+		  xp_ptr(p.rem.base + pg + 9), 2 * pg, !strict, want, 0);
 	if (prot >= 0)
 		side_unmap(bad);
 	side_unmap(remote ? &p.loc : &p.rem);
@@ -650,21 +648,14 @@ TEST_F(copy, readonly_source)
 {
 	size_t pg = self->page;
 	struct plan p = { 0 };
-	struct xpcopy_iovec l, r;
 	struct side *src;
 
 	ASSERT_TRUE(side_map(&p.loc, 4 * pg, SEED_L));
 	ASSERT_TRUE(side_map(&p.rem, 4 * pg, SEED_R));
 	src = variant->read ? &p.rem : &p.loc;
 	ASSERT_EQ(0, mprotect(src->base, 4 * pg, PROT_READ));
-	l.addr = xp_ptr(p.loc.base + 77);
-	l.len = 3 * pg;
-	r.addr = xp_ptr(p.rem.base + 1);
-	r.len = 3 * pg;
-	p.l = &l;
-	p.r = &r;
-	p.lcnt = p.rcnt = 1;
-	run_plan(_metadata, self, variant, &p, 0, 3 * pg);
+	run_plan1(_metadata, self, variant, &p, xp_ptr(p.loc.base + 77),
+		  xp_ptr(p.rem.base + 1), 3 * pg, false, 0, 3 * pg);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
 }
@@ -695,19 +686,13 @@ static void kernel_addr(struct __test_metadata *_metadata,
 {
 	size_t pg = self->page;
 	struct plan p = { 0 };
-	struct xpcopy_iovec l, r;
 
 	ASSERT_TRUE(side_map(&p.loc, 4 * pg, SEED_L));
 	ASSERT_TRUE(side_map(&p.rem, 4 * pg, SEED_R));
-	l.addr = remote ? xp_ptr(p.loc.base + pg) : XP_KERNEL_ADDR;
-	l.len = pg;
-	r.addr = remote ? XP_KERNEL_ADDR : xp_ptr(p.rem.base + pg);
-	r.len = pg;
-	p.l = &l;
-	p.r = &r;
-	p.lcnt = p.rcnt = 1;
-	p.lenient = true;
-	run_plan(_metadata, self, variant, &p, -EFAULT, 0);
+	run_plan1(_metadata, self, variant, &p,
+		  remote ? xp_ptr(p.loc.base + pg) : XP_KERNEL_ADDR,
+		  remote ? XP_KERNEL_ADDR : xp_ptr(p.rem.base + pg), pg, true,
+		  -EFAULT, 0);
 	side_unmap(&p.loc);
 	side_unmap(&p.rem);
 }
@@ -844,7 +829,6 @@ TEST_F(copy, thp_buffers)
 {
 	size_t huge = 2 * MiB, len = 4 * MiB;
 	struct plan p = { 0 };
-	struct xpcopy_iovec l, r;
 	uint8_t *lraw, *rraw;
 
 	lraw = xp_map(len + 2 * huge, PROT_READ | PROT_WRITE);
@@ -861,14 +845,9 @@ TEST_F(copy, thp_buffers)
 	madvise(p.rem.base, len, MADV_HUGEPAGE);
 	xp_fill(p.loc.base, len, SEED_L, 0);
 	xp_fill(p.rem.base, len, SEED_R, 0);
-	l.addr = xp_ptr(p.loc.base + huge / 2 - 4095);
-	l.len = 2 * MiB + 4097;
-	r.addr = xp_ptr(p.rem.base + 1);
-	r.len = 2 * MiB + 4097;
-	p.l = &l;
-	p.r = &r;
-	p.lcnt = p.rcnt = 1;
-	run_plan(_metadata, self, variant, &p, 0, 2 * MiB + 4097);
+	run_plan1(_metadata, self, variant, &p,
+		  xp_ptr(p.loc.base + huge / 2 - 4095), xp_ptr(p.rem.base + 1),
+		  2 * MiB + 4097, false, 0, 2 * MiB + 4097);
 	munmap(lraw, len + 2 * huge);
 	munmap(rraw, len + 2 * huge);
 }
@@ -885,6 +864,22 @@ struct repeat {
 	int mfd;
 	size_t msize;
 };
+
+/*
+ * Reserve V_LEN bytes of address space (PROT_NONE) for @r, to be filled
+ * with @mfd, @msize bytes long, by map_repeat(); false if mmap() fails.
+ */
+static bool repeat_reserve(struct repeat *r, int mfd, size_t msize)
+{
+	r->base = mmap(NULL, V_LEN, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->base == MAP_FAILED)
+		return false;
+	r->len = V_LEN;
+	r->mfd = mfd;
+	r->msize = msize;
+	return true;
+}
 
 /* Map @mfd again and again over [base, base+len). */
 static int map_repeat(const struct repeat *r)
@@ -961,21 +956,13 @@ TEST_F_TIMEOUT(copy, virtual_4g, 240)
 	ASSERT_LE(0, dst_mfd);
 
 	/* the remote side is mapped by the target itself, after the fork */
-	rem.base = mmap(NULL, V_LEN, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(MAP_FAILED, rem.base);
-	rem.len = V_LEN;
-	rem.mfd = rd ? src_mfd : dst_mfd;
-	rem.msize = rd ? V_SRC_MFD : V_DST_MFD;
+	ASSERT_TRUE(repeat_reserve(&rem, rd ? src_mfd : dst_mfd,
+				   rd ? V_SRC_MFD : V_DST_MFD));
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, target_map_repeat,
 				     &rem));
 
-	loc.base = mmap(NULL, V_LEN, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(MAP_FAILED, loc.base);
-	loc.len = V_LEN;
-	loc.mfd = rd ? dst_mfd : src_mfd;
-	loc.msize = rd ? V_DST_MFD : V_SRC_MFD;
+	ASSERT_TRUE(repeat_reserve(&loc, rd ? dst_mfd : src_mfd,
+				   rd ? V_DST_MFD : V_SRC_MFD));
 	ASSERT_EQ(0, map_repeat(&loc));
 
 	ASSERT_EQ(0, xp_reset_peak());

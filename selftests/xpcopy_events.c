@@ -301,6 +301,35 @@ static bool documented(int ret, const int *set)
 }
 
 /*
+ * Map and fill the caller's EV_LEN bytes, start the target with @act and
+ * @wait_write (as ev_start() takes them), read the stats into *@s0, and
+ * start @c copying between them and EV_ADDR in the target; returns the
+ * caller's range once the copier runs.
+ */
+static uint8_t *copy_under_way(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(ev) *self,
+			       const FIXTURE_VARIANT(ev) *variant,
+			       enum ev_action act, bool wait_write,
+			       struct copier *c, struct xp_stats *s0)
+{
+	uint8_t *local;
+
+	*c = (struct copier){ .fd = self->fd, .flags = variant->flags,
+			      .remote = EV_ADDR, .len = EV_LEN };
+	local = xp_map(EV_LEN, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, local);
+	xp_fill(local, EV_LEN, variant->read ? 0 : SEED_C, 0);
+	ASSERT_EQ(0, ev_start(self, act, wait_write));
+	ASSERT_EQ(0, xp_stats_read(s0));
+	c->pid = self->child;
+	c->local = local;
+	ASSERT_EQ(0, copier_start(c));
+	while (!c->started)
+		usleep(100);
+	return local;
+}
+
+/*
  * One event in the target during a 64 MiB copy; the checks that hold
  * whatever the timing. Returns the copier's result.
  */
@@ -309,23 +338,14 @@ static void target_event(struct __test_metadata *_metadata,
 			 const FIXTURE_VARIANT(ev) *variant,
 			 enum ev_action act, const int *errs)
 {
-	struct copier c = { .fd = self->fd, .flags = variant->flags,
-			    .remote = EV_ADDR, .len = EV_LEN };
+	struct copier c;
 	struct xp_stats s0 = { 0 };
 	uint8_t *local;
 	int64_t rep = 0, d;
 	int status;
 
-	local = xp_map(EV_LEN, PROT_READ | PROT_WRITE);
-	ASSERT_NE(NULL, local);
-	xp_fill(local, EV_LEN, variant->read ? 0 : SEED_C, 0);
-	ASSERT_EQ(0, ev_start(self, act, !variant->read));
-	ASSERT_EQ(0, xp_stats_read(&s0));
-	c.pid = self->child;
-	c.local = local;
-	ASSERT_EQ(0, copier_start(&c));
-	while (!c.started)
-		usleep(100);
+	local = copy_under_way(_metadata, self, variant, act, !variant->read,
+			       &c, &s0);
 	ASSERT_EQ(1, write(self->cmd_wr, "g", 1));
 	if (act != EV_EXIT)
 		ASSERT_EQ(0, xp_read_full(self->rep_rd, &rep, sizeof(rep)))
@@ -403,24 +423,15 @@ static void local_event(struct __test_metadata *_metadata,
 			FIXTURE_DATA(ev) *self,
 			const FIXTURE_VARIANT(ev) *variant, bool move)
 {
-	struct copier c = { .fd = self->fd, .flags = variant->flags,
-			    .remote = EV_ADDR, .len = EV_LEN };
+	struct copier c;
 	struct xp_stats s0 = { 0 };
 	uint8_t *local, *moved = NULL;
 	uint64_t pinned = 0;
 	long long d;
 	int64_t rep;
 
-	local = xp_map(EV_LEN, PROT_READ | PROT_WRITE);
-	ASSERT_NE(NULL, local);
-	xp_fill(local, EV_LEN, variant->read ? 0 : SEED_C, 0);
-	ASSERT_EQ(0, ev_start(self, EV_NONE, false));
-	ASSERT_EQ(0, xp_stats_read(&s0));
-	c.pid = self->child;
-	c.local = local;
-	ASSERT_EQ(0, copier_start(&c));
-	while (!c.started)
-		usleep(100);
+	local = copy_under_way(_metadata, self, variant, EV_NONE, false, &c,
+			       &s0);
 	/* under way: pages pinned (not on the bounce path: a little time) */
 	for (int i = 0; i < 2000 && !(variant->flags & XPCOPY_COPY_BOUNCE) &&
 	     (xp_stat("pinned_now", &pinned) || !pinned); i++)
@@ -470,14 +481,58 @@ TEST_F_TIMEOUT(ev, local_mremap_during_copy, 120)
 
 #define HP_LEN	(8 * MiB)
 
+/*
+ * Start a target and copy 2 MiB + 8193 bytes between 2 MiB - 4095 into
+ * @loc (filled with SEED_C) and 4 MiB - 1 into @rem (SEED_T), both
+ * @maplen long: the copy straddles huge page boundaries on both sides.
+ * Then check all of the destination: the copied bytes, and the bytes on
+ * either side untouched. @rem_shared: @rem is MAP_SHARED, we see the
+ * target's bytes; otherwise it was copy-on-write at the fork, the target's
+ * bytes are checked in the target and ours must not have changed.
+ */
+static void copy_straddling(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(ev) *self,
+			    const FIXTURE_VARIANT(ev) *variant, uint8_t *loc,
+			    uint8_t *rem, size_t maplen, bool rem_shared)
+{
+	size_t off_l = 2 * MiB - 4095, off_r = 4 * MiB - 1;
+	size_t len = 2 * MiB + 8193;
+	__u64 copied = 0;
+	int ret;
+
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	ret = xp_copy1(self->fd, variant->flags, self->t.pid, loc + off_l, len,
+		       xp_ptr(rem + off_r), len, &copied);
+	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
+	ASSERT_EQ((__u64)len, copied);
+	if (variant->read) {
+		EXPECT_EQ(-1, xp_check(loc, off_l, SEED_C, 0));
+		EXPECT_EQ(-1, xp_check(loc + off_l, len, SEED_T, off_r));
+		EXPECT_EQ(-1, xp_check(loc + off_l + len, maplen - off_l - len,
+				       SEED_C, off_l + len));
+	} else if (rem_shared) {
+		EXPECT_EQ(-1, xp_check(rem, off_r, SEED_T, 0));
+		EXPECT_EQ(-1, xp_check(rem + off_r, len, SEED_C, off_l));
+		EXPECT_EQ(-1, xp_check(rem + off_r + len, maplen - off_r - len,
+				       SEED_T, off_r + len));
+	} else {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(rem), off_r,
+						 SEED_T, 0));
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(rem + off_r),
+						 len, SEED_C, off_l));
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+						 xp_ptr(rem + off_r + len),
+						 maplen - off_r - len, SEED_T,
+						 off_r + len));
+		/* our own huge pages kept their bytes */
+		EXPECT_EQ(-1, xp_check(rem, maplen, SEED_T, 0));
+	}
+}
+
 TEST_F_TIMEOUT(ev, hugetlb_both_sides, 120)
 {
 	uint64_t have = 0, want, now = 0;
-	size_t off_l = 2 * MiB - 4095, off_r = 4 * MiB - 1;
-	size_t len = 2 * MiB + 8193;
 	uint8_t *loc, *rem;
-	__u64 copied = 0;
-	int ret;
 
 	if (xp_read_u64("/proc/sys/vm/nr_hugepages", &have))
 		SKIP(return, "no /proc/sys/vm/nr_hugepages (no CONFIG_HUGETLBFS)");
@@ -498,22 +553,7 @@ TEST_F_TIMEOUT(ev, hugetlb_both_sides, 120)
 		SKIP(return, "mmap(MAP_HUGETLB): %s", strerror(errno));
 	xp_fill(loc, HP_LEN, SEED_C, 0);
 	xp_fill(rem, HP_LEN, SEED_T, 0);
-	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
-	ret = xp_copy1(self->fd, variant->flags, self->t.pid, loc + off_l, len,
-		       xp_ptr(rem + off_r), len, &copied);
-	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
-	ASSERT_EQ((__u64)len, copied);
-	if (variant->read) {
-		EXPECT_EQ(-1, xp_check(loc, off_l, SEED_C, 0));
-		EXPECT_EQ(-1, xp_check(loc + off_l, len, SEED_T, off_r));
-		EXPECT_EQ(-1, xp_check(loc + off_l + len, HP_LEN - off_l - len,
-				       SEED_C, off_l + len));
-	} else {
-		EXPECT_EQ(-1, xp_check(rem, off_r, SEED_T, 0));
-		EXPECT_EQ(-1, xp_check(rem + off_r, len, SEED_C, off_l));
-		EXPECT_EQ(-1, xp_check(rem + off_r + len, HP_LEN - off_r - len,
-				       SEED_T, off_r + len));
-	}
+	copy_straddling(_metadata, self, variant, loc, rem, HP_LEN, true);
 	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
 	xp_target_stop(&self->t);
 	munmap(loc, HP_LEN);
@@ -556,12 +596,9 @@ static long thp_kb(const void *addr)
  */
 TEST_F_TIMEOUT(ev, thp_both_sides, 120)
 {
-	size_t off_l = 2 * MiB - 4095, off_r = 4 * MiB - 1;
-	size_t len = 2 * MiB + 8193, huge = 2 * MiB;
+	size_t huge = 2 * MiB;
 	uint8_t *lraw, *rraw, *loc, *rem;
-	__u64 copied = 0;
 	long lk, rk;
-	int ret;
 
 	lraw = xp_map(THP_LEN + huge, PROT_READ | PROT_WRITE);
 	rraw = xp_map(THP_LEN + huge, PROT_READ | PROT_WRITE);
@@ -579,29 +616,7 @@ TEST_F_TIMEOUT(ev, thp_both_sides, 120)
 		SKIP(return, "no transparent huge pages (AnonHugePages %ld and %ld kB)",
 		     lk, rk);
 	TH_LOG("AnonHugePages: local %ld kB, remote %ld kB", lk, rk);
-	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
-	ret = xp_copy1(self->fd, variant->flags, self->t.pid, loc + off_l, len,
-		       xp_ptr(rem + off_r), len, &copied);
-	ASSERT_EQ(0, ret) TH_LOG("%s", strerror(-ret));
-	ASSERT_EQ((__u64)len, copied);
-	if (variant->read) {
-		EXPECT_EQ(-1, xp_check(loc, off_l, SEED_C, 0));
-		EXPECT_EQ(-1, xp_check(loc + off_l, len, SEED_T, off_r));
-		EXPECT_EQ(-1, xp_check(loc + off_l + len,
-				       THP_LEN - off_l - len, SEED_C,
-				       off_l + len));
-	} else {
-		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(rem), off_r,
-						 SEED_T, 0));
-		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(rem + off_r),
-						 len, SEED_C, off_l));
-		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
-						 xp_ptr(rem + off_r + len),
-						 THP_LEN - off_r - len, SEED_T,
-						 off_r + len));
-		/* our own huge pages kept their bytes */
-		EXPECT_EQ(-1, xp_check(rem, THP_LEN, SEED_T, 0));
-	}
+	copy_straddling(_metadata, self, variant, loc, rem, THP_LEN, false);
 	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
 	EXPECT_EQ(0, xp_target_stop(&self->t));
 	munmap(lraw, THP_LEN + huge);
@@ -704,6 +719,22 @@ static void expect_oom_report(void)
 static const int err_memcg[] = { ENOMEM, EFAULT, 0 };
 
 /*
+ * @len bytes of private anonymous memory never touched, without a
+ * reservation and in small pages: each page the copy faults in is charged
+ * on its own. NULL when mmap() fails.
+ */
+static uint8_t *map_untouched(size_t len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/*
  * The target in a cgroup limited to what it uses plus 2 MiB; the copy
  * writes 32 MiB into pages it never touched (READ: reads them, which
  * faults in nothing but zero pages: the copy must then go through). The
@@ -722,11 +753,9 @@ TEST_F_TIMEOUT(ev, memcg_target_limit, 120)
 	if (make_cgroup(self, why, sizeof(why)))
 		SKIP(return, "%s", why);
 	local = xp_map(CG_LEN, PROT_READ | PROT_WRITE);
-	rem = mmap(NULL, CG_LEN, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rem = map_untouched(CG_LEN);
 	ASSERT_NE(NULL, local);
-	ASSERT_NE(MAP_FAILED, rem);
-	madvise(rem, CG_LEN, MADV_NOHUGEPAGE);
+	ASSERT_NE(NULL, rem);
 	xp_fill(local, CG_LEN, variant->read ? 0 : SEED_C, 0);
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
 	ASSERT_EQ(0, cg_enter(self, self->t.pid));
@@ -786,11 +815,9 @@ TEST_F_TIMEOUT(ev, memcg_caller_limit, 120)
 	ASSERT_NE(MAP_FAILED, res);
 	res->ret = INT_MIN;
 	rem = xp_map(CG_LEN, PROT_READ | PROT_WRITE);
-	local = mmap(NULL, CG_LEN, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	local = map_untouched(CG_LEN);
 	ASSERT_NE(NULL, rem);
-	ASSERT_NE(MAP_FAILED, local);
-	madvise(local, CG_LEN, MADV_NOHUGEPAGE);
+	ASSERT_NE(NULL, local);
 	xp_fill(rem, CG_LEN, SEED_T, 0);
 	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
 	expect_oom_report();

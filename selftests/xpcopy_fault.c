@@ -605,6 +605,50 @@ static int find_workers(struct fi *fi)
 	return n < 0 ? n : fi->nworkers;
 }
 
+/* Set make-it-fail of the workers find_workers() found to @val. */
+static void workers_fail(struct fi *fi, const char *val)
+{
+	char path[64];
+
+	for (int i = 0; i < fi->nworkers; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/make-it-fail",
+			 fi->workers[i]);
+		xp_write_str(path, val);
+	}
+}
+
+/* The outcomes of the random-fault rounds. */
+struct tally {
+	unsigned int fails, shorts, whole;
+};
+
+/*
+ * One round of random faults: the copy of @len bytes returned @ret and
+ * counted @copied. It fails with EFAULT or ENOMEM only, or counts at most
+ * @len; the counted bytes of @dst hold pattern SEED_NEW from @start.
+ */
+static void random_round(struct __test_metadata *_metadata, struct tally *t,
+			 int round, int ret, __u64 copied, size_t len,
+			 const uint8_t *dst, uint64_t start)
+{
+	long long d;
+
+	if (ret) {
+		EXPECT_TRUE(ret == -EFAULT || ret == -ENOMEM)
+			TH_LOG("round %d: undocumented %s", round,
+			       strerror(-ret));
+		t->fails++;
+		copied = 0;
+	} else {
+		EXPECT_GE((__u64)len, copied);
+		t->shorts += copied < len;
+		t->whole += copied == len;
+	}
+	d = xp_check(dst, copied, SEED_NEW, start);
+	EXPECT_EQ(-1, d) TH_LOG("round %d: byte %lld of %llu", round, d,
+				(unsigned long long)copied);
+}
+
 /*
  * The workers fail 1 in 5 of their allocations (pages of the other
  * process faulted in by the copy) and user copies, for 60 copies into
@@ -655,8 +699,7 @@ FIXTURE_TEARDOWN(workers)
 TEST_F_TIMEOUT(workers, random_faults, 600)
 {
 	struct xp_stats s0 = { 0 };
-	unsigned int shorts = 0, fails = 0;
-	char path[64];
+	struct tally t = { 0 };
 	size_t len = 1 * MiB;
 	uint8_t *loc, *rem;
 
@@ -672,7 +715,6 @@ TEST_F_TIMEOUT(workers, random_faults, 600)
 	for (int round = 0; round < 60; round++) {
 		bool rd = variant->flags & XPCOPY_COPY_READ;
 		__u64 copied = 0;
-		long long d;
 		int ret;
 
 		/* a fresh target with fresh memory each round */
@@ -683,34 +725,16 @@ TEST_F_TIMEOUT(workers, random_faults, 600)
 			xp_fill(rem, len, SEED_NEW, 0);
 		xp_fill(loc, len, rd ? SEED_OLD : SEED_NEW, 0);
 		ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
-		for (int i = 0; i < self->fi.nworkers; i++) {
-			snprintf(path, sizeof(path), "/proc/%d/make-it-fail",
-				 self->fi.workers[i]);
-			xp_write_str(path, "1");
-		}
+		workers_fail(&self->fi, "1");
 		ret = xp_copy1(self->dev, variant->flags, self->t.pid, loc,
 			       len, xp_ptr(rem), len, &copied);
-		for (int i = 0; i < self->fi.nworkers; i++) {
-			snprintf(path, sizeof(path), "/proc/%d/make-it-fail",
-				 self->fi.workers[i]);
-			xp_write_str(path, "0");
-		}
-		if (ret) {
-			EXPECT_TRUE(ret == -EFAULT || ret == -ENOMEM)
-				TH_LOG("undocumented %s", strerror(-ret));
-			fails++;
-			copied = 0;
-		} else {
-			EXPECT_GE((__u64)len, copied);
-			shorts += copied < len;
-		}
-		d = xp_check(rd ? loc : rem, copied, SEED_NEW, 0);
-		EXPECT_EQ(-1, d) TH_LOG("round %d: byte %lld of %llu", round,
-					d, (unsigned long long)copied);
+		workers_fail(&self->fi, "0");
+		random_round(_metadata, &t, round, ret, copied, len,
+			     rd ? loc : rem, 0);
 		xp_target_kill(&self->t);
 		munmap(rem, len);
 	}
-	TH_LOG("60 copies of 1 MiB: %u failed, %u short", fails, shorts);
+	TH_LOG("60 copies of 1 MiB: %u failed, %u short", t.fails, t.shorts);
 	XP_EXPECT_PINS_BACK(s0, 2000);
 	munmap(loc, len);
 	no_leak(_metadata);
@@ -1092,8 +1116,8 @@ TEST_F_TIMEOUT(uring_faults, random_faults, 600)
 	size_t len = variant->len;
 	struct xpcopy_iovec l = { xp_ptr(self->loc), len };
 	struct xpcopy_iovec r = { xp_ptr(self->rem), len };
-	unsigned int shorts = 0, fails = 0, whole = 0;
 	struct xp_stats s0 = { 0 };
+	struct tally t = { 0 };
 	__u64 copied = 0;
 	int ret, n;
 
@@ -1115,33 +1139,19 @@ TEST_F_TIMEOUT(uring_faults, random_faults, 600)
 		set_attr(&self->fi, fault_dirs[i], "times", "-1");
 	}
 	for (int round = 0; round < 100; round++) {
-		long long d;
-
 		xp_fill(src, len, SEED_NEW, round);
 		xp_fill(dst, len, SEED_OLD, round);
 		ret = xp_uring_copy(&self->ring, self->dev, variant->flags,
 				    self->t.pid, &l, 1, &r, 1, &copied);
-		if (ret) {
-			EXPECT_TRUE(ret == -EFAULT || ret == -ENOMEM)
-				TH_LOG("round %d: undocumented %s", round,
-				       strerror(-ret));
-			fails++;
-			copied = 0;
-		} else {
-			EXPECT_GE((__u64)len, copied);
-			shorts += copied < len;
-			whole += copied == len;
-		}
-		d = xp_check(dst, copied, SEED_NEW, round);
-		EXPECT_EQ(-1, d) TH_LOG("round %d: byte %lld of %llu", round,
-					d, (unsigned long long)copied);
+		random_round(_metadata, &t, round, ret, copied, len, dst,
+			     round);
 	}
 	/* new io-wq threads may have come: none fails after this */
 	for (unsigned int i = 0; i < ARRAY_SIZE(fault_dirs); i++)
 		set_attr(&self->fi, fault_dirs[i], "probability", "0");
 	TH_LOG("%d io-wq thread(s) failing; 100 copies: %u whole, %u short, %u failed",
-	       n, whole, shorts, fails);
-	EXPECT_LT(0U, shorts + fails) TH_LOG("no injected failure reached the io-wq thread");
+	       n, t.whole, t.shorts, t.fails);
+	EXPECT_LT(0U, t.shorts + t.fails) TH_LOG("no injected failure reached the io-wq thread");
 	XP_EXPECT_PINS_BACK(s0, 2000);
 	/* and the ring still works */
 	xp_fill(src, len, SEED_NEW, 0);

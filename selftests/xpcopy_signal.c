@@ -76,12 +76,10 @@ FIXTURE_SETUP(sig)
 	ASSERT_EQ(0, xp_features(self->fd, &f));
 	self->batch = f.batch_pages;
 	self->nr_workers = f.nr_workers;
-	self->normal = xp_map_guarded(SMALL_LEN);
-	self->local = xp_map_guarded(SMALL_LEN);
+	self->normal = xp_map_filled(SMALL_LEN, SEED_N);
+	self->local = xp_map_filled(SMALL_LEN, SEED_L);
 	ASSERT_NE(NULL, self->normal);
 	ASSERT_NE(NULL, self->local);
-	xp_fill(self->normal, SMALL_LEN, SEED_N, 0);
-	xp_fill(self->local, SMALL_LEN, SEED_L, 0);
 	self->uffd_region = NULL;
 }
 
@@ -104,6 +102,29 @@ static void forget_kid(FIXTURE_DATA(sig) *self, pid_t pid)
 	for (int i = 0; i < self->nkids; i++)
 		if (self->kids[i] == pid)
 			self->kids[i] = -1;
+}
+
+/*
+ * Send @sig to copier @pid at *@t0 and wait up to 5 s for it to be reaped,
+ * until *@t1; one still alive then is killed and reaped. Returns what the
+ * wait returned: @pid, or 0 when it was still alive.
+ */
+static pid_t signal_copier(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(sig) *self, pid_t pid, int sig,
+			   int *status, int64_t *t0, int64_t *t1)
+{
+	pid_t w;
+
+	*t0 = xp_now_ns();
+	ASSERT_EQ(0, kill(pid, sig));
+	w = xp_waitpid_ms(pid, status, 5000);
+	*t1 = xp_now_ns();
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, status, 0);
+	}
+	forget_kid(self, pid);
+	return w;
 }
 
 /* What a forked copier reports. */
@@ -344,15 +365,7 @@ TEST_F_TIMEOUT(sig, sigkill_during_large_copy, 100)
 	ASSERT_LT(0, pid);
 	ASSERT_TRUE(copier_started(res));
 	xp_sleep_ms(5);
-	t0 = xp_now_ns();
-	ASSERT_EQ(0, kill(pid, SIGKILL));
-	w = xp_waitpid_ms(pid, &status, 5000);
-	t1 = xp_now_ns();
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	forget_kid(self, pid);
+	w = signal_copier(_metadata, self, pid, SIGKILL, &status, &t0, &t1);
 	ASSERT_EQ(pid, w) TH_LOG("copier still alive 5 s after SIGKILL");
 	if (WIFEXITED(status) && res->ret == 0 && res->copied == BIG_LEN)
 		SKIP(goto out, "the copy finished before the kill");
@@ -412,15 +425,7 @@ static void stall_then_signal(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, w) TH_LOG("copier returned %d, copied %llu, with the fault unresolved",
 			       res->ret, (unsigned long long)res->copied);
 
-	t0 = xp_now_ns();
-	ASSERT_EQ(0, kill(pid, sig));
-	w = xp_waitpid_ms(pid, &status, 5000);
-	t1 = xp_now_ns();
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	forget_kid(self, pid);
+	w = signal_copier(_metadata, self, pid, sig, &status, &t0, &t1);
 	ASSERT_EQ(pid, w) TH_LOG("copier still blocked 5 s after signal %d",
 				 sig);
 	EXPECT_GT(1000000000LL, t1 - t0)
@@ -542,9 +547,8 @@ TEST_F_TIMEOUT(sig, uffd_resolved_copy_completes, 60)
 	__u64 copied = 0;
 	int ret;
 
-	loc = xp_map_guarded(len);
+	loc = xp_map_filled(len, SEED_L);
 	ASSERT_NE(NULL, loc);
-	xp_fill(loc, len, SEED_L, 0);
 	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
 				   0));

@@ -120,12 +120,10 @@ FIXTURE_SETUP(ur)
 		SKIP(return, "io_uring_setup: %s", strerror(-ret));
 	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", strerror(-ret));
 	self->have_ring = true;
-	self->normal = xp_map_guarded(MANY_LEN);
-	self->local = xp_map_guarded(MANY_LEN);
+	self->normal = xp_map_filled(MANY_LEN, SEED_N);
+	self->local = xp_map_filled(MANY_LEN, SEED_L);
 	ASSERT_NE(NULL, self->normal);
 	ASSERT_NE(NULL, self->local);
-	xp_fill(self->normal, MANY_LEN, SEED_N, 0);
-	xp_fill(self->local, MANY_LEN, SEED_L, 0);
 }
 
 FIXTURE_TEARDOWN(ur)
@@ -426,78 +424,57 @@ static int stall_rounds(FIXTURE_DATA(ur) *self)
  * (cancelled while running) or ECANCELED (before it ran), the cancel with
  * 0, EALREADY (it was running) or ENOENT (it had completed).
  */
-TEST_F_TIMEOUT(ur, stall_async_cancel, 150)
+static void stall_async_cancel(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(ur) *self,
+			       const FIXTURE_VARIANT(ur) *variant)
 {
-	struct xp_stats s0;
-	int rounds;
+	struct xpcopy_iovec iov[2];
+	struct io_uring_sqe *sqe;
+	struct xpcopy_copy c;
+	int res_copy = 1, res_cancel = 1;
 
-	XP_START_UFFD_TARGET();
-	ASSERT_EQ(0, xp_stats_read(&s0));
-	rounds = stall_rounds(self);
-	for (int i = 0; i < rounds; i++) {
-		struct xpcopy_iovec iov[2];
-		struct io_uring_sqe *sqe;
-		struct xpcopy_copy c;
-		int res_copy = 1, res_cancel = 1;
+	submit_stalled(_metadata, self, variant, &self->ring, &c, iov);
+	sqe = io_uring_get_sqe(&self->ring);
+	ASSERT_NE(NULL, sqe);
+	io_uring_prep_cancel64(sqe, UD_COPY, 0);
+	sqe->user_data = UD_CANCEL;
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	for (int k = 0; k < 2; k++) {
+		__u64 ud = 0;
+		int res = 0;
 
-		TH_LOG("round %d of %d", i + 1, rounds);
-		submit_stalled(_metadata, self, variant, &self->ring, &c, iov);
-		sqe = io_uring_get_sqe(&self->ring);
-		ASSERT_NE(NULL, sqe);
-		io_uring_prep_cancel64(sqe, UD_COPY, 0);
-		sqe->user_data = UD_CANCEL;
-		ASSERT_EQ(1, io_uring_submit(&self->ring));
-		for (int k = 0; k < 2; k++) {
-			__u64 ud = 0;
-			int res = 0;
-
-			ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res))
-				TH_LOG("no completion %d s after the cancel",
-				       HANG_S);
-			if (ud == UD_COPY)
-				res_copy = res;
-			else if (ud == UD_CANCEL)
-				res_cancel = res;
-		}
-		EXPECT_TRUE(res_copy == -EINTR || res_copy == -ECANCELED)
-			TH_LOG("cancelled copy: %d (%s), copied %llu", res_copy,
-			       strerror(-res_copy),
-			       (unsigned long long)c.copied);
-		EXPECT_TRUE(res_cancel == 0 || res_cancel == -EALREADY ||
-			    res_cancel == -ENOENT)
-			TH_LOG("cancel: %d (%s)", res_cancel,
-			       strerror(-res_cancel));
-		EXPECT_EQ(0ULL, xp_wait_unpinned(2000))
-			TH_LOG("pages still pinned after the cancel");
+		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res))
+			TH_LOG("no completion %d s after the cancel", HANG_S);
+		if (ud == UD_COPY)
+			res_copy = res;
+		else if (ud == UD_CANCEL)
+			res_cancel = res;
 	}
-	stalls_over(_metadata, self, variant, &s0);
+	EXPECT_TRUE(res_copy == -EINTR || res_copy == -ECANCELED)
+		TH_LOG("cancelled copy: %d (%s), copied %llu", res_copy,
+		       strerror(-res_copy), (unsigned long long)c.copied);
+	EXPECT_TRUE(res_cancel == 0 || res_cancel == -EALREADY ||
+		    res_cancel == -ENOENT)
+		TH_LOG("cancel: %d (%s)", res_cancel, strerror(-res_cancel));
+	EXPECT_EQ(0ULL, xp_wait_unpinned(2000))
+		TH_LOG("pages still pinned after the cancel");
 }
 
 /* Closing a ring with a stalled copy in flight ends the copy. */
-TEST_F_TIMEOUT(ur, stall_ring_close, 150)
+static void stall_ring_close(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(ur) *self,
+			     const FIXTURE_VARIANT(ur) *variant)
 {
-	struct xp_stats s0;
-	int rounds;
+	struct xpcopy_iovec iov[2];
+	struct io_uring ring;
+	struct xpcopy_copy c;
 
-	XP_START_UFFD_TARGET();
-	ASSERT_EQ(0, xp_stats_read(&s0));
-	rounds = stall_rounds(self);
-	for (int i = 0; i < rounds; i++) {
-		struct xpcopy_iovec iov[2];
-		struct io_uring ring;
-		struct xpcopy_copy c;
-
-		TH_LOG("round %d of %d", i + 1, rounds);
-		ASSERT_EQ(0, ring_init(&ring, 4));
-		submit_stalled(_metadata, self, variant, &ring, &c, iov);
-		io_uring_queue_exit(&ring);
-		/* the copy let go of its pages: it ended */
-		EXPECT_EQ(0ULL, xp_wait_unpinned(HANG_S * 1000))
-			TH_LOG("pages still pinned %d s after the ring closed",
-			       HANG_S);
-	}
-	/* and no worker stayed stuck in the fault */
-	stalls_over(_metadata, self, variant, &s0);
+	ASSERT_EQ(0, ring_init(&ring, 4));
+	submit_stalled(_metadata, self, variant, &ring, &c, iov);
+	io_uring_queue_exit(&ring);
+	/* the copy let go of its pages: it ended */
+	EXPECT_EQ(0ULL, xp_wait_unpinned(HANG_S * 1000))
+		TH_LOG("pages still pinned %d s after the ring closed", HANG_S);
 }
 
 /*
@@ -566,7 +543,35 @@ static void stall_then_exit(struct __test_metadata *_metadata,
 		TH_LOG("pages still pinned after the submitter died");
 }
 
-TEST_F_TIMEOUT(ur, stall_process_exit, 200)
+static void stall_process_exit(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(ur) *self,
+			       const FIXTURE_VARIANT(ur) *variant)
+{
+	xp_target_drain_events(&self->t);
+	stall_then_exit(_metadata, self, variant, 0);
+}
+
+static void stall_process_killed(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(ur) *self,
+				 const FIXTURE_VARIANT(ur) *variant)
+{
+	xp_target_drain_events(&self->t);
+	stall_then_exit(_metadata, self, variant, SIGKILL);
+}
+
+typedef void (*stall_fn)(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(ur) *self,
+			 const FIXTURE_VARIANT(ur) *variant);
+
+/*
+ * A stall test: start the target with its userfaultfd region unserved, run
+ * @round stall_rounds() times, then check stalls_over() (no worker stayed
+ * stuck in the fault, every pin came back). The whole test body: it may
+ * SKIP.
+ */
+static void stall_test(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(ur) *self,
+		       const FIXTURE_VARIANT(ur) *variant, stall_fn round)
 {
 	struct xp_stats s0;
 	int rounds;
@@ -575,27 +580,30 @@ TEST_F_TIMEOUT(ur, stall_process_exit, 200)
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	rounds = stall_rounds(self);
 	for (int i = 0; i < rounds; i++) {
-		xp_target_drain_events(&self->t);
 		TH_LOG("round %d of %d", i + 1, rounds);
-		stall_then_exit(_metadata, self, variant, 0);
+		round(_metadata, self, variant);
 	}
 	stalls_over(_metadata, self, variant, &s0);
 }
 
+TEST_F_TIMEOUT(ur, stall_async_cancel, 150)
+{
+	stall_test(_metadata, self, variant, stall_async_cancel);
+}
+
+TEST_F_TIMEOUT(ur, stall_ring_close, 150)
+{
+	stall_test(_metadata, self, variant, stall_ring_close);
+}
+
+TEST_F_TIMEOUT(ur, stall_process_exit, 200)
+{
+	stall_test(_metadata, self, variant, stall_process_exit);
+}
+
 TEST_F_TIMEOUT(ur, stall_process_killed, 200)
 {
-	struct xp_stats s0;
-	int rounds;
-
-	XP_START_UFFD_TARGET();
-	ASSERT_EQ(0, xp_stats_read(&s0));
-	rounds = stall_rounds(self);
-	for (int i = 0; i < rounds; i++) {
-		xp_target_drain_events(&self->t);
-		TH_LOG("round %d of %d", i + 1, rounds);
-		stall_then_exit(_metadata, self, variant, SIGKILL);
-	}
-	stalls_over(_metadata, self, variant, &s0);
+	stall_test(_metadata, self, variant, stall_process_killed);
 }
 
 /* The control: with its faults served, the same copy completes, right. */
@@ -608,9 +616,8 @@ TEST_F_TIMEOUT(ur, uffd_resolved_copy_completes, 60)
 	__u64 ud = 0;
 	int res = 0;
 
-	loc = xp_map_guarded(len);
+	loc = xp_map_filled(len, SEED_L);
 	ASSERT_NE(NULL, loc);
-	xp_fill(loc, len, SEED_L, 0);
 	XP_START_UFFD_TARGET();
 	ASSERT_EQ(0, xp_target_cmd(&self->t, XP_T_UFFD_RESOLVE, 0, 0, SEED_U,
 				   0));
