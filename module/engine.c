@@ -121,9 +121,18 @@ struct xpc_helper {
  * bytes from @base to @end are cut into @nshares shares of @share bytes
  * (the last one shorter). Helpers take them from the front, the caller
  * from the back, until they meet. Lives on the caller's stack.
+ *
+ * A copy through a grant is @ordered: its shares are its batches, everyone
+ * takes them from the front, and each is taken only once @check allowed it,
+ * in order, so that the first refused one ends the count there and no
+ * share past it is started (a revocation is final: every later check would
+ * refuse too). The copiers' own copy of the transfer, @x, has no check.
  */
 struct xpc_shared {
 	const struct xpc_xfer *x;
+	int (*check)(void *arg);	/* the transfer's, when @ordered */
+	void *check_arg;
+	bool ordered;
 	struct mm_struct *caller_mm;	/* held by the caller, who waits */
 	unsigned int pages;	/* most pages a helper holds for a share */
 	u64 base;
@@ -135,7 +144,9 @@ struct xpc_shared {
 	u32 back;		/* one past the next share from the back */
 	u32 short_idx;		/* the first share that ended short */
 	u64 short_done;		/* bytes of it copied */
-	int err;		/* what stops the copy: a signal, the check */
+	int err;		/* what stops the copy: a signal, a failure */
+	int check_err;		/* what the check refused share @check_idx with */
+	u32 check_idx;
 };
 
 /**
@@ -817,11 +828,11 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
  * shares. A worker counted idle that is not costs nothing: the caller
  * takes back the help it did not start, and copies the shares itself.
  */
-static unsigned int xpc_helpers(u64 len)
+static unsigned int xpc_helpers(u64 len, u64 share)
 {
 	unsigned int k = min3(xpc_pool_idle(), num_online_cpus() - 1,
 			      xpc_nr_workers());
-	u64 shares = div_u64(len, XPC_SHARE_PAGES * PAGE_SIZE);
+	u64 shares = div64_u64(len, share);
 
 	return shares > k ? k : (shares ? shares - 1 : 0);
 }
@@ -836,14 +847,34 @@ static void xpc_iters_at(const struct xpc_xfer *x, u64 off,
 	xpc_iter_advance(rit, off);
 }
 
-/* Take the next share from the front (a helper) or the back (the caller). */
+/*
+ * Take the next share from the front (a helper) or the back (the caller);
+ * an ordered copy's from the front only, once the check allowed it. A
+ * refusal ends the count at that share: none is taken any more.
+ */
 static int xpc_share_take(struct xpc_shared *sh, bool front)
 {
-	int i = -1;
+	int i = -1, ret;
 
 	spin_lock(&sh->lock);
-	if (!sh->err && sh->front < sh->back)
-		i = front ? sh->front++ : --sh->back;
+	if (sh->err || sh->front >= sh->back)
+		goto out;
+	if (sh->ordered) {
+		ret = sh->check(sh->check_arg);
+		if (ret) {
+			sh->check_err = ret;
+			sh->check_idx = sh->front;
+			if (sh->front < sh->short_idx) {
+				sh->short_idx = sh->front;
+				sh->short_done = 0;
+			}
+			sh->back = sh->front;
+			goto out;
+		}
+		front = true;
+	}
+	i = front ? sh->front++ : --sh->back;
+out:
 	spin_unlock(&sh->lock);
 	return i;
 }
@@ -915,14 +946,9 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 				      &c.nfrags, &err);
 		t1 = ktime_get_ns();
 		atomic64_add(t1 - t0, &xpc_stats.ns_take);
-		if (c.len) {
-			int ret = xpc_batch_allowed(x);
-
-			if (ret)
-				err = ret;
-			else
-				xpc_chunk_copy(&c);
-		}
+		/* The check, if any, allowed the share when it was taken. */
+		if (c.len)
+			xpc_chunk_copy(&c);
 		t0 = ktime_get_ns();
 		if (x->write)
 			xpc_put_refs(tok->pages, npages);
@@ -968,6 +994,11 @@ static void xpc_help(struct xpc_job *job)
  * another's (a FUSE page whose server never answers holds a worker, not
  * the pool). The helpers' pages and the caller's stay within batch_pages.
  *
+ * Through a grant the shares are the copy's batches and everyone, caller
+ * included, takes them in order from the front, each once the grant's
+ * check allowed it: a revocation ends the count at a batch boundary and
+ * no share past it is started, as on the batch path.
+ *
  * Returns -EAGAIN at a page that would make the caller wait, *@done being
  * what was copied in order: the workers then take the rest.
  */
@@ -979,12 +1010,25 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct xpc_frag *frags = NULL;
 	struct page **pages = NULL;
 	struct xpc_iter lit, rit;
+	struct xpc_xfer unchecked;
 	struct xpc_req req;
 	LIST_HEAD(jobs);
 	int err = 0, ret;
 	u64 t0, t1;
 
-	k = xpc_helpers(total - *done);
+	/* A share not aligned to a page spans one page more. */
+	sh.share = (u64)(XPC_SHARE_PAGES - 1) * PAGE_SIZE;
+	if (x->check) {
+		/* Ordered: the shares are the batches, each checked once. */
+		unchecked = *x;
+		unchecked.check = NULL;
+		sh.x = &unchecked;
+		sh.check = x->check;
+		sh.check_arg = x->check_arg;
+		sh.ordered = true;
+		sh.share = (u64)cap * PAGE_SIZE;
+	}
+	k = xpc_helpers(total - *done, sh.share);
 	if (k && cap > XPC_INLINE_PAGES)
 		ppw = min_t(unsigned int, XPC_SHARE_PAGES,
 			    (cap - XPC_INLINE_PAGES) / k);
@@ -994,17 +1038,21 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		frags = kvmalloc_array(k * ppw, sizeof(*frags), GFP_KERNEL);
 	}
 	if (!toks || !pages || !frags) {
-		/* No help: the copy is the caller's alone. */
-		xpc_iters_at(x, *done, &lit, &rit);
-		err = xpc_caller_copy(x, &lit, &rit, total - *done, done);
-		goto out_free;
+		/* No help: the copy is the caller's alone, in shares if ordered. */
+		k = 0;
+		if (!sh.ordered) {
+			xpc_iters_at(x, *done, &lit, &rit);
+			err = xpc_caller_copy(x, &lit, &rit, total - *done,
+					      done);
+			goto out_free;
+		}
+	} else if (!sh.ordered) {
+		sh.share = (u64)(ppw - 1) * PAGE_SIZE;
 	}
 
 	spin_lock_init(&sh.lock);
 	sh.caller_mm = current->mm;
 	sh.pages = ppw;
-	/* A share not aligned to a page spans one page more. */
-	sh.share = (u64)(ppw - 1) * PAGE_SIZE;
 	sh.nshares = div64_u64(total - *done + sh.share - 1, sh.share);
 	sh.back = sh.nshares;
 	sh.short_idx = sh.nshares;
@@ -1018,15 +1066,16 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		toks[i].pages = pages + i * ppw;
 		toks[i].frags = frags + i * ppw;
 	}
-	xpc_submit(&req, &jobs, k, xpc_pool_to_wake(k));
+	if (k)
+		xpc_submit(&req, &jobs, k, xpc_pool_to_wake(k));
 
 	t0 = ktime_get_ns();
 	while ((ret = xpc_share_take(&sh, false)) >= 0) {
 		u64 moved = 0;
 
 		i = ret;
-		xpc_iters_at(x, sh.base + (u64)i * sh.share, &lit, &rit);
-		ret = xpc_caller_copy(x, &lit, &rit, xpc_share_len(&sh, i),
+		xpc_iters_at(sh.x, sh.base + (u64)i * sh.share, &lit, &rit);
+		ret = xpc_caller_copy(sh.x, &lit, &rit, xpc_share_len(&sh, i),
 				      &moved);
 		xpc_share_end(&sh, i, moved, ret);
 		if (ret == -EAGAIN)
@@ -1034,18 +1083,23 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		if (ret && ret != -EFAULT)
 			break;
 	}
-	atomic64_add(xpc_take_back(&req), &xpc_stats.taken_back);
+	if (k)
+		atomic64_add(xpc_take_back(&req), &xpc_stats.taken_back);
 	t1 = ktime_get_ns();
-	if (sh.err)
-		xpc_stop(&req);
-	else if (xpc_wait(&req))
-		sh.err = -EINTR;
+	if (k) {
+		if (sh.err)
+			xpc_stop(&req);
+		else if (xpc_wait(&req))
+			sh.err = -EINTR;
+	}
 	xpc_req_end(&req);
 	atomic64_add(t1 - t0, &xpc_stats.ns_inline);
 	atomic64_add(ktime_get_ns() - t1, &xpc_stats.ns_wait);
 	*done += xpc_shared_done(&sh);
 	if (sh.err)
 		err = sh.err;
+	else if (sh.check_err && sh.short_idx == sh.check_idx)
+		err = sh.check_err;	/* refused: no error if some copied */
 	else if (!err && *done < total)
 		err = -EFAULT;
 
@@ -1223,12 +1277,11 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	/*
 	 * Large: shared between the caller and idle workers, unless forced
 	 * onto the workers or after a page that would make the caller wait.
-	 * Through a grant (a check between batches) the batch path keeps its
-	 * promise: a revocation ends the copy at a batch boundary, with no
-	 * byte past the count; shares copied out of order could not.
+	 * Through a grant (a check between batches) the shares are the
+	 * batches, taken in order once checked: a revocation ends the copy at
+	 * a batch boundary with no byte past the count.
 	 */
-	if (!inl && x->path == XPC_PATH_AUTO && !x->bounce && !x->check &&
-	    err != -EAGAIN)
+	if (!inl && x->path == XPC_PATH_AUTO && !x->bounce && err != -EAGAIN)
 		err = xpc_shared_copy(x, total, &done);
 	else if (!inl)
 		err = -EAGAIN;

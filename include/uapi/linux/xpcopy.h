@@ -256,8 +256,9 @@ struct xpcopy_iovec {
  *	``inline_max`` is shared: the caller copies shares itself, as
  *	@XPCOPY_COPY_INLINE does, while idle workers copy others, and takes
  *	back the help no worker has started; with no idle worker it copies
- *	alone. Through a grant a large copy runs on the workers, in batches,
- *	so that a revocation ends it at a batch boundary.
+ *	alone. Through a grant it is shared too, its shares being its batches,
+ *	each taken in order once the grant was checked, so that a revocation
+ *	ends it at a batch boundary.
  *
  * Exactly one of @XPCOPY_COPY_WRITE and @XPCOPY_COPY_READ must be set.
  */
