@@ -63,6 +63,14 @@ done
 # console; cpio cannot hold device nodes unless made as root.
 mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 
+# Modules of the kernel's own that the tests need where they are not
+# built in (FUSE on 6.1), from the kernel cache (scripts/debian-kernels.sh).
+mods=${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/lib/modules/$kver/kernel
+mkdir -p "$stage/xpcopy/modules"
+for m in "$mods"/fs/fuse/fuse.ko*; do
+	[ ! -f "$m" ] || cp "$m" "$stage/xpcopy/modules/"
+done
+
 if [ -f "$ko" ]; then
 	cp "$ko" "$stage/xpcopy.ko"
 else

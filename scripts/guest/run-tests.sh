@@ -485,6 +485,11 @@ else
 	KMEMLEAK=
 fi
 
+# The kernel's own modules the tests need (FUSE where it is not built in).
+for m in /xpcopy/modules/*.ko*; do
+	[ ! -f "$m" ] || insmod "$m" || echo "# insmod $m failed"
+done
+
 # module_load
 echo "XPCOPY-MARK $((n + 1)) module_load" >/dev/kmsg
 # shellcheck disable=SC2086
