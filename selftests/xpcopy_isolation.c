@@ -367,6 +367,8 @@ FIXTURE_SETUP(isolation)
 FIXTURE_TEARDOWN(isolation)
 {
 	pid_t *p[] = { &self->a, &self->server, &self->b };
+	int *fds[] = { &self->reads_rd, &self->b_cmd, &self->b_rep,
+		       &self->gfd, &self->dev };
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(p); i++) {
@@ -379,16 +381,9 @@ FIXTURE_TEARDOWN(isolation)
 		umount2(self->mnt, MNT_DETACH);
 		rmdir(self->mnt);
 	}
-	if (self->reads_rd >= 0)
-		close(self->reads_rd);
-	if (self->b_cmd >= 0)
-		close(self->b_cmd);
-	if (self->b_rep >= 0)
-		close(self->b_rep);
-	if (self->gfd >= 0)
-		close(self->gfd);
-	if (self->dev >= 0)
-		close(self->dev);
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
 }
 
 TEST_F_TIMEOUT(isolation, other_uid_grant_copy_unheld, 300)
