@@ -286,10 +286,13 @@ elif [ -f "$build/mpi/run.out" ]; then
 	if [ -n "$res" ]; then
 		p=$(grep -o 'passed=[0-9]*' <<<"$res" | cut -d= -f2)
 		f=$(grep -o 'failed=[0-9]*' <<<"$res" | cut -d= -f2)
-		echo "mpi ($mpi_kver): $p passed, $f failed (log: ${build#"$top"/}/mpi/console.log)"
+		s=$(grep -o 'skipped=[0-9]*' <<<"$res" | cut -d= -f2)
+		echo "mpi ($mpi_kver): $p passed, $f failed, $s skipped (log: ${build#"$top"/}/mpi/console.log)"
 		grep -E '^not ok [0-9]+ ' "$build/mpi/console.log" | sed 's/^/    /'
 		total_pass=$((total_pass + p))
 		total_fail=$((total_fail + f))
+		skips+=$(grep -E '^ok [0-9]+ .* # SKIP' "$build/mpi/console.log" |
+			 sed -E "s/^ok [0-9]+ /    mpi: /")$'\n'
 	else
 		echo "mpi ($mpi_kver): FAILED: no result (log: ${build#"$top"/}/mpi/console.log); its end:"
 		tail -n 25 "$build/mpi/console.log" 2>/dev/null | sed 's/^/    | /'
