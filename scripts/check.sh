@@ -18,6 +18,10 @@
 #   7. per-kernel results, skipped cases with their reasons, the time of
 #      each phase, and last exactly one line "N passed, N failed"
 #
+# One more case, host_boot_unchanged: the host's /boot and bootloader
+# configuration are listed before step 1 and after step 6
+# (scripts/boot-state.sh) and must be the same.
+#
 # Exits 1 when any case failed or any kernel gave no result.
 #
 # Environment: everything scripts/kernels.sh, build-module.sh,
@@ -44,6 +48,12 @@ phase_end() {
 	timings+=("$(printf '%-44s %7.1fs' "$1" "$t")")
 }
 die() { echo "check: $*" >&2; exit 1; }
+
+# The host's /boot and bootloader configuration, listed now and compared
+# at the end (scripts/boot-state.sh): one case, host_boot_unchanged. The
+# matrix must never install a kernel on the host.
+mkdir -p "$build"
+"$top/scripts/boot-state.sh" >"$build/boot-state.before" 2>&1
 
 phase_start "deps"
 "$top/scripts/deps.sh" || die "scripts/deps.sh failed"
@@ -249,6 +259,15 @@ skips=
 echo
 echo "=============================== xpcopy results ==============================="
 echo "static checks: $static_pass passed, $static_fail failed${static_failed:+ ($static_failed)}"
+"$top/scripts/boot-state.sh" >"$build/boot-state.after" 2>&1
+if diff -u "$build/boot-state.before" "$build/boot-state.after" >"$build/boot-state.diff"; then
+	echo "host_boot_unchanged: ok, /boot and the bootloader configuration as before make check ($(wc -l <"$build/boot-state.after") entries)"
+	total_pass=$((total_pass + 1))
+else
+	echo "host_boot_unchanged: FAILED: make check changed the host's /boot or bootloader configuration (${build#"$top"/}/boot-state.diff):"
+	grep -E '^[-+][^-+]' "$build/boot-state.diff" | head -n 20 | sed 's/^/    /'
+	total_fail=$((total_fail + 1))
+fi
 for kver in $kvers; do
 	dir=$build/$kver
 	res=$(cat "$dir/result")
