@@ -10,7 +10,8 @@
 #   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds,
 #      the runner check (scripts/runner-check.sh), the README check
 #      (scripts/readme-check.sh), the Debian packages and lintian
-#      (scripts/deb-check.sh)
+#      (scripts/deb-check.sh), make/install/uninstall as a user
+#      (scripts/install-check.sh)
 #   4. the selftests (make selftests) and userspace (make userspace)
 #   5. per kernel, one after the other: initramfs, boot, tests
 #   6. the MPI phase on 6.12 (scripts/mpi.sh check: its own guest with a
@@ -87,7 +88,7 @@ echo "kernels:"
 sed 's/^/  /' <<<"$matrix"
 [ -z "$dbg_name" ] || echo "  $dbg_name (debug, last)"
 
-static_checks="checkpatch modules-check runner-check readme-check deb-check"
+static_checks="checkpatch modules-check runner-check readme-check deb-check install-check"
 if [ -n "$matrix" ]; then
 	phase_start "module builds"
 	"$make" --no-print-directory modules-matrix XPCOPY_BUILD="$build" ||
@@ -102,8 +103,10 @@ fi
 # runner check (scripts/runner-check.sh: a guest of fake cases whose
 # verdicts are known, so that the judge of every other case is tested too),
 # the README check (scripts/readme-check.sh: the make targets, CLI
-# commands and links README.md shows exist) and the Debian packages
-# (scripts/deb-check.sh: dpkg-buildpackage and lintian).
+# commands and links README.md shows exist), the Debian packages
+# (scripts/deb-check.sh: dpkg-buildpackage and lintian) and the install
+# check (scripts/install-check.sh: make as a user builds and installs
+# nothing, make install/uninstall DESTDIR= leave nothing behind).
 static_pass=0
 static_fail=0
 static_failed=
@@ -119,7 +122,7 @@ for chk in $static_checks; do
 		tail -n 20 "$build/$chk.out" | sed 's/^/    | /'
 	fi
 done
-phase_end "static checks (checkpatch, W=1 C=1, runner, README, packages)"
+phase_end "static checks (checkpatch, W=1 C=1, runner, README, packages, install)"
 
 phase_start "selftests, userspace"
 if [ -n "${XPCOPY_TESTS_DIR:-}" ]; then
