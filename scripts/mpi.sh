@@ -79,6 +79,17 @@ if [ "$mode" = check ]; then
 	debrc=$?
 	set -e
 	echo "$debout" | tail -n 1 >&2
+	# The README's xpcopy command lines (its ```sh blocks, comments and a
+	# leading sudo removed), which the guest runs as written, as a user,
+	# in a copy of the tree's build/userspace/bin/ (the command line
+	# "build/userspace/bin/xpcopy features") with the packages installed
+	# (the command line "xpcopy ..."): the readme: cases.
+	awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' "$top/README.md" |
+		sed -e 's/[[:space:]]#.*//' -e 's/^sudo //' |
+		grep -E '(^|[ /])xpcopy [a-z]' >"$stage/xpcopy/readme-commands" || true
+	make -s -C "$top" userspace >/dev/null
+	mkdir -p "$stage/xpcopy/tree/build/userspace/bin"
+	cp "$build/userspace/bin/xpcopy" "$stage/xpcopy/tree/build/userspace/bin/"
 	case $debrc in
 	0)	cp "$build"/deb/libxpcopy1_*.deb "$build"/deb/xpcopy-tools_*.deb "$stage/xpcopy/debs/" ;;
 	3)	echo "$debout" | tail -n 1 | sed 's/^deb-check: skipped: //' >"$stage/xpcopy/debs/skip" ;;

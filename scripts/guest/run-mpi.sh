@@ -243,6 +243,7 @@ if [ -n "$deb_skip" ]; then
 	for c in xpcopy_features xpcopy_pid_copy xpcopy_grant_copy remove; do
 		result skip "deb:$c" "$deb_skip"
 	done
+	result skip readme:commands "$deb_skip"
 else
 	# The installed CLI as the unprivileged user: the node is open to all.
 	as_user 1000 $XP features >"$W/out" 2>&1
@@ -298,6 +299,25 @@ else
 		result fail deb:xpcopy_grant_copy "exit $rc, window $(cmp "$W/grant.want" "$W/grant.win" 2>&1 || true)"
 		show "$W/out"
 	fi
+
+	# The README's xpcopy command lines, as written, as the user mpi, from
+	# a directory holding the tree's build/userspace/bin/xpcopy (static)
+	# and with the packages' xpcopy on the PATH (scripts/mpi.sh).
+	i=0
+	while IFS= read -r line; do
+		i=$((i + 1))
+		name=readme:$(echo "$line" | sed 's|^[^ ]*/||' | cut -d' ' -f1-2 | tr ' ' _)_$i
+		as_user 1000 sh -c "cd /xpcopy/tree && $line" >"$W/out" 2>&1 </dev/null
+		rc=$?
+		echo "# $name: $line: exit $rc"
+		show "$W/out"
+		if [ $rc = 0 ]; then
+			result ok "$name"
+		else
+			result fail "$name" "exit $rc: $line"
+		fi
+	done </xpcopy/readme-commands
+	[ $i -gt 0 ] || result fail readme:commands "no xpcopy command line found in README.md"
 
 	# dpkg --purge leaves none of their files.
 	files=$(dpkg -L libxpcopy1 xpcopy-tools 2>/dev/null | while read -r f; do
