@@ -87,7 +87,7 @@ if [ "$mode" = check ]; then
 	awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' "$top/README.md" |
 		sed -e 's/[[:space:]]#.*//' -e 's/^sudo //' |
 		grep -E '(^|[ /])xpcopy [a-z]' >"$stage/xpcopy/readme-commands" || true
-	make -s -C "$top" userspace >/dev/null
+	make -s -C "$top/userspace" O="$build/userspace" >/dev/null
 	mkdir -p "$stage/xpcopy/tree/build/userspace/bin"
 	cp "$build/userspace/bin/xpcopy" "$stage/xpcopy/tree/build/userspace/bin/"
 	case $debrc in
