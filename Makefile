@@ -28,6 +28,9 @@
 #   make deb-check      dpkg-buildpackage -us -uc -b and lintian (skipped,
 #                       saying why, without dpkg-dev, debhelper, dh-dkms,
 #                       lintian: make deps installs them)
+#   make install-check  as a user without root, in a copy of the tree: make
+#                       builds and installs nothing, make install and
+#                       uninstall DESTDIR= leave nothing behind
 #   make runner-check   boot fake cases of known verdicts: does the guest
 #                       runner still fail what it must?
 #   make selftests      static test binaries in build/selftests/bin/
@@ -82,7 +85,8 @@ KVER		?= $(shell uname -r)
 KDIR		?= /lib/modules/$(KVER)/build
 
 .PHONY: all deps kernels module modules-matrix modules-check checkpatch \
-	runner-check readme-check deb-check selftests userspace install uninstall \
+	runner-check readme-check deb-check install-check selftests userspace \
+	install uninstall \
 	load unload \
 	check bench bench-host mpi-check mpi-bench fuzz soak clean help
 
@@ -117,7 +121,8 @@ module:
 # userspace/Makefile): libxpcopy, its headers in $(PREFIX)/include/xpcopy/,
 # xpcopy.pc, man pages, xpcopy(1) linked with libxpcopy.so.1,
 # libxpcopy-cma.so in $(PREFIX)/lib/xpcopy/ and the udev rule. make
-# uninstall removes exactly those files.
+# uninstall removes exactly those files; with DESTDIR (a staging root),
+# also the directories left empty in it, so that nothing is left there.
 PREFIX		?= /usr/local
 DESTDIR		?=
 # The release the headers in KDIR are for (not necessarily the running
@@ -155,6 +160,10 @@ uninstall:
 	 fi
 	+$(MAKE) -C userspace O=$(BUILD)/userspace uninstall
 	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig
+	@if [ -n "$(DESTDIR)" ] && [ -d "$(DESTDIR)" ]; then \
+		echo "xpcopy: removing the directories left empty in DESTDIR"; \
+		find "$(DESTDIR)" -mindepth 1 -depth -type d -empty -delete; \
+	 fi
 
 # make load / make unload: insmod the xpcopy.ko just built (for the
 # running kernel), rmmod it. Root only; one line says why when it cannot.
@@ -191,6 +200,9 @@ readme-check:
 
 deb-check:
 	@scripts/deb-check.sh
+
+install-check:
+	@scripts/install-check.sh
 
 selftests: deps
 	@[ -f selftests/Makefile ] || { echo "selftests: no selftests/Makefile" >&2; exit 1; }

@@ -10,13 +10,18 @@
 #   3. static checks, each one case: checkpatch --strict, W=1 C=1 builds,
 #      the runner check (scripts/runner-check.sh), the README check
 #      (scripts/readme-check.sh), the Debian packages and lintian
-#      (scripts/deb-check.sh)
+#      (scripts/deb-check.sh), make/install/uninstall as a user
+#      (scripts/install-check.sh)
 #   4. the selftests (make selftests) and userspace (make userspace)
 #   5. per kernel, one after the other: initramfs, boot, tests
 #   6. the MPI phase on 6.12 (scripts/mpi.sh check: its own guest with a
 #      Debian root and Open MPI; XPCOPY_MPI=0 skips it)
 #   7. per-kernel results, skipped cases with their reasons, the time of
 #      each phase, and last exactly one line "N passed, N failed"
+#
+# One more case, host_boot_unchanged: the host's /boot and bootloader
+# configuration are listed before step 1 and after step 6
+# (scripts/boot-state.sh) and must be the same.
 #
 # Exits 1 when any case failed or any kernel gave no result.
 #
@@ -44,6 +49,12 @@ phase_end() {
 	timings+=("$(printf '%-44s %7.1fs' "$1" "$t")")
 }
 die() { echo "check: $*" >&2; exit 1; }
+
+# The host's /boot and bootloader configuration, listed now and compared
+# at the end (scripts/boot-state.sh): one case, host_boot_unchanged. The
+# matrix must never install a kernel on the host.
+mkdir -p "$build"
+"$top/scripts/boot-state.sh" >"$build/boot-state.before" 2>&1
 
 phase_start "deps"
 "$top/scripts/deps.sh" || die "scripts/deps.sh failed"
@@ -77,7 +88,7 @@ echo "kernels:"
 sed 's/^/  /' <<<"$matrix"
 [ -z "$dbg_name" ] || echo "  $dbg_name (debug, last)"
 
-static_checks="checkpatch modules-check runner-check readme-check deb-check"
+static_checks="checkpatch modules-check runner-check readme-check deb-check install-check"
 if [ -n "$matrix" ]; then
 	phase_start "module builds"
 	"$make" --no-print-directory modules-matrix XPCOPY_BUILD="$build" ||
@@ -92,8 +103,10 @@ fi
 # runner check (scripts/runner-check.sh: a guest of fake cases whose
 # verdicts are known, so that the judge of every other case is tested too),
 # the README check (scripts/readme-check.sh: the make targets, CLI
-# commands and links README.md shows exist) and the Debian packages
-# (scripts/deb-check.sh: dpkg-buildpackage and lintian).
+# commands and links README.md shows exist), the Debian packages
+# (scripts/deb-check.sh: dpkg-buildpackage and lintian) and the install
+# check (scripts/install-check.sh: make as a user builds and installs
+# nothing, make install/uninstall DESTDIR= leave nothing behind).
 static_pass=0
 static_fail=0
 static_failed=
@@ -109,7 +122,7 @@ for chk in $static_checks; do
 		tail -n 20 "$build/$chk.out" | sed 's/^/    | /'
 	fi
 done
-phase_end "static checks (checkpatch, W=1 C=1, runner, README, packages)"
+phase_end "static checks (checkpatch, W=1 C=1, runner, README, packages, install)"
 
 phase_start "selftests, userspace"
 if [ -n "${XPCOPY_TESTS_DIR:-}" ]; then
@@ -249,6 +262,15 @@ skips=
 echo
 echo "=============================== xpcopy results ==============================="
 echo "static checks: $static_pass passed, $static_fail failed${static_failed:+ ($static_failed)}"
+"$top/scripts/boot-state.sh" >"$build/boot-state.after" 2>&1
+if diff -u "$build/boot-state.before" "$build/boot-state.after" >"$build/boot-state.diff"; then
+	echo "host_boot_unchanged: ok, /boot and the bootloader configuration as before make check ($(wc -l <"$build/boot-state.after") entries)"
+	total_pass=$((total_pass + 1))
+else
+	echo "host_boot_unchanged: FAILED: make check changed the host's /boot or bootloader configuration (${build#"$top"/}/boot-state.diff):"
+	grep -E '^[-+][^-+]' "$build/boot-state.diff" | head -n 20 | sed 's/^/    /'
+	total_fail=$((total_fail + 1))
+fi
 for kver in $kvers; do
 	dir=$build/$kver
 	res=$(cat "$dir/result")
@@ -286,10 +308,13 @@ elif [ -f "$build/mpi/run.out" ]; then
 	if [ -n "$res" ]; then
 		p=$(grep -o 'passed=[0-9]*' <<<"$res" | cut -d= -f2)
 		f=$(grep -o 'failed=[0-9]*' <<<"$res" | cut -d= -f2)
-		echo "mpi ($mpi_kver): $p passed, $f failed (log: ${build#"$top"/}/mpi/console.log)"
+		s=$(grep -o 'skipped=[0-9]*' <<<"$res" | cut -d= -f2)
+		echo "mpi ($mpi_kver): $p passed, $f failed, $s skipped (log: ${build#"$top"/}/mpi/console.log)"
 		grep -E '^not ok [0-9]+ ' "$build/mpi/console.log" | sed 's/^/    /'
 		total_pass=$((total_pass + p))
 		total_fail=$((total_fail + f))
+		skips+=$(grep -E '^ok [0-9]+ .* # SKIP' "$build/mpi/console.log" |
+			 sed -E "s/^ok [0-9]+ /    mpi: /")$'\n'
 	else
 		echo "mpi ($mpi_kver): FAILED: no result (log: ${build#"$top"/}/mpi/console.log); its end:"
 		tail -n 25 "$build/mpi/console.log" 2>/dev/null | sed 's/^/    | /'

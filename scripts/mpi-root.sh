@@ -4,10 +4,10 @@
 # mpi-root.sh: the Debian root of the MPI guest, cached outside the repo.
 #
 # A minbase debootstrap of Debian 12 with Open MPI (openmpi-bin,
-# libopenmpi-dev), two unprivileged users (mpi, uid 1000; other, uid 1001),
-# documentation and locales removed, packed as an uncompressed cpio. The
-# cache directory is named after a hash of the package list and this
-# script, so that changing either builds a new root:
+# libopenmpi-dev) and liburing2, two unprivileged users (mpi, uid 1000;
+# other, uid 1001), documentation and locales removed, packed as an
+# uncompressed cpio. The cache directory is named after a hash of the
+# package list and this script, so that changing either builds a new root:
 #
 #	/var/tmp/xpcopy-mpi-root-<hash>/{root/,root.cpio}
 #
@@ -23,7 +23,9 @@
 set -euo pipefail
 
 suite=bookworm
-pkgs="openmpi-bin libopenmpi-dev"
+# liburing2: a dependency of the package xpcopy-tools, which the guest
+# installs with dpkg -i (no network there).
+pkgs="openmpi-bin libopenmpi-dev liburing2"
 self=$(readlink -f "$0")
 hash=$( { echo "$suite $pkgs"; cat "$self"; } | sha256sum | cut -c1-12)
 cache=${XPCOPY_MPI_CACHE_BASE:-/var/tmp}/xpcopy-mpi-root-$hash

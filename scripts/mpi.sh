@@ -5,7 +5,9 @@
 # guest whose initramfs is a whole Debian 12 root (scripts/mpi-root.sh,
 # cached) with an overlay added per run: the module, libxpcopy-cma.so,
 # cma-test and the MPI programs (built here against the root's Open MPI),
-# /init and the runner (scripts/guest/mpi-init, run-mpi.sh).
+# /init and the runner (scripts/guest/mpi-init, run-mpi.sh); for check,
+# also the packages libxpcopy1 and xpcopy-tools (scripts/deb-check.sh
+# --debs), which the guest installs with dpkg -i.
 #
 #   check: TAP lines and the XPCOPY-RESULT line (scripts/guest/run-mpi.sh);
 #          exit 0 all passed, 1 a case failed, 2 no result, 3 skipped
@@ -66,6 +68,35 @@ for p in pingpong alltoall; do
 		-Wl,-rpath-link,"$root/usr/lib/x86_64-linux-gnu"
 done
 cp "$ko" "$stage/xpcopy.ko"
+# check: the Debian packages libxpcopy1 and xpcopy-tools of this tree, which
+# the guest installs with dpkg -i and whose xpcopy it runs (the deb: cases);
+# built by scripts/deb-check.sh (make check's deb-check has built them just
+# before), or the reason they cannot be, which the guest reports as a skip.
+if [ "$mode" = check ]; then
+	mkdir -p "$stage/xpcopy/debs"
+	set +e
+	debout=$("$top/scripts/deb-check.sh" --debs 2>&1)
+	debrc=$?
+	set -e
+	echo "$debout" | tail -n 1 >&2
+	# The README's xpcopy command lines (its ```sh blocks, comments and a
+	# leading sudo removed), which the guest runs as written, as a user,
+	# in a copy of the tree's build/userspace/bin/ (the command line
+	# "build/userspace/bin/xpcopy features") with the packages installed
+	# (the command line "xpcopy ..."): the readme: cases.
+	awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' "$top/README.md" |
+		sed -e 's/[[:space:]]#.*//' -e 's/^sudo //' |
+		grep -E '(^|[ /])xpcopy [a-z]' >"$stage/xpcopy/readme-commands" || true
+	make -s -C "$top/userspace" O="$build/userspace" >/dev/null
+	mkdir -p "$stage/xpcopy/tree/build/userspace/bin"
+	cp "$build/userspace/bin/xpcopy" "$stage/xpcopy/tree/build/userspace/bin/"
+	case $debrc in
+	0)	cp "$build"/deb/libxpcopy1_*.deb "$build"/deb/xpcopy-tools_*.deb "$stage/xpcopy/debs/" ;;
+	3)	echo "$debout" | tail -n 1 | sed 's/^deb-check: skipped: //' >"$stage/xpcopy/debs/skip" ;;
+	*)	echo "$debout" | tail -n 20 >&2
+		echo "the packages did not build: $(echo "$debout" | tail -n 1)" >"$stage/xpcopy/debs/failed" ;;
+	esac
+fi
 cp "$(command -v busybox)" "$stage/xpcopy/busybox"
 install -m 0755 "$top/scripts/guest/mpi-init" "$stage/init"
 install -m 0755 "$top/scripts/guest/run-mpi.sh" "$stage/xpcopy/run-mpi.sh"

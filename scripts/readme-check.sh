@@ -12,9 +12,14 @@
 # - The README is under 250 lines and every relative link in it (and in
 #   docs/*.md) names a file of the tree.
 #
-# What the commands do is tested elsewhere: make, make load/install in the
-# static module builds and scripts/check.sh, the CLI in the guest
-# (selftests), make bench and make check by CI running them.
+# That they work as written is tested elsewhere: make, make KDIR=, make
+# install and make uninstall (DESTDIR=) and the pkg-config line by make
+# install-check (scripts/install-check.sh), dpkg-buildpackage by make
+# deb-check, the README's xpcopy command lines as written in the MPI
+# guest with the packages installed (readme: cases, scripts/mpi.sh), make
+# bench (with the short size list) and make check by CI running them
+# (.ci/run). Not run anywhere, for want of a host that loads modules:
+# make load/unload, make bench-host, modprobe, dkms install, apt install.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -48,6 +48,23 @@ mpi() {
 		--mca btl_vader_single_copy_mechanism "$mech" $MPI_ARGS "$@"
 }
 
+# start_other <env...>: a cma-test target as user other (with the library
+# preloaded), its READY line in $READY.
+start_other() {
+	rm -f "$W/tin" "$W/tout"
+	mkfifo -m 666 "$W/tin"
+	as_user 1001 env LD_PRELOAD=$LIB "$@" cma-test target 21 <"$W/tin" >"$W/tout" 2>&1 &
+	exec 7>"$W/tin"
+	i=0
+	while ! grep -q READY "$W/tout" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	READY=$(grep READY "$W/tout")
+	set -- $READY
+	TPID=$2 TADDR=$3 TLEN=$4
+}
+stop_other() { echo quit >&7; exec 7>&-; wait; }
+
 echo
 echo "# xpcopy MPI guest runner on $KVER, $(nproc) cpus, mode $MODE"
 echo "# $(mpirun --version 2>&1 | head -n 1)"
@@ -189,6 +206,133 @@ mpi_case mpi_pingpong_seccomp_without_library_eperm 2 0 cma-test deny-cma $PP
 # shellcheck disable=SC2086
 mpi_case mpi_pingpong_seccomp_xpcopy 2 1 cma-test deny-cma $PP
 
+# 0c. The Debian packages of this tree (scripts/mpi.sh puts them in
+# /xpcopy/debs/): libxpcopy1 and xpcopy-tools installed with dpkg -i as on
+# a user's Debian 12 (xpcopy-dkms is not: DKMS needs the kernel headers and
+# a compiler; the module is the one loaded above), the installed xpcopy run
+# against the module, then the packages purged. Still at ptrace_scope 0:
+# the pid copy is checked through /proc/PID/mem, which scope 3 refuses.
+D=/xpcopy/debs
+XP=/usr/bin/xpcopy
+deb_skip=
+if [ -f $D/skip ]; then
+	deb_skip="the packages cannot be built on the host: $(cat $D/skip)"
+	result skip deb:install "$deb_skip"
+elif [ -f $D/failed ]; then
+	result fail deb:install "$(cat $D/failed)"
+	deb_skip="deb:install failed"
+elif ! command -v dpkg >/dev/null; then
+	deb_skip="no dpkg in the guest"
+	result skip deb:install "$deb_skip"
+else
+	dpkg -i $D/libxpcopy1_*.deb $D/xpcopy-tools_*.deb >"$W/dpkg.out" 2>&1
+	rc=$?
+	st=$(dpkg-query -W -f '${db:Status-Abbrev}' libxpcopy1 xpcopy-tools 2>&1)
+	lib=$(ldd $XP 2>&1 | sed -n 's/.*libxpcopy\.so\.1 => \([^ ]*\) .*/\1/p')
+	owner=$(dpkg -S "$(readlink -f "${lib:-/nonexistent}")" 2>/dev/null | cut -d: -f1)
+	echo "# deb:install: dpkg -i exit $rc, status '$st', $XP uses $lib (package ${owner:-none})"
+	if [ $rc = 0 ] && [ "$st" = "ii ii " ] && [ "$owner" = libxpcopy1 ]; then
+		result ok deb:install
+	else
+		result fail deb:install "dpkg -i exit $rc, status '$st', libxpcopy.so.1 of $XP: ${lib:-none} (package ${owner:-none})"
+		show "$W/dpkg.out"
+		deb_skip="deb:install failed"
+	fi
+fi
+if [ -n "$deb_skip" ]; then
+	for c in xpcopy_features xpcopy_pid_copy xpcopy_grant_copy remove; do
+		result skip "deb:$c" "$deb_skip"
+	done
+	result skip readme:commands "$deb_skip"
+else
+	# The installed CLI as the unprivileged user: the node is open to all.
+	as_user 1000 $XP features >"$W/out" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && grep -qx 'abi_version   1' "$W/out" && grep -q '^library  *libxpcopy ' "$W/out"; then
+		result ok deb:xpcopy_features
+	else
+		result fail deb:xpcopy_features "exit $rc: $(head -n 1 "$W/out")"
+		show "$W/out"
+	fi
+
+	# Pid mode, as root (CAP_SYS_PTRACE): random bytes written by the
+	# installed xpcopy into another process's buffer, read back by /proc/PID/mem
+	# and by xpcopy; the module's copies counter moves.
+	start_other
+	if [ -z "$READY" ]; then
+		result fail deb:xpcopy_pid_copy "the target did not start: $(head -n 1 "$W/tout")"
+	else
+		head -c "$TLEN" /dev/urandom >"$W/pid.in"
+		c0=$(copies)
+		$XP copy --from "$W/pid.in" --to "$TPID:$TADDR" >"$W/out" 2>&1
+		rc1=$?
+		dd if=/proc/$TPID/mem of="$W/pid.mem" iflag=skip_bytes,count_bytes \
+			skip="$(printf %d "$TADDR")" count="$TLEN" 2>/dev/null
+		$XP copy --from "$TPID:$TADDR" --len "$TLEN" --to "$W/pid.out" >>"$W/out" 2>&1
+		rc2=$?
+		c1=$(copies)
+		if [ $rc1 = 0 ] && [ $rc2 = 0 ] && cmp -s "$W/pid.in" "$W/pid.mem" &&
+		   cmp -s "$W/pid.in" "$W/pid.out" && [ "$c1" -ge $((c0 + 2)) ]; then
+			result ok deb:xpcopy_pid_copy "$TLEN bytes there and back"
+		else
+			result fail deb:xpcopy_pid_copy "exits $rc1 $rc2, /proc/PID/mem $(cmp "$W/pid.in" "$W/pid.mem" 2>&1 || true), read back $(cmp "$W/pid.in" "$W/pid.out" 2>&1 || true), copies $c0 -> $c1"
+			show "$W/out"
+		fi
+	fi
+	stop_other
+
+	# A grant, as the unprivileged user: xpcopy grant exports a window to a
+	# shell whose xpcopy copy writes a file into it and publishes; the
+	# window saved after must be that file.
+	head -c 200000 /dev/urandom >"$W/grant.in"
+	chmod 644 "$W/grant.in"
+	rm -f "$W/grant.win"
+	as_user 1000 $XP grant --size 256K --dump 0 --out "$W/grant.win" -- \
+		sh -c "$XP copy --from $W/grant.in --grant-fd \$XPCOPY_GRANT_FD:4096 --publish 1" >"$W/out" 2>&1
+	rc=$?
+	head -c 4096 /dev/zero >"$W/grant.want"
+	cat "$W/grant.in" >>"$W/grant.want"
+	head -c $((262144 - 4096 - 200000)) /dev/zero >>"$W/grant.want"
+	if [ $rc = 0 ] && cmp -s "$W/grant.want" "$W/grant.win"; then
+		result ok deb:xpcopy_grant_copy "200000 bytes at offset 4096 of a 256K window"
+	else
+		result fail deb:xpcopy_grant_copy "exit $rc, window $(cmp "$W/grant.want" "$W/grant.win" 2>&1 || true)"
+		show "$W/out"
+	fi
+
+	# The README's xpcopy command lines, as written, as the user mpi, from
+	# a directory holding the tree's build/userspace/bin/xpcopy (static)
+	# and with the packages' xpcopy on the PATH (scripts/mpi.sh).
+	i=0
+	while IFS= read -r line; do
+		i=$((i + 1))
+		name=readme:$(echo "$line" | sed 's|^[^ ]*/||' | cut -d' ' -f1-2 | tr ' ' _)_$i
+		as_user 1000 sh -c "cd /xpcopy/tree && $line" >"$W/out" 2>&1 </dev/null
+		rc=$?
+		echo "# $name: $line: exit $rc"
+		show "$W/out"
+		if [ $rc = 0 ]; then
+			result ok "$name"
+		else
+			result fail "$name" "exit $rc: $line"
+		fi
+	done </xpcopy/readme-commands
+	[ $i -gt 0 ] || result fail readme:commands "no xpcopy command line found in README.md"
+
+	# dpkg --purge leaves none of their files.
+	files=$(dpkg -L libxpcopy1 xpcopy-tools 2>/dev/null | while read -r f; do
+		[ -f "$f" ] || [ -L "$f" ] && echo "$f"; done)
+	dpkg --purge xpcopy-tools libxpcopy1 >"$W/dpkg.out" 2>&1
+	rc=$?
+	left=$(for f in $files; do [ -e "$f" ] || [ -L "$f" ] && echo "$f"; done)
+	if [ $rc = 0 ] && [ -n "$files" ] && [ -z "$left" ]; then
+		result ok deb:remove "$(echo "$files" | wc -l) files installed and removed"
+	else
+		result fail deb:remove "dpkg --purge exit $rc, files installed: $(echo "$files" | wc -w), left: $(echo $left)"
+		show "$W/dpkg.out"
+	fi
+fi
+
 echo 3 >/proc/sys/kernel/yama/ptrace_scope
 if [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" = 3 ]; then
 	result ok ptrace_scope_3
@@ -207,21 +351,6 @@ if [ $rc != 0 ] || [ ! -s "$W/tap" ]; then
 fi
 
 # 2. Another user's process: refused by default, served by group or token.
-# start_other <env...>: a target as user other, its READY line in $READY.
-start_other() {
-	rm -f "$W/tin" "$W/tout"
-	mkfifo -m 666 "$W/tin"
-	as_user 1001 env LD_PRELOAD=$LIB "$@" cma-test target 21 <"$W/tin" >"$W/tout" 2>&1 &
-	exec 7>"$W/tin"
-	i=0
-	while ! grep -q READY "$W/tout" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	READY=$(grep READY "$W/tout")
-	set -- $READY
-	TPID=$2 TADDR=$3 TLEN=$4
-}
-stop_other() { echo quit >&7; exec 7>&-; wait; }
 
 cross() {	# cross <name> <expect: bytes|EPERM> <client env> -- <target env>
 	name=$1 want=$2 cenv=$3; shift 4
