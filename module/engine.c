@@ -823,6 +823,16 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 }
 
 /*
+ * Most workers one batch is cut for: no more than run at once. The pool
+ * has more, so that a copy stalled on pages nobody serves leaves others
+ * idle.
+ */
+static unsigned int xpc_batch_workers(void)
+{
+	return min(xpc_nr_workers(), num_online_cpus());
+}
+
+/*
  * How many workers help the caller with @len bytes: the idle ones (asleep
  * or lingering), leaving a CPU to the caller, and fewer than the copy has
  * shares. A worker counted idle that is not costs nothing: the caller
@@ -1179,7 +1189,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 
 			n = DIV_ROUND_UP(len, XPC_MIN_CHUNK);
 			n = xpc_cut_batch(&req, x->write, chunks,
-					  clamp(n, 1U, xpc_nr_workers()), frags,
+					  clamp(n, 1U, xpc_batch_workers()), frags,
 					  nfrags, len, &rit, &jobs);
 			xpc_submit(&req, &jobs, n, n);
 			ret = xpc_wait(&req);

@@ -32,7 +32,7 @@ MODULE_PARM_DESC(linger_us,
 
 static unsigned int workers;
 module_param(workers, uint, 0444);
-MODULE_PARM_DESC(workers, "copy workers (default 0: one per online CPU)");
+MODULE_PARM_DESC(workers, "copy workers (default 0: two per online CPU)");
 
 struct xpc_worker {
 	struct task_struct *task;
@@ -362,7 +362,12 @@ void xpc_stop(struct xpc_req *req)
  */
 int xpc_pool_start(void)
 {
-	unsigned int i, nr = workers ? workers : num_online_cpus();
+	/*
+	 * Twice the CPUs: one copy uses at most one worker per CPU, so a
+	 * copy stalled on pages nobody serves leaves as many idle to help
+	 * the others.
+	 */
+	unsigned int i, nr = workers ? workers : 2 * num_online_cpus();
 	int err;
 
 	spin_lock_init(&xpc_pool.lock);

@@ -4,13 +4,15 @@
  * caller.
  *
  * Process A copies into its own mapping of pages that never arrive, on the
- * workers (XPCOPY_COPY_WORKER), one copy per worker so that every worker is
- * held: in the "fuse" variant a file of a FUSE file system served by this
- * test through the raw /dev/fuse protocol, whose reads it never answers; in
- * the "uffd" variant a region on a userfaultfd nobody resolves. Meanwhile
- * process B, of another uid, copies 64 MiB through a grant of the test's
- * memory: it must finish, byte-exact, in at most twice its time without A.
- * A is then ended: by SIGKILL, and for FUSE by aborting the connection too
+ * workers (XPCOPY_COPY_WORKER): in the "fuse" variant a file of a FUSE file
+ * system served by this test through the raw /dev/fuse protocol, whose
+ * reads it never answers; in the "uffd" variant a region on a userfaultfd
+ * nobody resolves. Its copy is cut for one worker per CPU, each stalled.
+ * Meanwhile process B, of another uid, copies 64 MiB through a grant of
+ * the test's memory: it must finish, byte-exact, in at most twice its time
+ * without A. Then A stalls every other worker too, one page each, and B
+ * must still finish, byte-exact (its own copier: no worker is left). A is
+ * then ended: by SIGKILL, and for FUSE by aborting the connection too
  * (once the server has read a request, the kernel's wait for its answer
  * ignores even SIGKILL). It leaves no pinned page, and the workers copy
  * again.
@@ -26,8 +28,8 @@
 
 /* A's copies land this far apart in the file: each asks a read of its own. */
 #define IS_STRIDE	(256UL << 10)
-#define IS_MAX_WORKERS	64U
-#define IS_FILE_LEN	(IS_MAX_WORKERS * IS_STRIDE)
+#define IS_MAX_STALLS	128U
+#define IS_FILE_LEN	(IS_MAX_STALLS * IS_STRIDE)
 #define IS_FILE_INO	2
 #define IS_SEED		0x150ULL
 
@@ -291,21 +293,34 @@ static void *is_stall(void *arg)
 	return NULL;
 }
 
+static int is_stall_start(struct is_staller *s, int dev, void *at,
+			  void *from, size_t len)
+{
+	*s = (struct is_staller){
+		.dev = dev, .at = at, .from = from, .len = len,
+	};
+	return pthread_create(&s->th, NULL, is_stall, s);
+}
+
 /*
  * A: map the pages that never arrive (the FUSE file @ffd, else a region on
- * an unserved userfaultfd), start one forced-worker copy into them per
- * worker, say so on @ready (1, or 2 if userfaultfd is unavailable), wait.
+ * an unserved userfaultfd) and start one forced-worker copy into them of
+ * @cpus strides, cut for a worker per CPU; say so on @ready (1, or 2 if
+ * userfaultfd is unavailable). On a byte from @more, start @n one-page
+ * copies more, a stride apart, and say so again. Then wait.
  */
-static void is_staller_main(int dev, unsigned int n, int ffd, int ready)
+static void is_staller_main(int dev, unsigned int cpus, unsigned int n,
+			    int ffd, int ready, int more)
 {
-	static struct is_staller st[IS_MAX_WORKERS];
+	static struct is_staller st[IS_MAX_STALLS];
+	size_t page = xp_page_size();
 	const char *stage;
 	uint8_t *at, *from;
-	char ok = 1;
 	unsigned int i;
+	char ok = 1;
 
 	xp_die_with_parent(getppid());
-	from = xp_map(n * xp_page_size(), PROT_READ | PROT_WRITE);
+	from = xp_map(IS_FILE_LEN, PROT_READ | PROT_WRITE);
 	if (ffd >= 0) {
 		at = mmap(NULL, IS_FILE_LEN, PROT_READ | PROT_WRITE,
 			  MAP_SHARED, ffd, 0);
@@ -318,19 +333,34 @@ static void is_staller_main(int dev, unsigned int n, int ffd, int ready)
 		if (xp_uffd_register(at, IS_FILE_LEN, &stage) < 0)
 			ok = 2;
 	}
-	for (i = 0; ok == 1 && i < n; i++) {
-		st[i] = (struct is_staller){
-			.dev = dev, .at = at + i * IS_STRIDE,
-			.from = from + i * xp_page_size(),
-			.len = xp_page_size(),
-		};
-		if (pthread_create(&st[i].th, NULL, is_stall, &st[i]))
+	if (!from || (ok == 1 &&
+		      is_stall_start(&st[0], dev, at, from, cpus * IS_STRIDE)))
+		_exit(1);
+	if (write(ready, &ok, 1) != 1 || ok != 1 ||
+	    xp_read_full(more, &ok, 1))
+		_exit(1);
+	for (i = 0; i < n; i++)
+		if (is_stall_start(&st[1 + i], dev,
+				   at + (cpus + i) * IS_STRIDE,
+				   from + (cpus + i) * IS_STRIDE, page))
 			_exit(1);
-	}
 	if (write(ready, &ok, 1) != 1)
 		_exit(1);
 	for (;;)
 		pause();
+}
+
+/* Wait until @want pages are pinned: A's copies all began. */
+static uint64_t is_wait_pinned(uint64_t want)
+{
+	uint64_t pinned = 0;
+	unsigned int i;
+
+	for (i = 0; i < 10000 && pinned < want; i++) {
+		xp_stat("pinned_now", &pinned);
+		usleep(1000);
+	}
+	return pinned;
 }
 
 FIXTURE_SETUP(isolation)
@@ -343,7 +373,6 @@ FIXTURE_SETUP(isolation)
 	self->page = xp_page_size();
 	XPCOPY_OPEN_OR_SKIP(self->dev);
 	ASSERT_EQ(0, xp_features(self->dev, &self->feat));
-	ASSERT_GE(IS_MAX_WORKERS, self->feat.nr_workers);
 	self->win = xp_map(BIG, PROT_READ | PROT_WRITE);
 	ASSERT_NE(NULL, self->win);
 	ASSERT_EQ(0, madvise(self->win, BIG, MADV_NOHUGEPAGE));
@@ -389,14 +418,17 @@ FIXTURE_TEARDOWN(isolation)
 TEST_F_TIMEOUT(isolation, other_uid_grant_copy_unheld, 300)
 {
 	unsigned int i, n = self->feat.nr_workers;
+	unsigned int cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int64_t alone = INT64_MAX, held = INT64_MAX, t;
-	uint64_t p0, pinned = 0;
+	size_t first = cpus * IS_STRIDE / self->page;
+	int ffd = -1, ready[2], more[2], status;
 	struct xp_stats s0 = { 0 };
-	int ffd = -1, ready[2], status;
 	uint8_t *mine;
+	uint64_t p0;
 	char c = 0;
 	__u64 got;
 
+	ASSERT_GE(IS_MAX_STALLS, cpus + n);
 	/* B alone: the better of two copies. */
 	for (i = 0; i < 2; i++) {
 		t = is_b_copy(_metadata, self, IS_SEED + i);
@@ -414,46 +446,60 @@ TEST_F_TIMEOUT(isolation, other_uid_grant_copy_unheld, 300)
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	p0 = s0.pinned_now;
 	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(more));
 	self->a = fork();
 	ASSERT_LE(0, self->a);
 	if (!self->a) {
 		close(ready[0]);
-		is_staller_main(self->dev, n, ffd, ready[1]);
+		close(more[1]);
+		is_staller_main(self->dev, cpus, n, ffd, ready[1], more[0]);
 	}
 	close(ready[1]);
+	close(more[0]);
 	if (ffd >= 0)
 		close(ffd);
 	ASSERT_EQ(1, xp_poll_in(ready[0], 30000));
 	ASSERT_EQ(1, read(ready[0], &c, 1));
-	close(ready[0]);
 	if (c == 2)
 		SKIP(return, "userfaultfd unavailable");
 	ASSERT_EQ(1, c);
-	/* Each stalled copy pins its one page of A's: every worker is held. */
-	for (i = 0; i < 10000 && pinned < p0 + n; i++) {
-		xp_stat("pinned_now", &pinned);
-		usleep(1000);
-	}
-	ASSERT_EQ(p0 + n, pinned) TH_LOG("A's copies did not all start");
+	/* A's copy pins its side, a batch: its workers are under way. */
+	ASSERT_EQ(p0 + first, is_wait_pinned(p0 + first))
+		TH_LOG("A's copy did not start");
 	if (variant->fuse)
 		ASSERT_EQ(1, xp_poll_in(self->reads_rd, 10000))
 			TH_LOG("the FUSE server got no read");
 	usleep(300 * 1000);
 	ASSERT_EQ(0, waitpid(self->a, &status, WNOHANG))
-		TH_LOG("A's copies ended by themselves");
+		TH_LOG("A's copy ended by itself");
 
 	/* B beside A: the better of two, bytes checked. */
 	alarm(120);
 	for (i = 0; i < 2; i++) {
 		t = is_b_copy(_metadata, self, IS_SEED + 2 + i);
 		ASSERT_LT(0, t) TH_LOG("B did not finish");
-		TH_LOG("B with A held: %.1f ms", t / 1e6);
+		TH_LOG("B with A's copy stalled: %.1f ms", t / 1e6);
 		held = t < held ? t : held;
 	}
 	alarm(0);
-	TH_LOG("B's 64 MiB: %.1f ms alone, %.1f ms with every worker held",
+	TH_LOG("B's 64 MiB: %.1f ms alone, %.1f ms beside A",
 	       alone / 1e6, held / 1e6);
 	EXPECT_LE(held, 2 * alone) TH_LOG("B slowed down more than twice");
+
+	/* Every worker held: B is its own copier, and still done. */
+	ASSERT_EQ(1, write(more[1], "m", 1));
+	ASSERT_EQ(1, xp_poll_in(ready[0], 30000));
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(p0 + first + n, is_wait_pinned(p0 + first + n))
+		TH_LOG("A's other copies did not start");
+	usleep(300 * 1000);
+	alarm(120);
+	t = is_b_copy(_metadata, self, IS_SEED + 4);
+	alarm(0);
+	ASSERT_LT(0, t) TH_LOG("B did not finish");
+	TH_LOG("B with every worker held: %.1f ms", t / 1e6);
+	close(ready[0]);
+	close(more[1]);
 
 	/* End A. FUSE: SIGKILL cannot end a read the server took; abort. */
 	ASSERT_EQ(0, kill(self->a, SIGKILL));
