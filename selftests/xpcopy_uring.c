@@ -113,6 +113,7 @@ FIXTURE_SETUP(ur)
 	self->have_ring = false;
 	self->uffd_region = NULL;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
+	XPCOPY_URING_CMD_OR_SKIP(self->fd);
 	ASSERT_EQ(0, xp_features(self->fd, &f));
 	self->nr_workers = f.nr_workers;
 	ret = ring_init(&self->ring, 2 * MANY);
@@ -654,6 +655,7 @@ FIXTURE_SETUP(abi)
 
 	self->have_ring = false;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
+	XPCOPY_URING_CMD_OR_SKIP(self->fd);
 	ret = ring_init(&self->ring, 8);
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP(return, "io_uring_setup: %s", strerror(-ret));
