@@ -73,20 +73,23 @@ static inline bool xpc_file_is_secretmem(struct file *file)
 }
 
 /*
- * kmap_local_page() came in 5.11. Before it, kmap() is the mapping that may
- * sleep, as the copy_to_user() and copy_from_user() done while a page is
- * mapped may (kmap_atomic() would forbid their page faults). On x86_64,
- * without highmem, both are page_address().
+ * kmap_local_page() came in 5.11. Before it, the mapping to use is the one
+ * that may sleep, as the copy_to_user() and copy_from_user() done while a
+ * page is mapped may (kmap_atomic() would forbid their page faults). On
+ * x86_64 there is no highmem: every page is in the direct map, and kmap()
+ * is page_address(), with nothing to undo.
  */
 #ifndef XPC_HAVE_KMAP_LOCAL_PAGE
+#if IS_ENABLED(CONFIG_HIGHMEM)
+#error "xpcopy before Linux 5.11 needs a kernel without CONFIG_HIGHMEM"
+#endif
 static inline void *xpc_kmap_local_page(struct page *page)
 {
-	return kmap(page);
+	return page_address(page);
 }
 
 static inline void xpc_kunmap_local(void *kaddr)
 {
-	kunmap(virt_to_page(kaddr));
 }
 
 #define kmap_local_page(page)	xpc_kmap_local_page(page)
