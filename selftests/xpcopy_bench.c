@@ -104,7 +104,8 @@ TEST(quick_json_has_every_method)
 		if (xp && (strstr(m, "-uring") || strstr(m, "-msgs")) &&
 		    !uring) {
 			TH_LOG("%s: %s, not required", m, XP_NO_URING_CMD);
-			EXPECT_EQ(1, count(json, key));
+			EXPECT_LE(1, count(json, "no io_uring commands on this kernel"))
+				TH_LOG("the bench does not say why it skipped %s", m);
 			continue;
 		}
 		EXPECT_LE(2, count(json, key)) TH_LOG("no result for %s", m);
