@@ -6,7 +6,9 @@
  * kernel's headers (scripts/compat-probe.sh runs scripts/compat/NAME.c and
  * writes XPC_HAVE_NAME into compat_probed.h beside the module sources before
  * the build) and is shimmed here, with a comment naming the kernel that
- * changed. No other file tests kernel versions.
+ * changed. No other file tests kernel versions or XPC_HAVE_* names; the
+ * one thing a kernel may lack altogether, io_uring commands (before 5.19),
+ * is XPC_URING_CMD, which device.c tests to leave its handler out.
  */
 #ifndef _XPCOPY_COMPAT_H
 #define _XPCOPY_COMPAT_H
@@ -153,8 +155,8 @@ static inline struct user_namespace *xpc_mm_user_ns(struct task_struct *task,
 }
 
 /*
- * Fault in the caller's user memory at @u, @n bytes: how many of them are
- * not there afterwards (so less than @n: at least the first page is). Linux
+ * Fault in the caller's user memory at @u, @n bytes; return how many of
+ * them are still not there (less than @n: at least the first page is). Linux
  * 5.16 brought fault_in_readable() and fault_in_safe_writeable(). Before it,
  * reading is fault_in_pages_readable() (0 or -EFAULT; __get_user() does not
  * check the range, so it is checked here), and writing is done as 5.16 does

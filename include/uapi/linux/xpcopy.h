@@ -146,7 +146,6 @@
  * such an SQE with ``EINVAL`` (an opcode it does not know), and the module
  * never sees it.
  *
- *
  * - ``sqe->fd``: the /dev/xpcopy file descriptor (or a registered file with
  *   ``IOSQE_FIXED_FILE``); ``sqe->cmd_op``: the ioctl number (%XPCOPY_COPY,
  *   %XPCOPY_GRANT, ...); ``sqe->cmd``: a &struct xpcopy_uring_cmd, whose
