@@ -62,6 +62,7 @@
 #   XPCOPY_MPI=0        make check without its MPI phase
 #   XPCOPY_DEBUG=0      no debug kernel (KASAN, lockdep, kmemleak, ...)
 #   XPCOPY_SID=0        no Debian sid kernel
+#   XPCOPY_BULLSEYE=0   no Debian 11 (5.10 LTS) kernel
 #   FUZZ_SECONDS, FUZZ_SEED, FUZZ_THREADS, SOAK_COPIES, SOAK_TIMEOUT
 #                       make fuzz / make soak (scripts/fuzz.sh)
 
@@ -72,7 +73,7 @@ BUILD		:= $(CURDIR)/build
 JOBS		?= $(shell nproc)
 
 export KERNELS XPCOPY_TIMEOUT XPCOPY_FILTER XPCOPY_VERBOSE XPCOPY_INSMOD
-export XPCOPY_HUNG_TASK XPCOPY_MPI XPCOPY_DEBUG XPCOPY_SID
+export XPCOPY_HUNG_TASK XPCOPY_MPI XPCOPY_DEBUG XPCOPY_SID XPCOPY_BULLSEYE
 export QEMU_CPU QEMU_SMP QEMU_MEM GUEST_TIMEOUT GUEST_APPEND JOBS
 export FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS SOAK_COPIES SOAK_TIMEOUT
 export XPCOPY_BUILD := $(BUILD)

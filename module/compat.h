@@ -6,15 +6,23 @@
  * kernel's headers (scripts/compat-probe.sh runs scripts/compat/NAME.c and
  * writes XPC_HAVE_NAME into compat_probed.h beside the module sources before
  * the build) and is shimmed here, with a comment naming the kernel that
- * changed. No other file tests kernel versions.
+ * changed. No other file tests kernel versions or XPC_HAVE_* names; the
+ * one thing a kernel may lack altogether, io_uring commands (before 5.19),
+ * is XPC_URING_CMD, which device.c tests to leave its handler out.
  */
 #ifndef _XPCOPY_COMPAT_H
 #define _XPCOPY_COMPAT_H
 
 #include <linux/eventfd.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/limits.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mm_types.h>
+#include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
+#include <linux/uaccess.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/user_namespace.h>
@@ -38,6 +46,56 @@
 #include <linux/io_uring/cmd.h>
 #else
 #include <linux/io_uring.h>
+#endif
+
+/*
+ * IORING_OP_URING_CMD, and with it file_operations->uring_cmd and struct
+ * io_uring_cmd, came in 5.19: 5.10 has none of them. There the module is
+ * built without its uring_cmd handler, and XPCOPY_FEATURES does not report
+ * XPCOPY_CAP_URING_CMD (io_uring fails such an SQE with EINVAL itself).
+ * XPC_URING_CMD is 1 or 0, for #if and for the feature bits.
+ */
+#ifdef XPC_HAVE_FOPS_URING_CMD
+#define XPC_URING_CMD 1
+#else
+#define XPC_URING_CMD 0
+#endif
+
+/*
+ * memfd_secret(2) came in 5.14, with SECRETMEM_MAGIC, the magic of its file
+ * system. Before it, no mapping is secret memory.
+ */
+static inline bool xpc_file_is_secretmem(struct file *file)
+{
+#ifdef XPC_HAVE_SECRETMEM_MAGIC
+	return file_inode(file)->i_sb->s_magic == SECRETMEM_MAGIC;
+#else
+	return false;
+#endif
+}
+
+/*
+ * kmap_local_page() came in 5.11. Before it, the mapping to use is the one
+ * that may sleep, as the copy_to_user() and copy_from_user() done while a
+ * page is mapped may (kmap_atomic() would forbid their page faults). On
+ * x86_64 there is no highmem: every page is in the direct map, and kmap()
+ * is page_address(), with nothing to undo.
+ */
+#ifndef XPC_HAVE_KMAP_LOCAL_PAGE
+#if IS_ENABLED(CONFIG_HIGHMEM)
+#error "xpcopy before Linux 5.11 needs a kernel without CONFIG_HIGHMEM"
+#endif
+static inline void *xpc_kmap_local_page(struct page *page)
+{
+	return page_address(page);
+}
+
+static inline void xpc_kunmap_local(void *kaddr)
+{
+}
+
+#define kmap_local_page(page)	xpc_kmap_local_page(page)
+#define kunmap_local(kaddr)	xpc_kunmap_local(kaddr)
 #endif
 
 /* Linux 6.8 dropped the count argument of eventfd_signal(). */
@@ -97,6 +155,55 @@ static inline struct user_namespace *xpc_mm_user_ns(struct task_struct *task,
 }
 
 /*
+ * Fault in the caller's user memory at @u, @n bytes; return how many of
+ * them are still not there (less than @n: at least the first page is). Linux
+ * 5.16 brought fault_in_readable() and fault_in_safe_writeable(). Before it,
+ * reading is fault_in_pages_readable() (0 or -EFAULT; __get_user() does not
+ * check the range, so it is checked here), and writing is done as 5.16 does
+ * it, by fixup_user_fault() page by page: fault_in_pages_writeable() would
+ * store zeroes into memory the copy may never reach.
+ */
+static inline size_t xpc_fault_in_readable(char __user *u, size_t n)
+{
+#ifdef XPC_HAVE_FAULT_IN_READABLE
+	return fault_in_readable(u, n);
+#else
+	if (!n)
+		return 0;
+	if (n > INT_MAX || !access_ok(u, n))
+		return n;
+	return fault_in_pages_readable(u, n) ? n : 0;
+#endif
+}
+
+static inline size_t xpc_fault_in_writeable(char __user *u, size_t n)
+{
+#ifdef XPC_HAVE_FAULT_IN_READABLE
+	return fault_in_safe_writeable(u, n);
+#else
+	unsigned long start = (unsigned long)u, a = start, end;
+	struct mm_struct *mm = current->mm;
+	bool unlocked = false;
+
+	if (!n || !access_ok(u, n))
+		return n;
+	end = PAGE_ALIGN(start + n);
+	if (end < start)
+		return n;
+	if (mmap_read_lock_killable(mm))
+		return n;
+	while (a < end) {
+		if (fixup_user_fault(mm, a, FAULT_FLAG_WRITE, &unlocked))
+			break;
+		a = (a & PAGE_MASK) + PAGE_SIZE;
+	}
+	mmap_read_unlock(mm);
+	return a >= end ? 0 : n - min_t(size_t, n, a - start);
+#endif
+}
+
+#if XPC_URING_CMD
+/*
  * The 16 command bytes of an IORING_OP_URING_CMD SQE. 6.1 points at them
  * (ioucmd->cmd); later kernels (6.12, 7.2) keep a pointer to the whole SQE
  * (ioucmd->sqe). Either way io_uring has copied them out of the ring by the
@@ -127,5 +234,6 @@ static inline void xpc_uring_cmd_done(struct io_uring_cmd *ioucmd, int res,
 	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
 #endif
 }
+#endif /* XPC_URING_CMD */
 
 #endif /* _XPCOPY_COMPAT_H */

@@ -118,6 +118,7 @@ static int xpc_features(struct xpc_ucmd *ucmd)
 	f->copy_flags = XPC_COPY_FLAGS;
 	f->max_iov = XPCOPY_IOV_MAX;
 	f->nr_workers = xpc_nr_workers();
+	f->caps = XPC_URING_CMD ? XPCOPY_CAP_URING_CMD : 0;
 	return xpc_ucmd_respond(ucmd, sizeof(*f));
 }
 
@@ -387,6 +388,7 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	return xpc_dispatch(cmd, (void __user *)arg, &ucmd);
 }
 
+#if XPC_URING_CMD
 /**
  * xpc_uring_cmd() - IORING_OP_URING_CMD on /dev/xpcopy
  * @ioucmd: the command: cmd_op is an ioctl number, sqe->cmd a
@@ -446,12 +448,15 @@ punt:
 	atomic64_inc(&xpc_stats.uring_punts);
 	return -EAGAIN;
 }
+#endif /* XPC_URING_CMD */
 
 static const struct file_operations xpc_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = xpc_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+#if XPC_URING_CMD
 	.uring_cmd = xpc_uring_cmd,
+#endif
 	.llseek = noop_llseek,
 };
 

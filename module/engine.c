@@ -25,7 +25,6 @@
 #include <linux/highmem.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
-#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pagemap.h>
@@ -655,8 +654,7 @@ static bool xpc_vma_refused(struct vm_area_struct *vma)
 {
 	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
 		return true;
-	return vma->vm_file &&
-	       file_inode(vma->vm_file)->i_sb->s_magic == SECRETMEM_MAGIC;
+	return vma->vm_file && xpc_file_is_secretmem(vma->vm_file);
 }
 
 /*
@@ -723,8 +721,8 @@ static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
 	u = u64_to_user_ptr(addr);
 	n = min3(want, v->len - lit->off,
 		 (u64)(PAGE_SIZE - offset_in_page(addr)));
-	if ((to_user ? fault_in_safe_writeable(u, n) :
-		       fault_in_readable(u, n)) < n)
+	if ((to_user ? xpc_fault_in_writeable(u, n) :
+		       xpc_fault_in_readable(u, n)) < n)
 		return 0;
 	return signal_pending(current) ? -EINTR : -EFAULT;
 }

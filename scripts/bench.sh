@@ -62,8 +62,10 @@ export GUEST_TIMEOUT=${GUEST_TIMEOUT:-3600}
 export XPCOPY_BUILD=$build
 
 "$top/scripts/deps.sh"
-# Only a sid kernel needs the sid chroot, only the debug kernel its build.
+# Only a sid kernel needs the sid chroot, only 5.10 the bullseye chroot,
+# only the debug kernel its build.
 case $kernel in 6.*) export XPCOPY_SID=0 ;; esac
+case $kernel in *5.10*) ;; *) export XPCOPY_BULLSEYE=0 ;; esac
 case $kernel in *debug*) ;; *) export XPCOPY_DEBUG=0 ;; esac
 line=$(KERNELS=$kernel "$top/scripts/kernels.sh" | head -n 1)
 kver=${line%% *}

@@ -19,7 +19,7 @@
 #	XPCOPY_MODULE_SRC  directory holding Kbuild, VERSION, module/, include/
 #			   (default: the repository)
 #	JOBS		   parallel jobs for kbuild (default: nproc)
-#	XPCOPY_NO_MOUNTNS  1: build in the sid chroot without a private mount
+#	XPCOPY_NO_MOUNTNS  1: build in a chroot (sid, bullseye) without a private mount
 #			   namespace, as where unshare -m fails (to test that)
 set -euo pipefail
 
@@ -34,16 +34,25 @@ kdir=${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/usr/src/linux-headers
 [ -f "$kdir/Makefile" ] || kdir=/lib/modules/$kver/build
 jobs=${JOBS:-$(nproc)}
 
-# A kernel whose headers need a newer toolchain than the host's (Debian
-# sid's, scripts/sid.sh) is built inside its chroot: there the build tree is
+# A kernel whose headers need another toolchain than the host's (Debian
+# sid's, scripts/sid.sh: a newer one; Debian 11's 5.10, scripts/bullseye.sh:
+# gcc-10) is built inside its chroot: there the build tree is
 # bind-mounted at /xpcopy-build and scripts/ at /xpcopy-scripts, in a
 # private mount namespace that vanishes with the build; where there is none
 # (unshare -m fails when / is not a mount point), in the current one, at
 # names of this process's own, unmounted after each step.
+# The bullseye chroot's headers are named by /usr/src: its
+# /lib/modules/<kver>/build is an absolute symlink.
 root=
-sid_root=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/root
-if [ ! -f "$kdir/Makefile" ] && [ -f "$sid_root$kdir/Makefile" ]; then
-	root=$sid_root
+if [ ! -f "$kdir/Makefile" ]; then
+	for rk in "${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/root:$kdir" \
+		  "${XPCOPY_BULLSEYE_CACHE:-/var/tmp/xpcopy-bullseye}/root:/usr/src/linux-headers-$kver"; do
+		if [ -f "${rk%%:*}${rk#*:}/Makefile" ]; then
+			root=${rk%%:*}
+			kdir=${rk#*:}
+			break
+		fi
+	done
 fi
 # The debug kernel (scripts/debug-kernel.sh) is its cached build directory.
 for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do

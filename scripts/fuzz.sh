@@ -48,6 +48,7 @@ export XPCOPY_VERBOSE=1
 
 "$top/scripts/deps.sh" || exit 1
 case $KERNELS in *7.*|*sid*) ;; *) export XPCOPY_SID=${XPCOPY_SID:-0} ;; esac
+case $KERNELS in *5.10*) ;; *) export XPCOPY_BULLSEYE=${XPCOPY_BULLSEYE:-0} ;; esac
 matrix=$("$top/scripts/kernels.sh") || exit 1
 "$top/scripts/build-modules.sh" || echo "fuzz.sh: some module builds failed"
 make -s -C "$top" selftests || exit 1

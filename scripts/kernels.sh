@@ -5,8 +5,9 @@
 #
 #	<kver> <vmlinuz> <KDIR>
 #
-# The matrix: Debian 12's two kernel series, the newest kernel of Debian
-# sid (scripts/sid.sh), and a debug 6.12 kernel (scripts/debug-kernel.sh). A
+# The matrix: Debian 11's 5.10 LTS kernel (scripts/bullseye.sh), Debian
+# 12's two kernel series, the newest kernel of Debian sid (scripts/sid.sh),
+# and a debug 6.12 kernel (scripts/debug-kernel.sh). A
 # Debian 12 entry is an -amd64 kernel of the 6.1 or 6.12 series that
 # scripts/debian-kernels.sh unpacked, image and headers, from its packages
 # into its cache (scripts/deps.sh runs it); nothing is installed, /boot is
@@ -21,7 +22,7 @@
 # Exits 1, with a message on stderr, when the matrix is empty.
 #
 # With --cached (make kernels) it installs, fetches and builds nothing: the
-# sid and debug kernels are listed only when their caches already hold them
+# 5.10, sid and debug kernels are listed only when their caches already hold them
 # (make check, make deps and the scripts above make them), else a note on
 # stderr says so.
 set -euo pipefail
@@ -57,6 +58,30 @@ matrix=$(
 	     END { for (i = 0; i < n; i++) print last[order[i]] }'
 )
 
+# Debian 11's 5.10 LTS kernel, built in a bullseye chroot (its headers want
+# gcc-10): XPCOPY_BULLSEYE=0 leaves it out. Its line names the chroot, as
+# sid's does; it comes first, the oldest kernel of the matrix. Without
+# --cached, scripts/bullseye.sh (a debootstrap the first time) runs in the
+# background while scripts/sid.sh runs.
+bull=
+bull_pid=
+bull_out=
+if [ "${XPCOPY_BULLSEYE:-1}" != 0 ] && [ $cached = 1 ]; then
+	bull_cache=${XPCOPY_BULLSEYE_CACHE:-/var/tmp/xpcopy-bullseye}
+	for v in "$bull_cache"/boot/vmlinuz-*; do
+		[ -f "$v" ] || continue
+		k=${v##*/vmlinuz-}
+		[ -f "$bull_cache/root/usr/src/linux-headers-$k/Makefile" ] || continue
+		bull="$k $v chroot:$bull_cache/root:/usr/src/linux-headers-$k"
+	done
+	[ -n "$bull" ] ||
+		echo "kernels.sh: no Debian 11 (5.10) kernel in $bull_cache yet (scripts/bullseye.sh makes it)" >&2
+elif [ "${XPCOPY_BULLSEYE:-1}" != 0 ] && wanted 5.10; then
+	bull_out=$(mktemp)
+	"$(dirname "$0")/bullseye.sh" >"$bull_out" &
+	bull_pid=$!
+fi
+
 # The newest kernel Debian ships (sid's), built in a chroot: XPCOPY_SID=0
 # leaves it out. Its line names the chroot instead of a KDIR on the host.
 if [ "${XPCOPY_SID:-1}" != 0 ] && [ $cached = 1 ]; then
@@ -78,6 +103,19 @@ elif [ "${XPCOPY_SID:-1}" != 0 ]; then
 	if wanted "${sid%% *}"; then
 		matrix=$(printf '%s\n%s' "$matrix" "$sid" | sed '/^$/d')
 	fi
+fi
+
+if [ -n "$bull_pid" ]; then
+	if ! wait "$bull_pid"; then
+		rm -f "$bull_out"
+		echo "kernels.sh: scripts/bullseye.sh failed" >&2
+		exit 1
+	fi
+	bull=$(cat "$bull_out")
+	rm -f "$bull_out"
+fi
+if [ -n "$bull" ] && wanted "${bull%% *}"; then
+	matrix=$(printf '%s\n%s' "$bull" "$matrix" | sed '/^$/d')
 fi
 
 # kernels.sh --debug-name: only the debug kernel's name, when the matrix

@@ -37,7 +37,7 @@ build=${XPCOPY_BUILD:-$top/build}
 out=$build/mpi
 mkdir -p "$out"
 
-kver=${KVER:-$(XPCOPY_DEBUG=0 XPCOPY_SID=0 "$top/scripts/kernels.sh" 2>/dev/null | awk '$1 ~ /^6\.12\./ { print $1; exit }')}
+kver=${KVER:-$(XPCOPY_DEBUG=0 XPCOPY_SID=0 XPCOPY_BULLSEYE=0 "$top/scripts/kernels.sh" 2>/dev/null | awk '$1 ~ /^6\.12\./ { print $1; exit }')}
 [ -n "$kver" ] || { echo "mpi: SKIP: no 6.12 kernel in the matrix"; exit 3; }
 
 rc=0

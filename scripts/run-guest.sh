@@ -51,6 +51,9 @@ vmlinuz=${XPCOPY_VMLINUZ:-${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/
 # Debian sid's kernel lives in the cache scripts/sid.sh keeps.
 sid_vmlinuz=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}/boot/vmlinuz-$kver
 [ -e "$vmlinuz" ] || [ ! -e "$sid_vmlinuz" ] || vmlinuz=$sid_vmlinuz
+# Debian 11's 5.10 kernel, in the cache scripts/bullseye.sh keeps.
+bull_vmlinuz=${XPCOPY_BULLSEYE_CACHE:-/var/tmp/xpcopy-bullseye}/boot/vmlinuz-$kver
+[ -e "$vmlinuz" ] || [ ! -e "$bull_vmlinuz" ] || vmlinuz=$bull_vmlinuz
 for d in "${XPCOPY_DEBUG_CACHE:-/var/tmp/xpcopy-debug}"/obj-*; do
 	[ -e "$vmlinuz" ] && break
 	[ "$(cat "$d/.done" 2>/dev/null)" = "$kver" ] && vmlinuz=$d/arch/x86/boot/bzImage

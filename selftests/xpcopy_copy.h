@@ -126,8 +126,10 @@ FIXTURE_SETUP(copy)
 	self->have_ring = false;
 	XPCOPY_OPEN_OR_SKIP(self->fd);
 	if (variant->uring) {
-		int ret = io_uring_queue_init(8, &self->ring, 0);
+		int ret;
 
+		XPCOPY_URING_CMD_OR_SKIP(self->fd);
+		ret = io_uring_queue_init(8, &self->ring, 0);
 		if (ret == -ENOSYS || ret == -EPERM)
 			SKIP(return, "io_uring_setup: %s", strerror(-ret));
 		ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s",

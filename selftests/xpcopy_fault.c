@@ -1058,6 +1058,7 @@ FIXTURE_SETUP(uring_faults)
 	XPCOPY_OPEN_OR_SKIP(self->dev);
 	if (!have_fault_injection(&self->fi, why, sizeof(why)))
 		SKIP(return, "%s", why);
+	XPCOPY_URING_CMD_OR_SKIP(self->dev);
 	setup_nth(&self->fi);
 	ret = io_uring_queue_init(8, &self->ring, 0);
 	if (ret == -ENOSYS || ret == -EPERM)

@@ -424,6 +424,7 @@ TEST_F(dev, uring_prep_and_wait)
 	void *done;
 	int ret;
 
+	XPCOPY_URING_CMD_OR_SKIP(self->fd);
 	ASSERT_NE(NULL, remote);
 	ASSERT_NE(NULL, local);
 	ret = io_uring_queue_init(UR_N, &ring, 0);

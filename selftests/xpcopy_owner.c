@@ -291,6 +291,8 @@ FIXTURE_SETUP(own)
 	self->uffd = -1;
 	self->via_ok = false;
 	XPCOPY_OPEN_OR_SKIP(self->dev);
+	if (variant->uring)
+		XPCOPY_URING_CMD_OR_SKIP(self->dev);
 	ret = via_init(&self->via, variant->uring, variant->path);
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP(return, "io_uring_setup: %s", strerror(-ret));
@@ -548,6 +550,7 @@ struct race {
 	int dev;
 	int gfd[RACE_ROUNDS];
 	int cur;			/* the newest grant, -1 at first */
+	bool uring;			/* thread 1 copies through io_uring */
 	bool stop;
 	__s64 t_new[RACE_ROUNDS + 1];	/* when image k started */
 	__s64 ok_max[RACE_ROUNDS][RACE_THREADS];
@@ -562,8 +565,9 @@ struct hammer {
 
 /*
  * Copy this thread's start time into its slot, again and again, through
- * the newest grant: by ioctl (thread 0) or io_uring (thread 1), on the
- * caller-context and worker paths in turn.
+ * the newest grant: by ioctl (thread 0) or io_uring (thread 1; by ioctl
+ * too where the kernel has no io_uring commands), on the caller-context and
+ * worker paths in turn.
  */
 static void *hammer_main(void *arg)
 {
@@ -573,7 +577,7 @@ static void *hammer_main(void *arg)
 	__s64 t0;
 	int k, ret;
 
-	if (via_init(&v, h->id == 1, 0))
+	if (via_init(&v, h->id == 1 && r->uring, 0))
 		return NULL;
 	for (unsigned int n = 0; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE);
 	     n++) {
@@ -632,6 +636,9 @@ TEST_F_TIMEOUT(race, owner_exec_race, 600)
 	if (io_uring_queue_init(2, &probe, 0))
 		SKIP(return, "io_uring unavailable");
 	io_uring_queue_exit(&probe);
+	r->uring = xp_has_uring_cmd(r->dev);
+	if (!r->uring)
+		TH_LOG("%s: both threads copy by ioctl", XP_NO_URING_CMD);
 	mfd = memfd_create("xpcopy-race", 0);
 	ASSERT_LE(0, mfd);
 	ASSERT_EQ(0, ftruncate(mfd, WIN_LEN));

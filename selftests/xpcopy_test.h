@@ -81,6 +81,32 @@ static inline int xp_list_cases(void)
 } while (0)
 
 /*
+ * Does the kernel take the commands as IORING_OP_URING_CMD? Not before
+ * 5.19 (Linux 5.10 has no such opcode): XPCOPY_FEATURES then reports no
+ * XPCOPY_CAP_URING_CMD.
+ */
+static inline bool xp_has_uring_cmd(int fd)
+{
+	struct xpcopy_features f = { .size = sizeof(f) };
+
+	return !ioctl(fd, XPCOPY_FEATURES, &f) &&
+	       (f.caps & XPCOPY_CAP_URING_CMD);
+}
+
+#define XP_NO_URING_CMD "no io_uring commands on this kernel " \
+	"(IORING_OP_URING_CMD is Linux 5.19+; XPCOPY_FEATURES reports no " \
+	"XPCOPY_CAP_URING_CMD)"
+
+/*
+ * In a test or FIXTURE_SETUP that submits commands through io_uring: SKIP,
+ * with the reason, when the kernel cannot take them. @fd: /dev/xpcopy.
+ */
+#define XPCOPY_URING_CMD_OR_SKIP(fd) do {				\
+	if (!xp_has_uring_cmd(fd))					\
+		SKIP(return, XP_NO_URING_CMD);				\
+} while (0)
+
+/*
  * Within @ms milliseconds nothing is pinned by the module, and every pin
  * it took since the counters were @s0 was released; @s1 gets the counters
  * as they are then.

@@ -886,6 +886,10 @@ static int uring_setup(const struct method *m, char *why, size_t whylen)
 
 	if (ret)
 		return ret;
+	if (!(g.feat.caps & XPCOPY_CAP_URING_CMD)) {
+		snprintf(why, whylen, "no io_uring commands on this kernel (IORING_OP_URING_CMD is Linux 5.19+)");
+		return 1;
+	}
 	ur.c = calloc(g.uring_qd, sizeof(*ur.c));
 	ur.iov = calloc(g.uring_qd, sizeof(*ur.iov));
 	if (!ur.c || !ur.iov)

@@ -139,8 +139,12 @@
  * DOC: io_uring
  *
  * Every command can also be submitted as an ``IORING_OP_URING_CMD`` on an
- * open /dev/xpcopy (Linux 6.1 and later), so that many copies are in flight
- * at once from one thread:
+ * open /dev/xpcopy, so that many copies are in flight at once from one
+ * thread. That io_uring opcode came in Linux 5.19: %XPCOPY_CAP_URING_CMD in
+ * &xpcopy_features.caps says whether the running kernel has it. Where it is
+ * not set (Linux 5.10: the ioctl is the only way in), io_uring itself fails
+ * such an SQE with ``EINVAL`` (an opcode it does not know), and the module
+ * never sees it.
  *
  * - ``sqe->fd``: the /dev/xpcopy file descriptor (or a registered file with
  *   ``IOSQE_FIXED_FILE``); ``sqe->cmd_op``: the ioctl number (%XPCOPY_COPY,
@@ -204,6 +208,8 @@ enum {
  * @copy_flags: out, every XPCOPY_COPY_* flag this module accepts
  * @max_iov: out, most segments in one iovec array
  * @nr_workers: out, kernel workers that copy into other address spaces
+ * @caps: out, XPCOPY_CAP_* bits: what the running kernel lets the module
+ *	do (a struct too short to hold it: the caller cannot tell)
  *
  * Fields the caller's struct is too short to hold are not written.
  */
@@ -216,7 +222,15 @@ struct xpcopy_features {
 	__u64 copy_flags;
 	__u32 max_iov;
 	__u32 nr_workers;
+	__u64 caps;
 };
+
+/**
+ * @XPCOPY_CAP_URING_CMD: the commands can be submitted as
+ * ``IORING_OP_URING_CMD`` (see "io_uring"); the kernel has that opcode
+ * from 5.19 on
+ */
+#define XPCOPY_CAP_URING_CMD	(1ULL << 0)
 
 #define XPCOPY_FEATURES	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_FEATURES, \
 			      struct xpcopy_features)
