@@ -91,19 +91,27 @@ if [ ! -f "$root$kdir/Makefile" ] || [ ! -x "$root/usr/bin/sparse" ]; then
 fi
 
 vmlinuz=$cache/boot/vmlinuz-$kver
-if [ ! -f "$vmlinuz" ]; then
+fuse=$cache/lib/modules/$kver/kernel/fs/fuse
+if [ ! -f "$vmlinuz" ] || [ ! -e "$cache/boot/.fuse-kept-$kver" ]; then
 	log "fetching the image of $kver"
 	dl=$root/tmp/xpcopy-dl
 	rm -rf "$dl"
 	mkdir -p "$dl"
 	in_root sh -c "cd /tmp/xpcopy-dl && apt-get ${apt_opts[*]} -qq download linux-image-$kver" >&2
-	# Only the image: its modules (about 300 MB) are not unpacked.
+	# The image, and of its modules (about 300 MB) only FUSE's, which
+	# the guest loads for the isolation test.
 	dpkg-deb --fsys-tarfile "$dl"/linux-image-"$kver"_*.deb |
-		tar -x -C "$dl" "./boot/vmlinuz-$kver"
+		tar -x -C "$dl" --wildcards "./boot/vmlinuz-$kver" \
+		    "./lib/modules/$kver/kernel/fs/fuse/*"
 	mkdir -p "$cache/boot"
-	rm -f "$cache"/boot/vmlinuz-*
+	rm -rf "$cache"/boot/vmlinuz-* "$cache"/boot/.fuse-kept-* "$cache/lib"
+	if [ -d "$dl/lib/modules/$kver/kernel/fs/fuse" ]; then
+		mkdir -p "$(dirname "$fuse")"
+		cp -r "$dl/lib/modules/$kver/kernel/fs/fuse" "$fuse"
+	fi
 	cp "$dl/boot/vmlinuz-$kver" "$vmlinuz.tmp"
 	mv "$vmlinuz.tmp" "$vmlinuz"
+	touch "$cache/boot/.fuse-kept-$kver"
 	rm -rf "$dl"
 fi
 

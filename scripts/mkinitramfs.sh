@@ -65,10 +65,12 @@ mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 
 # Modules of the kernel's own that the tests need where they are not
 # built in (FUSE on 6.1), from the kernel cache (scripts/debian-kernels.sh).
-mods=${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver/lib/modules/$kver/kernel
 mkdir -p "$stage/xpcopy/modules"
-for m in "$mods"/fs/fuse/fuse.ko*; do
-	[ ! -f "$m" ] || cp "$m" "$stage/xpcopy/modules/"
+for base in "${XPCOPY_KERNEL_CACHE:-/var/tmp/xpcopy-kernels}/$kver" \
+	    "${XPCOPY_BULLSEYE_CACHE:-/var/tmp/xpcopy-bullseye}"; do
+	for m in "$base/lib/modules/$kver/kernel/fs/fuse/fuse.ko"*; do
+		[ ! -f "$m" ] || cp "$m" "$stage/xpcopy/modules/"
+	done
 done
 
 if [ -f "$ko" ]; then

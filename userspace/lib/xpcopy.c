@@ -49,7 +49,14 @@ int xpcopy_close(int fd)
 	return ret;
 }
 
-int xpcopy_features(int fd, struct xpcopy_features *features)
+/*
+ * The struct grows with the ABI, and a program holds the one of the header
+ * it was built with: each version of the shared library's symbol writes
+ * only the fields its header had. XPCOPY_1.0's ended at nr_workers. (A
+ * static link has the header it was built with: one symbol, all of it.)
+ */
+static int xpcopy_features_len(int fd, struct xpcopy_features *features,
+			       size_t len)
 {
 	struct xpcopy_features f;
 	int ret;
@@ -61,9 +68,33 @@ int xpcopy_features(int fd, struct xpcopy_features *features)
 	ret = __xpcopy_ioctl(fd, XPCOPY_FEATURES, &f);
 	if (ret < 0)
 		return ret;
-	*features = f;
+	f.size = len;
+	memcpy(features, &f, len);
 	return 0;
 }
+
+#ifdef XPCOPY_SHARED
+int xpcopy_features_v1_0(int fd, struct xpcopy_features *features);
+int xpcopy_features_v1_0(int fd, struct xpcopy_features *features)
+{
+	return xpcopy_features_len(fd, features,
+				   offsetof(struct xpcopy_features, nr_workers) +
+				   sizeof(features->nr_workers));
+}
+__asm__(".symver xpcopy_features_v1_0, xpcopy_features@XPCOPY_1.0");
+
+int xpcopy_features_v1_1(int fd, struct xpcopy_features *features);
+int xpcopy_features_v1_1(int fd, struct xpcopy_features *features)
+{
+	return xpcopy_features_len(fd, features, sizeof(*features));
+}
+__asm__(".symver xpcopy_features_v1_1, xpcopy_features@@XPCOPY_1.1");
+#else
+int xpcopy_features(int fd, struct xpcopy_features *features)
+{
+	return xpcopy_features_len(fd, features, sizeof(*features));
+}
+#endif
 
 /*
  * struct iovec and struct xpcopy_iovec: on LP64 both are two 64-bit words,

@@ -9,7 +9,7 @@
  *
  * The single-range copies and the sequence-word load are static inline
  * here: one ioctl, no conversion, no call into the library. The rest is in
- * libxpcopy.so.1 (symbol version XPCOPY_1.0) and libxpcopy.a.
+ * libxpcopy.so.1 (symbol versions XPCOPY_1.0, 1.1) and libxpcopy.a.
  */
 #ifndef LIBXPCOPY_H
 #define LIBXPCOPY_H
@@ -36,7 +36,7 @@ extern "C" {
 
 /* Library version, as in the file name of the shared library. */
 #define XPCOPY_LIB_MAJOR	1
-#define XPCOPY_LIB_MINOR	0
+#define XPCOPY_LIB_MINOR	1
 
 /*
  * What was being done when an error happened: xpcopy_strerror() explains

@@ -183,7 +183,7 @@
 #define XPCOPY_TYPE		'x'
 
 /** @XPCOPY_ABI_VERSION: bumped when the ABI grows */
-#define XPCOPY_ABI_VERSION	1
+#define XPCOPY_ABI_VERSION	2
 
 /** @XPCOPY_IOV_MAX: most segments in one iovec array (as IOV_MAX) */
 #define XPCOPY_IOV_MAX		1024
