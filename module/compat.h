@@ -67,7 +67,7 @@
  */
 static inline bool xpc_file_is_secretmem(struct file *file)
 {
-#ifdef XPC_HAVE_SECRETMEM_MAGIC
+#if defined(XPC_HAVE_SECRETMEM_MAGIC) || defined(SECRETMEM_MAGIC)
 	return file_inode(file)->i_sb->s_magic == SECRETMEM_MAGIC;
 #else
 	return false;

@@ -434,12 +434,9 @@ static size_t xpc_chunks_done(const struct xpc_chunk *chunks, unsigned int n)
 	return sum;
 }
 
-/*
- * A worker helping the caller takes the caller's pages from the caller's mm,
- * under its mmap lock, killably: a cancelled worker gives up.
- */
-static long xpc_take_caller(struct mm_struct *mm, unsigned long start,
-			    int nr, unsigned int gup_flags, struct page **pages)
+static long xpc_take_caller_once(struct mm_struct *mm, unsigned long start,
+				 int nr, unsigned int gup_flags,
+				 struct page **pages)
 {
 	int locked = 1;
 	long got;
@@ -456,16 +453,44 @@ static long xpc_take_caller(struct mm_struct *mm, unsigned long start,
 }
 
 /*
+ * A worker helping the caller takes the caller's pages from the caller's mm,
+ * under its mmap lock, killably: a cancelled worker gives up. First without
+ * waiting; pages that need a wait (I/O, the caller's userfaultfd or FUSE)
+ * are taken in a second pass, which sets *@waited: the caller may have held
+ * them for as long as it liked.
+ */
+static long xpc_take_caller(struct mm_struct *mm, unsigned long start,
+			    int nr, unsigned int gup_flags, struct page **pages,
+			    bool *waited)
+{
+	long got, more;
+
+	got = xpc_take_caller_once(mm, start, nr, gup_flags | FOLL_NOWAIT,
+				   pages);
+	if (got == nr || got == -EINTR)
+		return got;
+	if (got < 0)
+		got = 0;
+	*waited = true;
+	more = xpc_take_caller_once(mm, start + got * PAGE_SIZE, nr - got,
+				    gup_flags, pages + got);
+	if (more < 0)
+		return got ? got : more;
+	return got + more;
+}
+
+/*
  * Pin up to @cap pages of the caller's ranges at @lit, at most @want bytes,
  * and describe them in @frags: from the caller's own context, or with
- * @caller_mm from a worker's. Returns the bytes pinned; *@err is set when
- * pinning stopped short of @want.
+ * @caller_mm from a worker's (*@waited is then set if that had to wait).
+ * Returns the bytes pinned; *@err is set when pinning stopped short of
+ * @want.
  */
 static size_t xpc_pin_batch(struct mm_struct *caller_mm, struct xpc_iter *lit,
 			    u64 want, unsigned int cap, unsigned int gup_flags,
 			    struct page **pages, unsigned int *npages,
 			    struct xpc_frag *frags, unsigned int *nfrags,
-			    int *err)
+			    bool *waited, int *err)
 {
 	const struct xpcopy_iovec *v;
 	size_t len = 0;
@@ -491,7 +516,8 @@ static size_t xpc_pin_batch(struct mm_struct *caller_mm, struct xpc_iter *lit,
 		 */
 		if (caller_mm)
 			got = xpc_take_caller(caller_mm, start & PAGE_MASK, nr,
-					      gup_flags, pages + *npages);
+					      gup_flags, pages + *npages,
+					      waited);
 		else if (gup_flags & FOLL_WRITE)
 			got = pin_user_pages_fast(start & PAGE_MASK, nr,
 						  gup_flags, pages + *npages);
@@ -808,9 +834,13 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 		*moved += step;
 		rit->off += step;
 		atomic64_add(step, &xpc_stats.caller_bytes);
-		if (err == -EFAULT)
+		if (err == -EFAULT) {
 			err = x->nonblock ? -EAGAIN :
 			      xpc_fault_in_local(lit, !x->write, n - step);
+			/* That wait may have outlasted the grant: ask again. */
+			if (!err && x->recheck)
+				err = x->recheck(x->check_arg);
+		}
 		if (err)
 			break;
 		err = xpc_between_batches(x);
@@ -926,8 +956,8 @@ static u64 xpc_shared_done(const struct xpc_shared *sh)
 
 /*
  * A helper's share @i, a few pages at a time: take the caller's pages (they
- * may wait on the caller's own faults), ask the check, copy them in the
- * adopted mm, give them back. *@done gets the bytes copied in order.
+ * may wait on the caller's own faults, after which a grant is checked
+ * again), copy them in the adopted mm, give them back. *@done gets the bytes copied in order.
  */
 static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 {
@@ -947,14 +977,26 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 		};
 		unsigned int npages = 0;
 		u64 t0 = ktime_get_ns(), t1;
+		bool waited = false;
 
 		c.len = xpc_pin_batch(sh->caller_mm, &lit, len - *done,
 				      sh->pages, x->write ? 0 : FOLL_WRITE,
 				      tok->pages, &npages, tok->frags,
-				      &c.nfrags, &err);
+				      &c.nfrags, &waited, &err);
 		t1 = ktime_get_ns();
 		atomic64_add(t1 - t0, &xpc_stats.ns_take);
-		/* The check, if any, allowed the share when it was taken. */
+		/*
+		 * The check allowed the share when it was taken; a wait on the
+		 * caller's pages since may have outlasted the grant.
+		 */
+		if (c.len && waited && x->recheck) {
+			int ret = x->recheck(x->check_arg);
+
+			if (ret) {
+				err = ret;
+				c.len = 0;
+			}
+		}
 		if (c.len)
 			xpc_chunk_copy(&c);
 		t0 = ktime_get_ns();
@@ -1022,7 +1064,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct xpc_req req;
 	LIST_HEAD(jobs);
 	int err = 0, ret;
-	u64 t0, t1;
+	u64 t0, t1, nshares;
 
 	/* A share not aligned to a page spans one page more. */
 	sh.share = (u64)(XPC_SHARE_PAGES - 1) * PAGE_SIZE;
@@ -1030,6 +1072,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		/* Ordered: the shares are the batches, each checked once. */
 		unchecked = *x;
 		unchecked.check = NULL;
+		unchecked.recheck = x->check;
 		sh.x = &unchecked;
 		sh.check = x->check;
 		sh.check_arg = x->check_arg;
@@ -1061,7 +1104,12 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	spin_lock_init(&sh.lock);
 	sh.caller_mm = current->mm;
 	sh.pages = ppw;
-	sh.nshares = div64_u64(total - *done + sh.share - 1, sh.share);
+	nshares = div64_u64(total - *done + sh.share - 1, sh.share);
+	if (nshares > INT_MAX) {
+		err = -EAGAIN;	/* more shares than indices: the batch path */
+		goto out_free;
+	}
+	sh.nshares = nshares;
 	sh.back = sh.nshares;
 	sh.short_idx = sh.nshares;
 	xpc_req_init(&req, x->mm);
@@ -1168,7 +1216,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		if (!x->bounce)
 			len = xpc_pin_batch(NULL, &lit, want, cap, gup_flags,
 					    pages, &npages, frags, &nfrags,
-					    &err);
+					    NULL, &err);
 		else if (x->write)
 			len = xpc_local_copy(buf, want, &lit, false, &err);
 		else

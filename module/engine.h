@@ -37,7 +37,12 @@ enum xpc_path {
  * @rcnt: number of @riov entries
  * @check: if set, called before each batch touches @mm; a non-zero return
  *	(-errno) stops the copy there (a revoked grant, an owner gone)
- * @check_arg: the argument of @check
+ * @check_arg: the argument of @check (and of @recheck)
+ * @recheck: the engine's own, in the copy of the transfer the copiers of a
+ *	grant's shared copy use: its shares are checked when taken, in
+ *	order, and this is asked again after any wait on the caller's own
+ *	pages (which the caller may hold as long as it likes) before the
+ *	other side is touched
  */
 struct xpc_xfer {
 	struct mm_struct *mm;
@@ -52,6 +57,7 @@ struct xpc_xfer {
 	u32 rcnt;
 	int (*check)(void *arg);
 	void *check_arg;
+	int (*recheck)(void *arg);
 };
 
 unsigned int xpc_batch_pages(void);

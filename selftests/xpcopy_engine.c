@@ -19,7 +19,7 @@
 #include "xpcopy_test.h"
 
 #define EN_BUF		(16UL << 20)
-#define EN_STALL_PAGES	16U
+#define EN_STALL_PAGES	256U
 
 FIXTURE(engine) {
 	int fd;
@@ -250,7 +250,7 @@ static void *en_stall(void *arg)
 TEST_F_TIMEOUT(engine, stalled_workers_hold_no_other_caller, 120)
 {
 	unsigned int i, n = self->feat.nr_workers;
-	struct en_staller st[64];
+	static struct en_staller st[EN_STALL_PAGES];
 	struct sigaction sa = { .sa_handler = en_on_signal };
 	uint64_t cb0 = 0, cb1 = 0, p0, pinned = 0;
 	struct xp_stats s0 = { 0 };

@@ -28,7 +28,7 @@
 
 /* A's copies land this far apart in the file: each asks a read of its own. */
 #define IS_STRIDE	(256UL << 10)
-#define IS_MAX_STALLS	128U
+#define IS_MAX_STALLS	1024U
 #define IS_FILE_LEN	(IS_MAX_STALLS * IS_STRIDE)
 #define IS_FILE_INO	2
 #define IS_SEED		0x150ULL

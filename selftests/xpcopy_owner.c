@@ -22,7 +22,8 @@
 #define IMAGE_ENV	"XPCOPY_OWNER_IMAGE"
 #define WIN_ADDR	0x5b5b00000000ULL
 #define WIN_LEN		(256 * KiB)
-#define STALL_LEN	(64 * KiB)
+/* More than inline_max: the automatic path shares it (a grant's batches). */
+#define STALL_LEN	(128 * KiB)
 #define S_OWN		0x0c0ffeeULL
 #define S_DATA		0xda7aULL
 #define RACE_ROUNDS	40
@@ -279,6 +280,9 @@ OWN_VARIANT(shared_ioctl_inline, true, false, INLINE);
 OWN_VARIANT(shared_ioctl_worker, true, false, WORKER);
 OWN_VARIANT(shared_uring_inline, true, true, INLINE);
 OWN_VARIANT(shared_uring_worker, true, true, WORKER);
+/* The default path: a grant's copy shared in batches, checked in order. */
+FIXTURE_VARIANT_ADD(own, private_ioctl_auto) { .shared = false, .path = 0 };
+FIXTURE_VARIANT_ADD(own, shared_ioctl_auto) { .shared = true, .path = 0 };
 
 FIXTURE_SETUP(own)
 {

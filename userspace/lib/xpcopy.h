@@ -36,7 +36,7 @@ extern "C" {
 
 /* Library version, as in the file name of the shared library. */
 #define XPCOPY_LIB_MAJOR	1
-#define XPCOPY_LIB_MINOR	1
+#define XPCOPY_LIB_MINOR	0
 
 /*
  * What was being done when an error happened: xpcopy_strerror() explains

@@ -57,10 +57,13 @@
  *   landed: nothing was published, and repeating the copy is safe.
  * - A copy already running when the owner exits or executes stops at its
  *   next batch boundary with a short count (``ESRCH`` if it had copied
- *   nothing), as it does on revocation. The owner is checked again right
- *   before each batch touches its memory, after every wait on the caller's
- *   own pages: after the exec, a copy in flight moves at most the batch
- *   that had passed its check before it, and into the old address space.
+ *   nothing), as it does on revocation. The owner is checked before each
+ *   batch touches its memory, and again after every wait on the caller's
+ *   own pages: after the exec, a copy in flight moves at most the batches
+ *   that had passed their check before it (one per copier: the caller and
+ *   the workers helping it), and into the old address space. A check
+ *   refused after such a wait ends the count where that copier stood,
+ *   inside its batch.
  */
 
 /**
