@@ -248,7 +248,10 @@ else
 	# The installed CLI as the unprivileged user: the node is open to all.
 	as_user 1000 $XP features >"$W/out" 2>&1
 	rc=$?
-	if [ $rc = 0 ] && grep -qx 'abi_version   1' "$W/out" && grep -q '^library  *libxpcopy ' "$W/out"; then
+	# The module's ABI and the one the packaged library was built for.
+	abi=$(sed -n 's/^abi_version  *\([0-9][0-9]*\)$/\1/p' "$W/out")
+	lib_abi=$(sed -n 's/^library  *libxpcopy .*, ABI \([0-9][0-9]*\)$/\1/p' "$W/out")
+	if [ $rc = 0 ] && [ -n "$abi" ] && [ "$abi" = "$lib_abi" ]; then
 		result ok deb:xpcopy_features
 	else
 		result fail deb:xpcopy_features "exit $rc: $(head -n 1 "$W/out")"
