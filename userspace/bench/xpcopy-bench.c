@@ -886,7 +886,9 @@ static int uring_setup(const struct method *m, char *why, size_t whylen)
 
 	if (ret)
 		return ret;
-	if (!(g.feat.caps & XPCOPY_CAP_URING_CMD)) {
+	/* A module of ABI 1 has no caps: try, the first command tells. */
+	if (g.feat.abi_version >= 2 &&
+	    !(g.feat.caps & XPCOPY_CAP_URING_CMD)) {
 		snprintf(why, whylen, "no io_uring commands on this kernel (IORING_OP_URING_CMD is Linux 5.19+)");
 		return 1;
 	}

@@ -373,6 +373,7 @@ static int cmd_features(int argc, char **argv)
 		       "\"io_uring_commands\":%s,"
 		       "\"commands_mask\":%llu,\"commands\":[",
 		       f.abi_version, f.batch_pages, f.max_iov, f.nr_workers,
+		       f.abi_version < 2 ? "null" :
 		       f.caps & XPCOPY_CAP_URING_CMD ? "true" : "false",
 		       (unsigned long long)f.commands);
 		print_bits(f.commands, cmd_names, 6);
@@ -390,8 +391,10 @@ static int cmd_features(int argc, char **argv)
 	printf("batch_pages   %u\n", f.batch_pages);
 	printf("max_iov       %u\n", f.max_iov);
 	printf("nr_workers    %u\n", f.nr_workers);
-	printf("io_uring      %s\n", f.caps & XPCOPY_CAP_URING_CMD ?
-	       "commands accepted" :
+	/* A module of ABI 1 has no caps: it does not say. */
+	printf("io_uring      %s\n", f.abi_version < 2 ?
+	       "unknown (the module's ABI predates caps)" :
+	       f.caps & XPCOPY_CAP_URING_CMD ? "commands accepted" :
 	       "no commands (IORING_OP_URING_CMD is Linux 5.19+)");
 	printf("commands     ");
 	print_bits(f.commands, cmd_names, 6);
