@@ -16,103 +16,45 @@
 # The package lists are refreshed at most every XPCOPY_BULLSEYE_REFRESH
 # seconds (default 6 h); a kernel that was replaced is removed from the
 # cache. The host's own apt configuration is never touched. Progress goes
-# to stderr.
+# to stderr. What it shares with scripts/sid.sh is in scripts/lib/chroot.sh.
 set -euo pipefail
 
+suite=bullseye
 cache=${XPCOPY_BULLSEYE_CACHE:-/var/tmp/xpcopy-bullseye}
-root=$cache/root
 refresh=${XPCOPY_BULLSEYE_REFRESH:-21600}
-apt_opts=(-o Acquire::Check-Valid-Until=false -o APT::Sandbox::User=root)
+# shellcheck source=scripts/lib/chroot.sh
+. "$(dirname "$0")/lib/chroot.sh"
 
-log() { echo "bullseye: $*" >&2; }
-
-# The Debian mirror the host uses, or the default one.
-mirror=$(sed -n 's/^URIs:[[:space:]]*\(http[^[:space:]]*\/debian\)[[:space:]]*$/\1/p' \
-	/etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
-mirror=${mirror:-http://deb.debian.org/debian}
-
-in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-	DEBIAN_FRONTEND=noninteractive "$@"; }
-
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-
-if [ ! -x "$root/usr/bin/apt-get" ]; then
-	if ! command -v debootstrap >/dev/null; then
-		log "installing debootstrap"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
-	fi
-	log "debootstrap bullseye into $root (about a minute)"
-	rm -rf "$root.new"
-	debootstrap --variant=minbase bullseye "$root.new" "$mirror" \
-		>"$cache/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$cache/debootstrap.log" >&2; exit 1; }
-	# The newest 5.10 build is often only in bullseye-security.
-	cat >"$root.new/etc/apt/sources.list" <<-SOURCES
-	deb $mirror bullseye main
-	deb $mirror bullseye-updates main
-	deb ${mirror%/debian}/debian-security bullseye-security main
-	SOURCES
-	rm -rf "$root"
-	mv "$root.new" "$root"
-	rm -f "$cache/.updated"
-fi
-
-now=$(date +%s)
-last=$(cat "$cache/.updated" 2>/dev/null || echo 0)
-if [ $((now - last)) -ge "$refresh" ]; then
-	log "apt-get update in the chroot"
-	in_root apt-get "${apt_opts[@]}" -qq update >"$cache/apt.log" 2>&1 ||
-		{ tail -n 20 "$cache/apt.log" >&2; exit 1; }
-	echo "$now" >"$cache/.updated"
-fi
+# The newest 5.10 build is often only in bullseye-security.
+chroot_ready "about a minute" "\
+deb $mirror bullseye main
+deb $mirror bullseye-updates main
+deb ${mirror%/debian}/debian-security bullseye-security main"
 
 # The kernel linux-image-amd64 points at today, e.g. 5.10.0-37-amd64.
-kver=$(in_root apt-cache "${apt_opts[@]}" depends linux-image-amd64 |
-	sed -n 's/^ *Depends: linux-image-\(5\.10\.[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
-[ -n "$kver" ] || { log "cannot resolve bullseye's 5.10 kernel"; exit 1; }
+chroot_kernel '5\.10\.[0-9][^ ]*-amd64' "bullseye's 5.10 kernel"
 
 # Not /lib/modules/<kver>/build: bullseye's is an absolute symlink, which
 # outside the chroot points into the host.
-kdir=/usr/src/linux-headers-$kver
-if [ ! -f "$root$kdir/Makefile" ] || [ ! -x "$root/usr/bin/sparse" ]; then
-	log "installing linux-headers-$kver in the chroot"
-	in_root apt-get "${apt_opts[@]}" -y -qq install --no-install-recommends \
-		"linux-headers-$kver" make sparse >"$cache/apt.log" 2>&1 ||
-		{ tail -n 20 "$cache/apt.log" >&2; exit 1; }
-	# Headers of a 5.10 kernel that was replaced go away.
-	for old in "$root"/lib/modules/*; do
-		[ "$(basename "$old")" = "$kver" ] && continue
-		[ -d "$old" ] || continue
-		in_root apt-get "${apt_opts[@]}" -y -qq purge \
-			"linux-headers-$(basename "$old")" >&2 || true
-	done
-fi
+chroot_headers "/usr/src/linux-headers-$kver"
 
-vmlinuz=$cache/boot/vmlinuz-$kver
 fuse=$cache/lib/modules/$kver/kernel/fs/fuse
 if [ ! -f "$vmlinuz" ] || [ ! -e "$cache/boot/.fuse-kept-$kver" ]; then
-	log "fetching the image of $kver"
-	dl=$root/tmp/xpcopy-dl
-	rm -rf "$dl"
-	mkdir -p "$dl"
-	in_root sh -c "cd /tmp/xpcopy-dl && apt-get ${apt_opts[*]} -qq download linux-image-$kver" >&2
+	chroot_download "linux-image-$kver"
 	# The image, and of its modules (about 300 MB) only FUSE's, which
 	# the guest loads for the isolation test.
 	dpkg-deb --fsys-tarfile "$dl"/linux-image-"$kver"_*.deb |
 		tar -x -C "$dl" --wildcards "./boot/vmlinuz-$kver" \
 		    "./lib/modules/$kver/kernel/fs/fuse/*"
-	mkdir -p "$cache/boot"
-	rm -rf "$cache"/boot/vmlinuz-* "$cache"/boot/.fuse-kept-* "$cache/lib"
+	rm -rf "$cache"/boot/.fuse-kept-* "${cache:?}/lib"
 	if [ -d "$dl/lib/modules/$kver/kernel/fs/fuse" ]; then
 		mkdir -p "$(dirname "$fuse")"
 		cp -r "$dl/lib/modules/$kver/kernel/fs/fuse" "$fuse"
 	fi
-	cp "$dl/boot/vmlinuz-$kver" "$vmlinuz.tmp"
-	mv "$vmlinuz.tmp" "$vmlinuz"
+	chroot_keep_vmlinuz "$dl/boot/vmlinuz-$kver"
+	# Last: a run cut short before here leaves no mark, and the next
+	# one fetches the image again.
 	touch "$cache/boot/.fuse-kept-$kver"
-	rm -rf "$dl"
 fi
 
-echo "$kver $vmlinuz chroot:$root:$kdir"
+chroot_line

@@ -44,6 +44,23 @@ wanted() {
 	return 1
 }
 
+# cached_chroot <cache> <headers' directory in the chroot, <kver> for the
+# version>: the matrix line of the kernel that scripts/bullseye.sh's or
+# scripts/sid.sh's cache holds, image and headers both, else nothing. Those
+# scripts keep one kernel a cache; were there more, the last in the glob's
+# (alphabetical) order would be taken.
+cached_chroot() {
+	local v k kdir line=
+	for v in "$1"/boot/vmlinuz-*; do
+		[ -f "$v" ] || continue
+		k=${v##*/vmlinuz-}
+		kdir=${2//"<kver>"/"$k"}
+		[ -f "$1/root$kdir/Makefile" ] || continue
+		line="$k $v chroot:$1/root:$kdir"
+	done
+	echo "$line"
+}
+
 matrix=$(
 	"$(dirname "$0")/debian-kernels.sh" --cached |
 	while read -r kver vmlinuz kdir; do
@@ -68,12 +85,7 @@ bull_pid=
 bull_out=
 if [ "${XPCOPY_BULLSEYE:-1}" != 0 ] && [ $cached = 1 ]; then
 	bull_cache=${XPCOPY_BULLSEYE_CACHE:-/var/tmp/xpcopy-bullseye}
-	for v in "$bull_cache"/boot/vmlinuz-*; do
-		[ -f "$v" ] || continue
-		k=${v##*/vmlinuz-}
-		[ -f "$bull_cache/root/usr/src/linux-headers-$k/Makefile" ] || continue
-		bull="$k $v chroot:$bull_cache/root:/usr/src/linux-headers-$k"
-	done
+	bull=$(cached_chroot "$bull_cache" "/usr/src/linux-headers-<kver>")
 	[ -n "$bull" ] ||
 		echo "kernels.sh: no Debian 11 (5.10) kernel in $bull_cache yet (scripts/bullseye.sh makes it)" >&2
 elif [ "${XPCOPY_BULLSEYE:-1}" != 0 ] && wanted 5.10; then
@@ -86,13 +98,7 @@ fi
 # leaves it out. Its line names the chroot instead of a KDIR on the host.
 if [ "${XPCOPY_SID:-1}" != 0 ] && [ $cached = 1 ]; then
 	sid_cache=${XPCOPY_SID_CACHE:-/var/tmp/xpcopy-sid}
-	sid=
-	for v in "$sid_cache"/boot/vmlinuz-*; do
-		[ -f "$v" ] || continue
-		k=${v##*/vmlinuz-}
-		[ -f "$sid_cache/root/lib/modules/$k/build/Makefile" ] || continue
-		sid="$k $v chroot:$sid_cache/root:/lib/modules/$k/build"
-	done
+	sid=$(cached_chroot "$sid_cache" "/lib/modules/<kver>/build")
 	if [ -z "$sid" ]; then
 		echo "kernels.sh: no Debian sid kernel in $sid_cache yet (scripts/sid.sh makes it)" >&2
 	elif wanted "${sid%% *}"; then
