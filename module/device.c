@@ -438,14 +438,14 @@ static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 			ret = min_t(u64, ucmd.copied, INT_MAX);
 	}
 	if (ucmd.nonblock) {
-		atomic64_inc(&xpc_stats.uring_issued);
+		xpc_stat_add(XPC_URING_ISSUED, 1);
 		return ret;
 	}
 	xpc_uring_cmd_done(ioucmd, ret, issue_flags);
 	return -EIOCBQUEUED;
 
 punt:
-	atomic64_inc(&xpc_stats.uring_punts);
+	xpc_stat_add(XPC_URING_PUNTS, 1);
 	return -EAGAIN;
 }
 #endif /* XPC_URING_CMD */
@@ -462,7 +462,7 @@ static const struct file_operations xpc_fops = {
 
 struct xpc_stat_attr {
 	struct device_attribute attr;
-	atomic64_t *val;
+	enum xpc_stat stat;
 };
 
 static ssize_t xpc_stat_show(struct device *dev, struct device_attribute *attr,
@@ -470,39 +470,45 @@ static ssize_t xpc_stat_show(struct device *dev, struct device_attribute *attr,
 {
 	struct xpc_stat_attr *sa = container_of(attr, struct xpc_stat_attr, attr);
 
-	return sysfs_emit(buf, "%lld\n", atomic64_read(sa->val));
+	return sysfs_emit(buf, "%llu\n", xpc_stat_read(sa->stat));
 }
 
 /* A read-only sysfs file that shows one of the module's counters. */
-#define XPC_STAT_ATTR(_name, _field)					\
-	static struct xpc_stat_attr xpc_stat_##_field = {		\
-		__ATTR(_name, 0444, xpc_stat_show, NULL), &xpc_stats._field \
+#define XPC_STAT_ATTR(_name, _stat)					\
+	static struct xpc_stat_attr xpc_stat_##_name = {		\
+		__ATTR(_name, 0444, xpc_stat_show, NULL), _stat		\
 	}
 
-XPC_STAT_ATTR(copies, copies);
-XPC_STAT_ATTR(bytes, bytes);
-XPC_STAT_ATTR(copy_bytes, copy_bytes);
-XPC_STAT_ATTR(pinned_now, pinned_now);
-XPC_STAT_ATTR(pins_taken, pins_taken);
-XPC_STAT_ATTR(pins_released, pins_released);
-XPC_STAT_ATTR(inline_copies, inline_copies);
-XPC_STAT_ATTR(time_take_ns, ns_take);
-XPC_STAT_ATTR(time_wait_ns, ns_wait);
-XPC_STAT_ATTR(time_release_ns, ns_release);
-XPC_STAT_ATTR(time_worker_ns, ns_worker);
-XPC_STAT_ATTR(time_inline_ns, ns_inline);
-XPC_STAT_ATTR(uring_issued, uring_issued);
-XPC_STAT_ATTR(uring_punts, uring_punts);
-XPC_STAT_ATTR(worker_wakeups, worker_wakeups);
-XPC_STAT_ATTR(mm_switches, mm_switches);
-XPC_STAT_ATTR(caller_bytes, caller_bytes);
-XPC_STAT_ATTR(taken_back, taken_back);
+XPC_STAT_ATTR(copies, XPC_COPIES);
+XPC_STAT_ATTR(bytes, XPC_BYTES);
+XPC_STAT_ATTR(copy_bytes, XPC_COPY_BYTES);
+XPC_STAT_ATTR(pins_taken, XPC_PINS_TAKEN);
+XPC_STAT_ATTR(pins_released, XPC_PINS_RELEASED);
+XPC_STAT_ATTR(inline_copies, XPC_INLINE_COPIES);
+XPC_STAT_ATTR(time_take_ns, XPC_NS_TAKE);
+XPC_STAT_ATTR(time_wait_ns, XPC_NS_WAIT);
+XPC_STAT_ATTR(time_release_ns, XPC_NS_RELEASE);
+XPC_STAT_ATTR(time_worker_ns, XPC_NS_WORKER);
+XPC_STAT_ATTR(time_inline_ns, XPC_NS_INLINE);
+XPC_STAT_ATTR(uring_issued, XPC_URING_ISSUED);
+XPC_STAT_ATTR(uring_punts, XPC_URING_PUNTS);
+XPC_STAT_ATTR(worker_wakeups, XPC_WORKER_WAKEUPS);
+XPC_STAT_ATTR(mm_switches, XPC_MM_SWITCHES);
+XPC_STAT_ATTR(caller_bytes, XPC_CALLER_BYTES);
+XPC_STAT_ATTR(taken_back, XPC_TAKEN_BACK);
+
+static ssize_t pinned_now_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&xpc_pinned.now));
+}
+static DEVICE_ATTR_RO(pinned_now);
 
 static ssize_t pinned_peak_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%lld\n",
-			  atomic64_read(&xpc_stats.pinned_peak));
+			  atomic64_read(&xpc_pinned.peak));
 }
 
 /* Writing 0 starts a new measurement: the peak becomes what is pinned now. */
@@ -518,8 +524,8 @@ static ssize_t pinned_peak_store(struct device *dev,
 		return ret;
 	if (val)
 		return -EINVAL;
-	atomic64_set(&xpc_stats.pinned_peak,
-		     atomic64_read(&xpc_stats.pinned_now));
+	atomic64_set(&xpc_pinned.peak,
+		     atomic64_read(&xpc_pinned.now));
 	return count;
 }
 static DEVICE_ATTR_RW(pinned_peak);
@@ -528,16 +534,16 @@ static struct attribute *xpc_stats_attrs[] = {
 	&xpc_stat_copies.attr.attr,
 	&xpc_stat_bytes.attr.attr,
 	&xpc_stat_copy_bytes.attr.attr,
-	&xpc_stat_pinned_now.attr.attr,
+	&dev_attr_pinned_now.attr,
 	&dev_attr_pinned_peak.attr,
 	&xpc_stat_pins_taken.attr.attr,
 	&xpc_stat_pins_released.attr.attr,
 	&xpc_stat_inline_copies.attr.attr,
-	&xpc_stat_ns_take.attr.attr,
-	&xpc_stat_ns_wait.attr.attr,
-	&xpc_stat_ns_release.attr.attr,
-	&xpc_stat_ns_worker.attr.attr,
-	&xpc_stat_ns_inline.attr.attr,
+	&xpc_stat_time_take_ns.attr.attr,
+	&xpc_stat_time_wait_ns.attr.attr,
+	&xpc_stat_time_release_ns.attr.attr,
+	&xpc_stat_time_worker_ns.attr.attr,
+	&xpc_stat_time_inline_ns.attr.attr,
 	&xpc_stat_uring_issued.attr.attr,
 	&xpc_stat_uring_punts.attr.attr,
 	&xpc_stat_worker_wakeups.attr.attr,

@@ -207,20 +207,20 @@ static const struct xpcopy_iovec *xpc_iter_seg(struct xpc_iter *it)
 
 static void xpc_stats_pinned(long n)
 {
-	s64 now = atomic64_add_return(n, &xpc_stats.pinned_now);
-	s64 peak = atomic64_read(&xpc_stats.pinned_peak);
+	s64 now = atomic64_add_return(n, &xpc_pinned.now);
+	s64 peak = atomic64_read(&xpc_pinned.peak);
 
-	atomic64_add(n, &xpc_stats.pins_taken);
+	xpc_stat_add(XPC_PINS_TAKEN, n);
 	while (now > peak &&
-	       !atomic64_try_cmpxchg(&xpc_stats.pinned_peak, &peak, now))
+	       !atomic64_try_cmpxchg(&xpc_pinned.peak, &peak, now))
 		;
 }
 
 /* Count @n pages given back, by unpinning or by put_page(). */
 static void xpc_stats_released(unsigned int n)
 {
-	atomic64_sub(n, &xpc_stats.pinned_now);
-	atomic64_add(n, &xpc_stats.pins_released);
+	atomic64_sub(n, &xpc_pinned.now);
+	xpc_stat_add(XPC_PINS_RELEASED, n);
 }
 
 static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
@@ -833,7 +833,7 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 		done += step;
 		*moved += step;
 		rit->off += step;
-		atomic64_add(step, &xpc_stats.caller_bytes);
+		xpc_stat_add(XPC_CALLER_BYTES, step);
 		if (err == -EFAULT) {
 			err = x->nonblock ? -EAGAIN :
 			      xpc_fault_in_local(lit, !x->write, n - step);
@@ -984,7 +984,7 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 				      tok->pages, &npages, tok->frags,
 				      &c.nfrags, &waited, &err);
 		t1 = ktime_get_ns();
-		atomic64_add(t1 - t0, &xpc_stats.ns_take);
+		xpc_stat_add(XPC_NS_TAKE, t1 - t0);
 		/*
 		 * The check allowed the share when it was taken; a wait on the
 		 * caller's pages since may have outlasted the grant.
@@ -1004,7 +1004,7 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 			xpc_put_refs(tok->pages, npages);
 		else
 			xpc_unpin(tok->pages, npages, true);
-		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_release);
+		xpc_stat_add(XPC_NS_RELEASE, ktime_get_ns() - t0);
 		*done += c.done;
 		rit = c.rit;
 		if (!c.len || c.done < c.len)
@@ -1140,7 +1140,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			break;
 	}
 	if (k)
-		atomic64_add(xpc_take_back(&req), &xpc_stats.taken_back);
+		xpc_stat_add(XPC_TAKEN_BACK, xpc_take_back(&req));
 	t1 = ktime_get_ns();
 	if (k) {
 		if (sh.err)
@@ -1149,8 +1149,8 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			sh.err = -EINTR;
 	}
 	xpc_req_end(&req);
-	atomic64_add(t1 - t0, &xpc_stats.ns_inline);
-	atomic64_add(ktime_get_ns() - t1, &xpc_stats.ns_wait);
+	xpc_stat_add(XPC_NS_INLINE, t1 - t0);
+	xpc_stat_add(XPC_NS_WAIT, ktime_get_ns() - t1);
 	*done += xpc_shared_done(&sh);
 	if (sh.err)
 		err = sh.err;
@@ -1255,9 +1255,9 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			xpc_put_refs(pages, npages);
 		else
 			xpc_unpin(pages, npages, true);
-		atomic64_add(t1 - t0, &xpc_stats.ns_take);
-		atomic64_add(t2 - t1, &xpc_stats.ns_wait);
-		atomic64_add(ktime_get_ns() - t2, &xpc_stats.ns_release);
+		xpc_stat_add(XPC_NS_TAKE, t1 - t0);
+		xpc_stat_add(XPC_NS_WAIT, t2 - t1);
+		xpc_stat_add(XPC_NS_RELEASE, ktime_get_ns() - t2);
 		*done += moved;
 		xpc_iter_advance(&rit, moved);
 		if (ret)
@@ -1324,7 +1324,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		u64 t0 = ktime_get_ns();
 
 		err = xpc_inline_copy(x, total, &done);
-		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_inline);
+		xpc_stat_add(XPC_NS_INLINE, ktime_get_ns() - t0);
 		if (err == -EAGAIN && x->nonblock)
 			return -EAGAIN;	/* all again, where it may wait */
 		if (err == -EAGAIN)
@@ -1345,12 +1345,11 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		err = xpc_worker_copy(x, total, &done);
 	if (done) {
 		*copied = done;
-		atomic64_inc(&xpc_stats.copies);
-		atomic64_add(done, &xpc_stats.bytes);
-		atomic64_add(x->bounce ? 2 * done : done,
-			     &xpc_stats.copy_bytes);
+		xpc_stat_add(XPC_COPIES, 1);
+		xpc_stat_add(XPC_BYTES, done);
+		xpc_stat_add(XPC_COPY_BYTES, x->bounce ? 2 * done : done);
 		if (inl)
-			atomic64_inc(&xpc_stats.inline_copies);
+			xpc_stat_add(XPC_INLINE_COPIES, 1);
 		return 0;
 	}
 	return err ? err : -EFAULT;

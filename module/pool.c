@@ -172,7 +172,7 @@ static int xpc_worker_fn(void *data)
 			wait_event_idle_exclusive(xpc_pool.wait,
 						  xpc_worker_idle_ends(w));
 			atomic_dec(&xpc_pool.idle);
-			atomic64_inc(&xpc_stats.worker_wakeups);
+			xpc_stat_add(XPC_WORKER_WAKEUPS, 1);
 			job = xpc_next_job(w);
 			/* The held request ended: leave its mm. */
 			if (!job && w->held && READ_ONCE(w->held->ended)) {
@@ -189,7 +189,7 @@ static int xpc_worker_fn(void *data)
 					kthread_unuse_mm(used);
 				used = req->mm;
 				kthread_use_mm(used);
-				atomic64_inc(&xpc_stats.mm_switches);
+				xpc_stat_add(XPC_MM_SWITCHES, 1);
 			}
 			/* Hand over: req's caller now keeps the mm alive. */
 			atomic_inc(&req->holders);
@@ -198,7 +198,7 @@ static int xpc_worker_fn(void *data)
 		}
 		t0 = ktime_get_ns();
 		job->run(job);
-		atomic64_add(ktime_get_ns() - t0, &xpc_stats.ns_worker);
+		xpc_stat_add(XPC_NS_WORKER, ktime_get_ns() - t0);
 
 		/* No kick may land once req is cleared: drop any that did. */
 		spin_lock(&xpc_pool.lock);

@@ -7,59 +7,95 @@
 #define _XPCOPY_STATS_H
 
 #include <linux/atomic.h>
+#include <linux/percpu.h>
 
 /**
- * struct xpc_stats - counters shown under /sys/class/misc/xpcopy/stats/
- * @copies: copy commands that succeeded
- * @bytes: bytes those commands copied
- * @copy_bytes: bytes moved by the kernel's user copies (twice @bytes for
- *	the bounce path, once for the single copy)
- * @pinned_now: pages pinned at this moment (the caller's on the worker
- *	path, the other process's on the caller-context path)
- * @pinned_peak: most pages pinned at once since load or reset
- * @pins_taken: pages pinned since load
- * @pins_released: pages unpinned since load
- * @inline_copies: copies that ran in the caller's context, not on a worker
- * @ns_take: time spent taking the callers' pages (or filling and emptying
- *	the bounce buffer): by the callers on the batch path, by the helping
- *	workers on the shared path
- * @ns_wait: time callers spent waiting for the workers: hand-off, wake-up
- *	and the copies themselves
- * @ns_release: time spent releasing the callers' pages (as @ns_take)
- * @ns_worker: time workers spent copying (summed over the workers)
- * @ns_inline: time callers spent copying in their own context
- * @uring_issued: io_uring copies completed in the submission itself (their
- *	pages were present: no io-wq thread, no worker)
- * @uring_punts: io_uring commands handed to an io-wq thread
- * @worker_wakeups: times a worker was woken to find work (or to leave an mm)
- * @mm_switches: times a worker entered an address space (kthread_use_mm())
- * @caller_bytes: bytes the callers copied in their own context (small
+ * enum xpc_stat - counters shown under /sys/class/misc/xpcopy/stats/
+ * @XPC_COPIES: copy commands that succeeded
+ * @XPC_BYTES: bytes those commands copied
+ * @XPC_COPY_BYTES: bytes moved by the kernel's user copies (twice
+ *	@XPC_BYTES for the bounce path, once for the single copy)
+ * @XPC_PINS_TAKEN: pages pinned since load
+ * @XPC_PINS_RELEASED: pages unpinned since load
+ * @XPC_INLINE_COPIES: copies that ran in the caller's context, not on a
+ *	worker
+ * @XPC_NS_TAKE: time spent taking the callers' pages (or filling and
+ *	emptying the bounce buffer): by the callers on the batch path, by the
+ *	helping workers on the shared path
+ * @XPC_NS_WAIT: time callers spent waiting for the workers: hand-off,
+ *	wake-up and the copies themselves
+ * @XPC_NS_RELEASE: time spent releasing the callers' pages (as
+ *	@XPC_NS_TAKE)
+ * @XPC_NS_WORKER: time workers spent copying (summed over the workers)
+ * @XPC_NS_INLINE: time callers spent copying in their own context
+ * @XPC_URING_ISSUED: io_uring copies completed in the submission itself
+ *	(their pages were present: no io-wq thread, no worker)
+ * @XPC_URING_PUNTS: io_uring commands handed to an io-wq thread
+ * @XPC_WORKER_WAKEUPS: times a worker was woken to find work (or to leave
+ *	an mm)
+ * @XPC_MM_SWITCHES: times a worker entered an address space
+ *	(kthread_use_mm())
+ * @XPC_CALLER_BYTES: bytes the callers copied in their own context (small
  *	copies, and their own share of large ones)
- * @taken_back: shares queued for the workers that the caller copied
+ * @XPC_TAKEN_BACK: shares queued for the workers that the caller copied
  *	itself, no worker having started them
+ * @XPC_NR_STATS: the number of counters
+ *
+ * Each is kept per CPU, added to without a locked instruction on the copy
+ * path, and summed when read.
  */
-struct xpc_stats {
-	atomic64_t copies;
-	atomic64_t bytes;
-	atomic64_t copy_bytes;
-	atomic64_t pinned_now;
-	atomic64_t pinned_peak;
-	atomic64_t pins_taken;
-	atomic64_t pins_released;
-	atomic64_t inline_copies;
-	atomic64_t ns_take;
-	atomic64_t ns_wait;
-	atomic64_t ns_release;
-	atomic64_t ns_worker;
-	atomic64_t ns_inline;
-	atomic64_t uring_issued;
-	atomic64_t uring_punts;
-	atomic64_t worker_wakeups;
-	atomic64_t mm_switches;
-	atomic64_t caller_bytes;
-	atomic64_t taken_back;
+enum xpc_stat {
+	XPC_COPIES,
+	XPC_BYTES,
+	XPC_COPY_BYTES,
+	XPC_PINS_TAKEN,
+	XPC_PINS_RELEASED,
+	XPC_INLINE_COPIES,
+	XPC_NS_TAKE,
+	XPC_NS_WAIT,
+	XPC_NS_RELEASE,
+	XPC_NS_WORKER,
+	XPC_NS_INLINE,
+	XPC_URING_ISSUED,
+	XPC_URING_PUNTS,
+	XPC_WORKER_WAKEUPS,
+	XPC_MM_SWITCHES,
+	XPC_CALLER_BYTES,
+	XPC_TAKEN_BACK,
+	XPC_NR_STATS
 };
 
-extern struct xpc_stats xpc_stats;
+/**
+ * struct xpc_stats - one CPU's share of the counters
+ * @v: indexed by enum xpc_stat
+ */
+struct xpc_stats {
+	u64 v[XPC_NR_STATS];
+};
+
+DECLARE_PER_CPU(struct xpc_stats, xpc_stats);
+
+/**
+ * struct xpc_pinned - pages pinned now, and the most at once
+ * @now: pages pinned at this moment (the caller's on the worker path, the
+ *	other process's on the caller-context path)
+ * @peak: most pages pinned at once since load or reset
+ *
+ * Global, unlike the other counters: a peak is of the sum.
+ */
+struct xpc_pinned {
+	atomic64_t now;
+	atomic64_t peak;
+};
+
+extern struct xpc_pinned xpc_pinned;
+
+/* Add @n to counter @s (preemptible context is fine). */
+static inline void xpc_stat_add(enum xpc_stat s, u64 n)
+{
+	this_cpu_add(xpc_stats.v[s], n);
+}
+
+u64 xpc_stat_read(enum xpc_stat s);
 
 #endif /* _XPCOPY_STATS_H */
