@@ -153,7 +153,13 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
 		if (!iov)
 			return ERR_PTR(-ENOMEM);
 	}
-	if (copy_from_user(iov, u64_to_user_ptr(uptr), cnt * sizeof(*iov))) {
+	/*
+	 * One range, the common case, at a constant size: hardened usercopy
+	 * then checks the stack object at build time, not on every call.
+	 */
+	if (cnt == 1 ? copy_from_user(iov, u64_to_user_ptr(uptr), sizeof(*iov)) :
+		       copy_from_user(iov, u64_to_user_ptr(uptr),
+				      cnt * sizeof(*iov))) {
 		xpc_free_iov(iov, fast);
 		return ERR_PTR(-EFAULT);
 	}
@@ -180,14 +186,13 @@ static noinline struct mm_struct *xpc_target_mm(pid_t nr, bool nonblock)
 	struct user_namespace *ns;
 	struct task_struct *task;
 	struct mm_struct *mm;
-	struct pid *pid;
 	bool allowed;
 
-	pid = find_get_pid(nr);
-	if (!pid)
-		return ERR_PTR(-ESRCH);
-	task = get_pid_task(pid, PIDTYPE_PID);
-	put_pid(pid);
+	rcu_read_lock();
+	task = pid_task(find_vpid(nr), PIDTYPE_PID);
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
 	if (!task)
 		return ERR_PTR(-ESRCH);
 	/* No exec between taking the mm and judging it, as mm_access(). */

@@ -841,7 +841,8 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 			if (!err && x->recheck)
 				err = x->recheck(x->check_arg);
 		}
-		if (err)
+		/* Done: whoever called asks between batches, if more follow. */
+		if (err || done == len)
 			break;
 		err = xpc_between_batches(x);
 		if (err)
@@ -1133,6 +1134,9 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		xpc_iters_at(sh.x, sh.base + (u64)i * sh.share, &lit, &rit);
 		ret = xpc_caller_copy(sh.x, &lit, &rit, xpc_share_len(&sh, i),
 				      &moved);
+		/* A signal is seen between shares as between batches. */
+		if (!ret)
+			ret = xpc_between_batches(sh.x);
 		xpc_share_end(&sh, i, moved, ret);
 		if (ret == -EAGAIN)
 			err = ret;	/* the workers take the rest */
