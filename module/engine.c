@@ -121,17 +121,20 @@ struct xpc_helper {
  * (the last one shorter). Helpers take them from the front, the caller
  * from the back, until they meet. Lives on the caller's stack.
  *
- * A copy through a grant is @ordered: its shares are its batches, everyone
- * takes them from the front, and each is taken only once @check allowed it,
- * in order, so that the first refused one ends the count there and no
- * share past it is started (a revocation is final: every later check would
- * refuse too). The copiers' own copy of the transfer, @x, has no check.
+ * A copy through a grant is @ordered: everyone takes its shares from the
+ * front, and each batch's first share is taken only once @check allowed
+ * the batch, in order, so that the first refused batch ends the count at
+ * its boundary and no share past it is started (a revocation is final:
+ * every later check would refuse too). A batch is cut into @per_check
+ * shares, so that copiers share a copy of one batch too. The copiers' own
+ * copy of the transfer, @x, has no check.
  */
 struct xpc_shared {
 	const struct xpc_xfer *x;
 	int (*check)(void *arg);	/* the transfer's, when @ordered */
 	void *check_arg;
 	bool ordered;
+	u32 per_check;		/* shares a batch, one check, is cut into */
 	struct mm_struct *caller_mm;	/* held by the caller, who waits */
 	unsigned int pages;	/* most pages a helper holds for a share */
 	u64 base;
@@ -899,7 +902,7 @@ static int xpc_share_take(struct xpc_shared *sh, bool front)
 	if (sh->err || sh->front >= sh->back)
 		goto out;
 	if (sh->ordered) {
-		ret = sh->check(sh->check_arg);
+		ret = sh->front % sh->per_check ? 0 : sh->check(sh->check_arg);
 		if (ret) {
 			sh->check_err = ret;
 			sh->check_idx = sh->front;
@@ -1033,6 +1036,23 @@ static void xpc_help(struct xpc_job *job)
 }
 
 /*
+ * An ordered copy's shares: each batch (@cap pages, the unit of the check)
+ * cut into a power of two of equal shares that a helper's @ppw pages hold
+ * even unaligned, so that the batch's end is a share's.
+ */
+static void xpc_cut_batches(struct xpc_shared *sh, unsigned int cap,
+			    unsigned int ppw)
+{
+	u64 batch = (u64)cap * PAGE_SIZE;
+	u32 n = roundup_pow_of_two(DIV_ROUND_UP(cap, ppw - 1));
+
+	if (batch % n)
+		n = 1;
+	sh->per_check = n;
+	sh->share = div_u64(batch, n);
+}
+
+/*
  * A large copy, shared: the caller is a copier and idle workers help. The
  * copy is cut into shares of at most XPC_SHARE_PAGES pages; the helpers
  * take them from the first on, each pinning the caller's pages of its share
@@ -1045,10 +1065,11 @@ static void xpc_help(struct xpc_job *job)
  * another's (a FUSE page whose server never answers holds a worker, not
  * the pool). The helpers' pages and the caller's stay within batch_pages.
  *
- * Through a grant the shares are the copy's batches and everyone, caller
- * included, takes them in order from the front, each once the grant's
- * check allowed it: a revocation ends the count at a batch boundary and
- * no share past it is started, as on the batch path.
+ * Through a grant everyone, caller included, takes the shares in order
+ * from the front, a batch's first once the grant's check allowed the
+ * batch: a revocation ends the count at a batch boundary and no share past
+ * it is started, as on the batch path. The shares of one batch are copied
+ * side by side, as they are without a grant.
  *
  * Returns -EAGAIN at a page that would make the caller wait, *@done being
  * what was copied in order: the workers then take the rest.
@@ -1070,7 +1091,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	/* A share not aligned to a page spans one page more. */
 	sh.share = (u64)(XPC_SHARE_PAGES - 1) * PAGE_SIZE;
 	if (x->check) {
-		/* Ordered: the shares are the batches, each checked once. */
+		/* Ordered: each batch checked once, before its first share. */
 		unchecked = *x;
 		unchecked.check = NULL;
 		unchecked.recheck = x->check;
@@ -1078,7 +1099,6 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		sh.check = x->check;
 		sh.check_arg = x->check_arg;
 		sh.ordered = true;
-		sh.share = (u64)cap * PAGE_SIZE;
 	}
 	k = xpc_helpers(total - *done, sh.share);
 	if (k && cap > XPC_INLINE_PAGES)
@@ -1089,9 +1109,11 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		pages = kvmalloc_array(k * ppw, sizeof(*pages), GFP_KERNEL);
 		frags = kvmalloc_array(k * ppw, sizeof(*frags), GFP_KERNEL);
 	}
+	sh.per_check = 1;
 	if (!toks || !pages || !frags) {
-		/* No help: the copy is the caller's alone, in shares if ordered. */
+		/* No help: the copy is the caller's alone, in batches if ordered. */
 		k = 0;
+		sh.share = (u64)cap * PAGE_SIZE;
 		if (!sh.ordered) {
 			xpc_iters_at(x, *done, &lit, &rit);
 			err = xpc_caller_copy(x, &lit, &rit, total - *done,
@@ -1100,6 +1122,8 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		}
 	} else if (!sh.ordered) {
 		sh.share = (u64)(ppw - 1) * PAGE_SIZE;
+	} else {
+		xpc_cut_batches(&sh, cap, ppw);
 	}
 
 	spin_lock_init(&sh.lock);
@@ -1337,9 +1361,9 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	/*
 	 * Large: shared between the caller and idle workers, unless forced
 	 * onto the workers or after a page that would make the caller wait.
-	 * Through a grant (a check between batches) the shares are the
-	 * batches, taken in order once checked: a revocation ends the copy at
-	 * a batch boundary with no byte past the count.
+	 * Through a grant (a check between batches) the shares are taken in
+	 * order, each batch's once checked: a revocation ends the copy at a
+	 * batch boundary with no byte past the count.
 	 */
 	if (!inl && x->path == XPC_PATH_AUTO && !x->bounce && err != -EAGAIN)
 		err = xpc_shared_copy(x, total, &done);

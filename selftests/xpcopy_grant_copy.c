@@ -59,6 +59,64 @@ TEST_F(grant, iov_offsets)
 	ASSERT_IMAGE(rg, 3);
 }
 
+/*
+ * A grant copy of less than one batch is shared too: the batch, checked
+ * once, is cut into shares that an idle worker copies beside the caller.
+ * Some of 20 copies find a worker in time (caller_bytes grows by less than
+ * the copy); every byte lands in place, both ways, with the count exact,
+ * and every pin is given back.
+ */
+TEST_F_TIMEOUT(grant, shared_within_batch, GRANT_TIMEOUT)
+{
+	const size_t len = 1 * MiB;
+	uint64_t batch = 0, cb0 = 0, cb1 = 0, least = len;
+	uint8_t *win, *mine;
+	struct xp_stats s0;
+	__u64 copied;
+	int gfd, i;
+
+	ASSERT_EQ(0, xp_batch_pages(&batch));
+	if (batch * self->page <= len)
+		SKIP(return, "batch_pages %llu: 1 MiB is not within one batch",
+		     (unsigned long long)batch);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no worker helps a caller");
+	win = xp_map(len, PROT_READ | PROT_WRITE);
+	mine = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, win);
+	ASSERT_NE(NULL, mine);
+	memset(win, 0, len);
+	gfd = grant(self->dev, GRW, win, len);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	for (i = 0; i < 20 && least == len; i++) {
+		xp_fill(mine, len, S_DATA + i, 0);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+		ASSERT_EQ(0, gcopy(self->dev, CW, gfd, mine, len, 0, 0,
+				   &copied));
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb1));
+		ASSERT_EQ((__u64)len, copied);
+		ASSERT_EQ(-1, xp_check(win, len, S_DATA + i, 0));
+		least = cb1 - cb0 < least ? cb1 - cb0 : least;
+		memset(mine, 0, len);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+		ASSERT_EQ(0, gcopy(self->dev, CR, gfd, mine, len, 0, 0,
+				   &copied));
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb1));
+		ASSERT_EQ((__u64)len, copied);
+		ASSERT_EQ(-1, xp_check(mine, len, S_DATA + i, 0));
+		least = cb1 - cb0 < least ? cb1 - cb0 : least;
+	}
+	EXPECT_GT(len, least)
+		TH_LOG("20 copies of 1 MiB: the caller copied all of each");
+	TH_LOG("%d copies each way; the caller copied %llu bytes of 1 MiB "
+	       "at least", i, (unsigned long long)least);
+	XP_EXPECT_PINS_BACK(s0, 2000);
+	close(gfd);
+	munmap(win, len);
+	munmap(mine, len);
+}
+
 /* A zero-length copy succeeds with 0, after every other check. */
 TEST_F(grant, zero_length)
 {
