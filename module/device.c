@@ -155,7 +155,8 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
 	}
 	/*
 	 * One range, the common case, at a constant size: hardened usercopy
-	 * then checks the stack object at build time, not on every call.
+	 * checks a constant-size copy at build time (when it can see the
+	 * object), not with a run-time walk on every call.
 	 */
 	if (cnt == 1 ? copy_from_user(iov, u64_to_user_ptr(uptr), sizeof(*iov)) :
 		       copy_from_user(iov, u64_to_user_ptr(uptr),

@@ -222,8 +222,9 @@ static void xpc_stats_pinned(long n)
 /* Count @n pages given back, by unpinning or by put_page(). */
 static void xpc_stats_released(unsigned int n)
 {
-	atomic64_sub(n, &xpc_pinned.now);
+	/* Counted released first: pinned_now at 0 means they balance. */
 	xpc_stat_add(XPC_PINS_RELEASED, n);
+	atomic64_sub(n, &xpc_pinned.now);
 }
 
 static void xpc_unpin(struct page **pages, unsigned int n, bool dirty)
@@ -891,8 +892,9 @@ static void xpc_iters_at(const struct xpc_xfer *x, u64 off,
 
 /*
  * Take the next share from the front (a helper) or the back (the caller);
- * an ordered copy's from the front only, once the check allowed it. A
- * refusal ends the count at that share: none is taken any more.
+ * an ordered copy's from the front only, a batch's first share once the
+ * check allowed the batch. A refusal ends the count at that batch: no
+ * share is taken any more.
  */
 static int xpc_share_take(struct xpc_shared *sh, bool front)
 {
@@ -990,7 +992,8 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 		t1 = ktime_get_ns();
 		xpc_stat_add(XPC_NS_TAKE, t1 - t0);
 		/*
-		 * The check allowed the share when it was taken; a wait on the
+		 * The check allowed the share's batch before its first share
+		 * was taken (the batch under way may go on); a wait on the
 		 * caller's pages since may have outlasted the grant.
 		 */
 		if (c.len && waited && x->recheck) {
@@ -1037,19 +1040,20 @@ static void xpc_help(struct xpc_job *job)
 
 /*
  * An ordered copy's shares: each batch (@cap pages, the unit of the check)
- * cut into a power of two of equal shares that a helper's @ppw pages hold
- * even unaligned, so that the batch's end is a share's.
+ * cut into a power of two of equal shares of whole pages, so that the
+ * batch's end is a share's: as many as make a share fit a helper's @ppw
+ * pages even unaligned, or fewer (a helper then copies a share in several
+ * rounds) when @cap has fewer factors of two.
  */
 static void xpc_cut_batches(struct xpc_shared *sh, unsigned int cap,
 			    unsigned int ppw)
 {
-	u64 batch = (u64)cap * PAGE_SIZE;
-	u32 n = roundup_pow_of_two(DIV_ROUND_UP(cap, ppw - 1));
+	unsigned int n = roundup_pow_of_two(DIV_ROUND_UP(cap, ppw - 1));
 
-	if (batch % n)
-		n = 1;
+	while (cap % n)
+		n >>= 1;
 	sh->per_check = n;
-	sh->share = div_u64(batch, n);
+	sh->share = (u64)(cap / n) * PAGE_SIZE;
 }
 
 /*

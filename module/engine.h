@@ -39,10 +39,10 @@ enum xpc_path {
  *	(-errno) stops the copy there (a revoked grant, an owner gone)
  * @check_arg: the argument of @check (and of @recheck)
  * @recheck: the engine's own, in the copy of the transfer the copiers of a
- *	grant's shared copy use: its shares are checked when taken, in
- *	order, and this is asked again after any wait on the caller's own
- *	pages (which the caller may hold as long as it likes) before the
- *	other side is touched
+ *	grant's shared copy use: its batches are checked before their first
+ *	share is taken, in order, and this is asked again after any wait on
+ *	the caller's own pages (which the caller may hold as long as it
+ *	likes) before the other side is touched
  */
 struct xpc_xfer {
 	struct mm_struct *mm;

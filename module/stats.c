@@ -13,7 +13,8 @@ struct xpc_pinned xpc_pinned;
  * xpc_stat_read() - the value of a counter, summed over the CPUs
  * @s: the counter
  *
- * Return: the sum; additions under way on other CPUs may or may not be in.
+ * Return: the sum; additions under way on other CPUs may or may not be in
+ * (and on a 32-bit machine a CPU's count may be read torn, as statistics).
  */
 u64 xpc_stat_read(enum xpc_stat s)
 {

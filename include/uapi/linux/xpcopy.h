@@ -60,8 +60,9 @@
  *   nothing), as it does on revocation. The owner is checked before each
  *   batch touches its memory, and again after every wait on the caller's
  *   own pages: after the exec, a copy in flight moves at most the batches
- *   that had passed their check before it (one per copier: the caller and
- *   the workers helping it), and into the old address space. A check
+ *   that had passed their check before it (the batches under way, copied
+ *   by the caller and the workers helping it), and into the old address
+ *   space. A check
  *   refused after such a wait ends the count where that copier stood,
  *   inside its batch.
  */
@@ -273,9 +274,9 @@ struct xpcopy_iovec {
  *	``inline_max`` is shared: the caller copies shares itself, as
  *	@XPCOPY_COPY_INLINE does, while idle workers copy others, and takes
  *	back the help no worker has started; with no idle worker it copies
- *	alone. Through a grant it is shared too, its shares being its batches,
- *	each taken in order once the grant was checked, so that a revocation
- *	ends it at a batch boundary.
+ *	alone. Through a grant it is shared too, its shares taken in order
+ *	and each batch's only once the grant was checked for that batch, so
+ *	that a revocation ends it at a batch boundary.
  *
  * Exactly one of @XPCOPY_COPY_WRITE and @XPCOPY_COPY_READ must be set.
  */
