@@ -502,6 +502,7 @@ XPC_STAT_ATTR(worker_wakeups, XPC_WORKER_WAKEUPS);
 XPC_STAT_ATTR(mm_switches, XPC_MM_SWITCHES);
 XPC_STAT_ATTR(caller_bytes, XPC_CALLER_BYTES);
 XPC_STAT_ATTR(taken_back, XPC_TAKEN_BACK);
+XPC_STAT_ATTR(help_declined, XPC_HELP_DECLINED);
 
 static ssize_t pinned_now_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
@@ -556,6 +557,7 @@ static struct attribute *xpc_stats_attrs[] = {
 	&xpc_stat_mm_switches.attr.attr,
 	&xpc_stat_caller_bytes.attr.attr,
 	&xpc_stat_taken_back.attr.attr,
+	&xpc_stat_help_declined.attr.attr,
 	NULL,
 };
 

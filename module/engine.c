@@ -77,6 +77,11 @@ module_param(inline_max, uint, 0644);
 MODULE_PARM_DESC(inline_max,
 		 "copies of at most this many bytes run in the caller's context (default 65536)");
 
+static unsigned int busy_help_kb = 8192;
+module_param(busy_help_kb, uint, 0644);
+MODULE_PARM_DESC(busy_help_kb,
+		 "with no CPU free for them (see help_idle_pct), workers help only copies of at least this many KiB (default 8192)");
+
 /* Most pages of the other process the caller-context path pins at once. */
 #define XPC_INLINE_PAGES	16
 
@@ -868,8 +873,9 @@ static unsigned int xpc_batch_workers(void)
 /*
  * How many workers help the caller with @len bytes: the idle ones (asleep
  * or lingering), leaving a CPU to the caller, and fewer than the copy has
- * shares. A worker counted idle that is not costs nothing: the caller
- * takes back the help it did not start, and copies the shares itself.
+ * shares; none for a copy under busy_help_kb when no CPU is free for
+ * them. A worker counted idle that is not costs nothing: the caller takes
+ * back the help it did not start, and copies the shares itself.
  */
 static unsigned int xpc_helpers(u64 len, u64 share)
 {
@@ -877,6 +883,16 @@ static unsigned int xpc_helpers(u64 len, u64 share)
 			      xpc_nr_workers());
 	u64 shares = div64_u64(len, share);
 
+	/*
+	 * On CPUs all busy a helper shares one and may be descheduled in its
+	 * share, holding the caller for about a time slice: worth it only for
+	 * a copy that takes several.
+	 */
+	if (k && shares > 1 && len >> 10 < READ_ONCE(busy_help_kb) &&
+	    !xpc_pool_may_help()) {
+		xpc_stat_add(XPC_HELP_DECLINED, 1);
+		return 0;
+	}
 	return shares > k ? k : (shares ? shares - 1 : 0);
 }
 
@@ -1117,13 +1133,13 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	if (!toks || !pages || !frags) {
 		/* No help: the copy is the caller's alone, in batches if ordered. */
 		k = 0;
-		sh.share = (u64)cap * PAGE_SIZE;
 		if (!sh.ordered) {
 			xpc_iters_at(x, *done, &lit, &rit);
 			err = xpc_caller_copy(x, &lit, &rit, total - *done,
 					      done);
 			goto out_free;
 		}
+		sh.share = (u64)cap * PAGE_SIZE;
 	} else if (!sh.ordered) {
 		sh.share = (u64)(ppw - 1) * PAGE_SIZE;
 	} else {

@@ -14,12 +14,14 @@
  * and the workers running one get SIGKILL, which they allow, so a fault
  * stalled on userfaultfd gives up.
  */
+#include <linux/kernel_stat.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/tick.h>
 #include <linux/wait.h>
 
 #include "pool.h"
@@ -33,6 +35,11 @@ MODULE_PARM_DESC(linger_us,
 static unsigned int workers;
 module_param(workers, uint, 0444);
 MODULE_PARM_DESC(workers, "copy workers (default 0: two per online CPU)");
+
+static unsigned int help_idle_pct = 75;
+module_param(help_idle_pct, uint, 0644);
+MODULE_PARM_DESC(help_idle_pct,
+		 "workers help a large copy only while this much of one CPU (percent) was idle or the workers' over the last 20 ms (default 75; 0: always)");
 
 struct xpc_worker {
 	struct task_struct *task;
@@ -48,7 +55,99 @@ static struct {
 	unsigned int nr;
 	atomic_t idle;		/* workers asleep, waiting for a job */
 	atomic_t lingering;	/* workers awake, waiting for a job */
+	atomic64_t ran_ns;	/* CPU time the workers ran, summed */
 } xpc_pool;
+
+/* How long a measure of the CPUs' load holds, and when it is out of date. */
+#define XPC_LOAD_SPAN_NS	(20 * NSEC_PER_MSEC)
+#define XPC_LOAD_STALE_NS	(200 * NSEC_PER_MSEC)
+
+/* The CPUs' load as last measured, for xpc_pool_may_help(). */
+static struct {
+	spinlock_t lock;	/* taken by the one caller that measures */
+	u64 at;			/* when: ktime_get_ns(), 0 before the first */
+	u64 idle_us;		/* the online CPUs' idle time, summed */
+	u64 ran_ns;		/* xpc_pool.ran_ns */
+	bool free;		/* a CPU was free since the one before */
+} xpc_load = {
+	.lock = __SPIN_LOCK_UNLOCKED(xpc_load.lock),
+	.free = true,
+};
+
+/* The online CPUs' idle time, summed, in us; U64_MAX where none is kept. */
+static u64 xpc_idle_us(void)
+{
+	u64 sum = 0, t;
+	int cpu;
+
+	for_each_online_cpu(cpu) {
+		t = get_cpu_idle_time_us(cpu, NULL);
+		if (t == (u64)-1)
+			return U64_MAX;
+		sum += t;
+	}
+	return sum;
+}
+
+/* Measure the CPUs' load since the last measure, taken at @now. */
+static void xpc_load_measure(u64 now)
+{
+	u64 span = now - xpc_load.at, idle = xpc_idle_us();
+	u64 ran = atomic64_read(&xpc_pool.ran_ns), free_ns;
+	bool free = true;
+
+	/* Out of date, or a CPU went offline: help, and measure anew. */
+	if (xpc_load.at && span < XPC_LOAD_STALE_NS && idle != U64_MAX &&
+	    idle >= xpc_load.idle_us) {
+		free_ns = (idle - xpc_load.idle_us) * NSEC_PER_USEC +
+			  (ran - xpc_load.ran_ns);
+		free = free_ns * 100 >= span * READ_ONCE(help_idle_pct);
+	}
+	WRITE_ONCE(xpc_load.free, free);
+	xpc_load.idle_us = idle;
+	xpc_load.ran_ns = ran;
+	WRITE_ONCE(xpc_load.at, now);
+}
+
+/**
+ * xpc_pool_may_help() - may workers help a copy: is a CPU free for them
+ *
+ * A helper is worth waking only onto a CPU that would otherwise idle. Where
+ * every CPU runs something else (an MPI job with a spinning rank per core,
+ * say), a helper shares a CPU, is descheduled with a share unfinished, and
+ * its caller waits for it: the copy is then better the caller's alone, as
+ * process_vm_writev()'s is. A CPU counts as free when over the last
+ * XPC_LOAD_SPAN_NS the online CPUs' idle time and the workers' own run time
+ * (they would leave their CPU idle) came to help_idle_pct of one CPU. One
+ * caller measures, the others read the last measure.
+ *
+ * Return: true if the workers may help: a CPU was free, or help_idle_pct
+ * is 0, or the kernel keeps no idle time (nohz off).
+ */
+bool xpc_pool_may_help(void)
+{
+	u64 now;
+
+	if (!READ_ONCE(help_idle_pct))
+		return true;
+	now = ktime_get_ns();
+	if (now - READ_ONCE(xpc_load.at) >= XPC_LOAD_SPAN_NS &&
+	    spin_trylock(&xpc_load.lock)) {
+		if (now - xpc_load.at >= XPC_LOAD_SPAN_NS)
+			xpc_load_measure(now);
+		spin_unlock(&xpc_load.lock);
+	}
+	return READ_ONCE(xpc_load.free);
+}
+
+/* Count the CPU time the worker ran since its count at @seen. */
+static void xpc_worker_ran(u64 *seen)
+{
+	u64 ran = READ_ONCE(current->se.sum_exec_runtime);
+
+	atomic64_add(ran - *seen, &xpc_pool.ran_ns);
+	*seen = ran;
+}
 
 /**
  * xpc_nr_workers() - how many workers run
@@ -154,6 +253,7 @@ static int xpc_worker_fn(void *data)
 	struct xpc_worker *w = data;
 	struct mm_struct *used = NULL;
 	struct xpc_job *job = NULL;
+	u64 ran = current->se.sum_exec_runtime;
 
 	/*
 	 * The only way to interrupt a copy stalled on a fault (userfaultfd):
@@ -168,6 +268,7 @@ static int xpc_worker_fn(void *data)
 		if (!job && w->held && READ_ONCE(linger_us))
 			job = xpc_linger(w);
 		if (!job) {
+			xpc_worker_ran(&ran);
 			atomic_inc(&xpc_pool.idle);
 			wait_event_idle_exclusive(xpc_pool.wait,
 						  xpc_worker_idle_ends(w));
@@ -199,6 +300,7 @@ static int xpc_worker_fn(void *data)
 		t0 = ktime_get_ns();
 		job->run(job);
 		xpc_stat_add(XPC_NS_WORKER, ktime_get_ns() - t0);
+		xpc_worker_ran(&ran);
 
 		/* No kick may land once req is cleared: drop any that did. */
 		spin_lock(&xpc_pool.lock);

@@ -55,6 +55,7 @@ void xpc_pool_stop(void);
 unsigned int xpc_nr_workers(void);
 unsigned int xpc_pool_idle(void);
 unsigned int xpc_pool_to_wake(unsigned int k);
+bool xpc_pool_may_help(void);
 
 void xpc_req_init(struct xpc_req *req, struct mm_struct *mm);
 void xpc_req_end(struct xpc_req *req);

@@ -20,6 +20,8 @@
 
 #define EN_BUF		(16UL << 20)
 #define EN_STALL_PAGES	256U
+#define EN_HELP_PCT	"/sys/module/xpcopy/parameters/help_idle_pct"
+#define EN_BUSY_KB	"/sys/module/xpcopy/parameters/busy_help_kb"
 
 FIXTURE(engine) {
 	int fd;
@@ -29,6 +31,7 @@ FIXTURE(engine) {
 	uint8_t *stall;		/* the target's unserved userfaultfd region */
 	size_t page;
 	pid_t kid;
+	int64_t help_pct, busy_kb;	/* to restore, or -1 */
 };
 
 FIXTURE_VARIANT(engine) {
@@ -73,6 +76,8 @@ FIXTURE_SETUP(engine)
 	char ok = 0;
 
 	self->kid = -1;
+	self->help_pct = -1;
+	self->busy_kb = -1;
 	self->page = xp_page_size();
 	XPCOPY_OPEN_OR_SKIP(self->fd);
 	ASSERT_EQ(0, xp_features(self->fd, &self->feat));
@@ -101,6 +106,10 @@ FIXTURE_SETUP(engine)
 
 FIXTURE_TEARDOWN(engine)
 {
+	if (self->help_pct >= 0)
+		xp_write_u64(EN_HELP_PCT, self->help_pct);
+	if (self->busy_kb >= 0)
+		xp_write_u64(EN_BUSY_KB, self->busy_kb);
 	if (self->kid > 0) {
 		kill(self->kid, SIGKILL);
 		waitpid(self->kid, NULL, 0);
@@ -295,6 +304,72 @@ TEST_F_TIMEOUT(engine, stalled_workers_hold_no_other_caller, 120)
 		EXPECT_EQ(-EINTR, st[i].ret);
 	}
 	XP_EXPECT_PINS_BACK(s0, 5000);
+}
+
+/* A 1 MiB copy checked as above; *@declined and *@alone: what it was. */
+static void en_copy_helped(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(engine) *self, __u32 dir,
+			   uint64_t seed, bool *declined, bool *alone)
+{
+	uint64_t d0 = 0, d1 = 0, c0 = 0, c1 = 0;
+	__u64 got;
+
+	ASSERT_EQ(0, xp_stat("help_declined", &d0));
+	ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
+	got = en_copy_check(_metadata, self, dir, 4096, 4096 * 20, 1UL << 20,
+			    seed);
+	ASSERT_EQ(1UL << 20, got);
+	ASSERT_EQ(0, xp_stat("help_declined", &d1));
+	ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+	ASSERT_GE(d0 + 1, d1) TH_LOG("one copy declined help %llu times",
+				     (unsigned long long)(d1 - d0));
+	*declined = d1 > d0;
+	*alone = c1 - c0 == got;
+}
+
+/*
+ * With no CPU free for the workers (help_idle_pct asks for 100 CPUs' worth
+ * idle), a copy under busy_help_kb is the caller's alone: help_declined
+ * counts it and the caller copies every byte. At busy_help_kb, or with
+ * help_idle_pct 0, none is declined. Bytes exact every time.
+ */
+TEST_F_TIMEOUT(engine, busy_cpus_copy_alone, 120)
+{
+	bool declined = false, alone = false, d2 = true, d3 = true, a;
+	uint64_t pct0 = 75, kb0 = 8192;
+	struct xp_stats s0 = { 0 };
+	int i;
+
+	if (access(EN_HELP_PCT, F_OK) || access(EN_BUSY_KB, F_OK))
+		SKIP(return, "the module has no help_idle_pct or busy_help_kb");
+	ASSERT_EQ(0, xp_read_u64(EN_HELP_PCT, &pct0));
+	ASSERT_EQ(0, xp_read_u64(EN_BUSY_KB, &kb0));
+	self->help_pct = pct0;
+	self->busy_kb = kb0;
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	ASSERT_EQ(0, xp_write_u64(EN_BUSY_KB, 8192));
+	ASSERT_EQ(0, xp_write_u64(EN_HELP_PCT, 10000));
+	/* The load is measured every 20 ms: wait for a measure. */
+	for (i = 0; i < 40 && !declined; i++) {
+		en_copy_helped(_metadata, self, variant->dir, 40 + i,
+			       &declined, &alone);
+		usleep(25 * 1000);
+	}
+	EXPECT_TRUE(declined) TH_LOG("no copy declined help in %d", i);
+	EXPECT_TRUE(alone) TH_LOG("help declined, yet a worker copied");
+
+	/* A copy of busy_help_kb is helped however busy the CPUs. */
+	EXPECT_EQ(0, xp_write_u64(EN_BUSY_KB, 1024));
+	en_copy_helped(_metadata, self, variant->dir, 90, &d2, &a);
+	EXPECT_FALSE(d2) TH_LOG("a copy of busy_help_kb declined help");
+
+	/* help_idle_pct 0: help is never declined. */
+	EXPECT_EQ(0, xp_write_u64(EN_BUSY_KB, 8192));
+	EXPECT_EQ(0, xp_write_u64(EN_HELP_PCT, 0));
+	usleep(25 * 1000);
+	en_copy_helped(_metadata, self, variant->dir, 91, &d3, &a);
+	EXPECT_FALSE(d3) TH_LOG("help declined with help_idle_pct 0");
+	XP_EXPECT_PINS_BACK(s0, 2000);
 }
 
 TEST_HARNESS_MAIN
