@@ -207,7 +207,7 @@ struct result {
 	/* workers woken, and address spaces they entered */
 	int64_t wakeups, mm_switches;
 	/* bytes the caller copied in its own context; shares it took back */
-	int64_t caller_bytes, taken_back;
+	int64_t caller_bytes, taken_back, help_declined;
 };
 
 static struct {
@@ -714,14 +714,14 @@ enum {
 	ST_PINS_TAKEN, ST_PINS_RELEASED, ST_NS_TAKE, ST_NS_WAIT,
 	ST_NS_RELEASE, ST_NS_WORKER, ST_NS_INLINE, ST_URING_ISSUED,
 	ST_URING_PUNTS, ST_WAKEUPS, ST_MM_SWITCHES, ST_CALLER_BYTES,
-	ST_TAKEN_BACK, NR_STATS
+	ST_TAKEN_BACK, ST_HELP_DECLINED, NR_STATS
 };
 static const char *const stat_names[NR_STATS] = {
 	"copies", "bytes", "copy_bytes", "pinned_now", "pinned_peak",
 	"pins_taken", "pins_released", "time_take_ns", "time_wait_ns",
 	"time_release_ns", "time_worker_ns", "time_inline_ns", "uring_issued",
 	"uring_punts", "worker_wakeups", "mm_switches", "caller_bytes",
-	"taken_back",
+	"taken_back", "help_declined",
 };
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -1512,6 +1512,7 @@ static int run_point(const struct method *m, enum dir dir, size_t len,
 		r->mm_switches = s1[ST_MM_SWITCHES] - s0[ST_MM_SWITCHES];
 		r->caller_bytes = s1[ST_CALLER_BYTES] - s0[ST_CALLER_BYTES];
 		r->taken_back = s1[ST_TAKEN_BACK] - s0[ST_TAKEN_BACK];
+		r->help_declined = s1[ST_HELP_DECLINED] - s0[ST_HELP_DECLINED];
 	}
 
 	/* Verify where the bytes went. */
@@ -1823,11 +1824,12 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 				", \"worker_wakeups\": %" PRId64
 				", \"mm_switches\": %" PRId64
 				", \"caller_bytes\": %" PRId64
-				", \"taken_back\": %" PRId64, r->ns_take,
+				", \"taken_back\": %" PRId64
+				", \"help_declined\": %" PRId64, r->ns_take,
 				r->ns_wait, r->ns_release, r->ns_worker,
 				r->ns_inline, r->uring_issued, r->uring_punts,
 				r->wakeups, r->mm_switches, r->caller_bytes,
-				r->taken_back);
+				r->taken_back, r->help_declined);
 		fprintf(f, ", \"verified\": true}");
 	}
 	fprintf(f, "\n  ]\n}\n");
