@@ -7,7 +7,8 @@
  * stays in that mm, holding it, so a request's next batch costs no mm
  * switch, and it lingers a little for that batch before it sleeps. The
  * caller keeps the mm alive: when its request ends it waits until no worker
- * holds the mm any more.
+ * holds the mm for it any more. After a request's last job a worker may stay
+ * in the mm on a reference of its own, lingering for the next request there.
  *
  * A worker is a kernel thread and sees none of the caller's signals. When the
  * caller is interrupted it cancels its request: the queued jobs are dropped
@@ -45,6 +46,7 @@ struct xpc_worker {
 	struct task_struct *task;
 	struct xpc_req *req;	/* under xpc_pool.lock: whom it works for */
 	struct xpc_req *held;	/* whose mm it is in: its own to touch */
+	struct mm_struct *kept;	/* the mm it stays in after a request */
 };
 
 static struct {
@@ -221,8 +223,11 @@ static bool xpc_worker_idle_ends(struct xpc_worker *w)
  * Between two batches of the request whose mm it is in, a worker waits a
  * little for the next job without sleeping: the caller is releasing and
  * taking its pages, and a wake-up (on a hypervisor, a descheduled vCPU)
- * costs more than the wait. It yields to anything else runnable on its CPU
- * and stops when the request ends.
+ * costs more than the wait. So it does after a request's last job, still in
+ * its mm (w->kept), for the next copy into the same process: an IPC peer's
+ * next message then costs no wake-up and no mm switch. It yields to
+ * anything else runnable on its CPU and stops when the request it is in
+ * ends.
  */
 static struct xpc_job *xpc_linger(struct xpc_worker *w)
 {
@@ -230,8 +235,8 @@ static struct xpc_job *xpc_linger(struct xpc_worker *w)
 	struct xpc_job *job = NULL;
 
 	atomic_inc(&xpc_pool.lingering);
-	while (!READ_ONCE(w->held->ended) && !kthread_should_stop() &&
-	       ktime_get_ns() < until) {
+	while ((w->kept || !READ_ONCE(w->held->ended)) &&
+	       !kthread_should_stop() && ktime_get_ns() < until) {
 		if (!list_empty(&xpc_pool.queue)) {
 			job = xpc_next_job(w);
 			if (job)
@@ -265,8 +270,15 @@ static int xpc_worker_fn(void *data)
 		struct xpc_req *req;
 		u64 t0;
 
-		if (!job && w->held && READ_ONCE(linger_us))
+		if (!job && (w->held || w->kept) && READ_ONCE(linger_us))
 			job = xpc_linger(w);
+		if (!job && w->kept) {
+			/* No next copy into it came: leave the kept mm. */
+			kthread_unuse_mm(used);
+			used = NULL;
+			mmput_async(w->kept);
+			w->kept = NULL;
+		}
 		if (!job) {
 			xpc_worker_ran(&ran);
 			atomic_inc(&xpc_pool.idle);
@@ -284,6 +296,15 @@ static int xpc_worker_fn(void *data)
 			continue;
 		}
 		req = job->req;
+		if (w->kept) {
+			/* req's caller keeps its mm alive from here. */
+			if (w->kept != req->mm) {
+				kthread_unuse_mm(used);
+				used = NULL;
+			}
+			mmput_async(w->kept);
+			w->kept = NULL;
+		}
 		if (w->held != req) {
 			if (used != req->mm) {
 				if (used)
@@ -310,9 +331,14 @@ static int xpc_worker_fn(void *data)
 			flush_signals(current);
 
 		job = xpc_next_job(w);
-		/* Last batch: leave before the caller can see it done. */
+		/*
+		 * Last batch: leave before the caller can see it done, or stay
+		 * in the mm on a reference of its own, for the next copy.
+		 */
 		if (READ_ONCE(req->last) && (!job || job->req != req)) {
-			if (!job || job->req->mm != used) {
+			if (!job && READ_ONCE(linger_us) && mmget_not_zero(used)) {
+				w->kept = used;
+			} else if (!job || job->req->mm != used) {
 				kthread_unuse_mm(used);
 				used = NULL;
 			}
@@ -323,6 +349,8 @@ static int xpc_worker_fn(void *data)
 	}
 	if (used)
 		kthread_unuse_mm(used);
+	if (w->kept)
+		mmput_async(w->kept);
 	xpc_worker_release(w);
 	return 0;
 }
