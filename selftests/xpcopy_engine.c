@@ -22,6 +22,7 @@
 #define EN_STALL_PAGES	256U
 #define EN_HELP_PCT	"/sys/module/xpcopy/parameters/help_idle_pct"
 #define EN_BUSY_KB	"/sys/module/xpcopy/parameters/busy_help_kb"
+#define EN_LINGER_US	"/sys/module/xpcopy/parameters/linger_us"
 
 FIXTURE(engine) {
 	int fd;
@@ -31,7 +32,7 @@ FIXTURE(engine) {
 	uint8_t *stall;		/* the target's unserved userfaultfd region */
 	size_t page;
 	pid_t kid;
-	int64_t help_pct, busy_kb;	/* to restore, or -1 */
+	int64_t help_pct, busy_kb, linger;	/* to restore, or -1 */
 };
 
 FIXTURE_VARIANT(engine) {
@@ -78,6 +79,7 @@ FIXTURE_SETUP(engine)
 	self->kid = -1;
 	self->help_pct = -1;
 	self->busy_kb = -1;
+	self->linger = -1;
 	self->page = xp_page_size();
 	XPCOPY_OPEN_OR_SKIP(self->fd);
 	ASSERT_EQ(0, xp_features(self->fd, &self->feat));
@@ -110,6 +112,8 @@ FIXTURE_TEARDOWN(engine)
 		xp_write_u64(EN_HELP_PCT, self->help_pct);
 	if (self->busy_kb >= 0)
 		xp_write_u64(EN_BUSY_KB, self->busy_kb);
+	if (self->linger >= 0)
+		xp_write_u64(EN_LINGER_US, self->linger);
 	if (self->kid > 0) {
 		kill(self->kid, SIGKILL);
 		waitpid(self->kid, NULL, 0);
@@ -369,6 +373,61 @@ TEST_F_TIMEOUT(engine, busy_cpus_copy_alone, 120)
 	usleep(25 * 1000);
 	en_copy_helped(_metadata, self, variant->dir, 91, &d3, &a);
 	EXPECT_FALSE(d3) TH_LOG("help declined with help_idle_pct 0");
+	XP_EXPECT_PINS_BACK(s0, 2000);
+}
+
+/*
+ * Copies into one process back to back: after the first, the helper stays
+ * in the target's mm and lingers (linger_us, here 100 ms) for the next, so
+ * the next costs no wake-up and no mm switch, and a worker still copies
+ * part of it. Bytes exact; every pin back.
+ */
+TEST_F_TIMEOUT(engine, next_copy_no_handoff, 120)
+{
+	uint64_t pct0 = 75, linger0 = 200, w0 = 0, w1 = 0, m0 = 0, m1 = 0;
+	struct xp_stats s0 = { 0 };
+	size_t len = 1UL << 20;
+	uint64_t c0 = 0, c1 = len;
+	__u64 copied = 0;
+	int ret, i;
+
+	ASSERT_EQ(0, xp_read_u64(EN_LINGER_US, &linger0));
+	self->linger = linger0;
+	if (!access(EN_HELP_PCT, F_OK)) {
+		ASSERT_EQ(0, xp_read_u64(EN_HELP_PCT, &pct0));
+		self->help_pct = pct0;
+		/* Help whatever the load: this is about the hand-off. */
+		ASSERT_EQ(0, xp_write_u64(EN_HELP_PCT, 0));
+	}
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	ASSERT_EQ(0, xp_write_u64(EN_LINGER_US, 100000));
+	/* Until a worker helped: one woken late finds nothing to do. */
+	for (i = 0; i < 10 && c1 - c0 == len; i++) {
+		ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
+		en_copy_check(_metadata, self, variant->dir, 4096, 4096 * 20,
+			      len, 60 + i);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+	}
+	ASSERT_GT(len, c1 - c0) TH_LOG("no worker helped in %d copies", i);
+	/* The next copy at once, the same in every way. */
+	ASSERT_EQ(0, xp_stat("worker_wakeups", &w0));
+	ASSERT_EQ(0, xp_stat("mm_switches", &m0));
+	ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
+	ret = xp_copy1(self->fd, variant->dir, self->kid, self->mine + 4096,
+		       len, xp_ptr(self->buf + 4096), len, &copied);
+	ASSERT_EQ(0, xp_stat("worker_wakeups", &w1));
+	ASSERT_EQ(0, xp_stat("mm_switches", &m1));
+	ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(len, copied);
+	EXPECT_EQ(m0, m1) TH_LOG("%llu mm switches for the next copy",
+				 (unsigned long long)(m1 - m0));
+	EXPECT_EQ(w0, w1) TH_LOG("%llu wake-ups for the next copy",
+				 (unsigned long long)(w1 - w0));
+	EXPECT_GT(len, c1 - c0) TH_LOG("no worker helped the next copy");
+	EXPECT_EQ(0, xp_write_u64(EN_LINGER_US, linger0));
+	usleep(200 * 1000);	/* the lingering helper leaves the mm */
+	en_copy_check(_metadata, self, variant->dir, 4096, 4096 * 20, len, 71);
 	XP_EXPECT_PINS_BACK(s0, 2000);
 }
 
