@@ -39,6 +39,9 @@
  *	copies, and their own share of large ones)
  * @XPC_TAKEN_BACK: shares queued for the workers that the caller copied
  *	itself, no worker having started them
+ * @XPC_URING_WORKERS: io_uring copies handed, in the submission, to the
+ *	module's workers, which run them and post their CQEs (no io-wq
+ *	thread)
  * @XPC_NR_STATS: the number of counters
  *
  * Each is kept per CPU, added to without a locked instruction on the copy
@@ -62,6 +65,7 @@ enum xpc_stat {
 	XPC_MM_SWITCHES,
 	XPC_CALLER_BYTES,
 	XPC_TAKEN_BACK,
+	XPC_URING_WORKERS,
 	XPC_NR_STATS
 };
 
