@@ -839,6 +839,89 @@ TEST(uring_large_copy_to_workers)
 }
 #pragma GCC diagnostic pop
 
+/*
+ * A 1 MiB copy through a grant with XPCOPY_COPY_PUBLISH through io_uring:
+ * the worker that runs it publishes the sequence value after the data, and
+ * writes `copied`; 0 io-wq punts where the kernel has cancelable uring_cmds
+ * (else one, and SKIP with the reason).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+TEST(uring_large_grant_publish_to_workers)
+{
+	const size_t len = 1 * MiB;
+	uint64_t pu0 = 0, wk0 = 0, pu1 = 0, wk1 = 0, is = 0;
+	struct xpcopy_iovec iov[2];
+	struct xpcopy_copy c;
+	struct io_uring ring;
+	struct xpcopy_grant g = {
+		.size = sizeof(g),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE |
+			 XPCOPY_GRANT_SEQ,
+		.len = len,
+	};
+	struct io_uring_sqe *sqe;
+	uint64_t *seq;
+	uint8_t *win, *src;
+	int fd, gfd, ret, res = 0;
+	bool workers;
+	__u64 ud = 0;
+
+	XPCOPY_OPEN_OR_SKIP(fd);
+	XPCOPY_URING_CMD_OR_SKIP(fd);
+	workers = uring_workers(fd);
+	ret = ring_init(&ring, 4);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	win = xp_map_filled(len, SEED_N);
+	src = xp_map_filled(len, SEED_L);
+	seq = xp_map(4096, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, win);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, seq);
+	g.addr = xp_ptr(win);
+	g.seq_addr = xp_ptr(seq);
+	gfd = ioctl(fd, XPCOPY_GRANT, &g);
+	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT: %s", strerror(errno));
+	ASSERT_EQ(0, uring_counts(&is, &pu0));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
+	/* the local range src + 5, the window's from offset 7 */
+	iov[0].addr = xp_ptr(src + 5);
+	iov[0].len = len - 7;
+	iov[1].addr = 7;
+	iov[1].len = len - 7;
+	xp_copy_init(&c, XPCOPY_COPY_WRITE | XPCOPY_COPY_GRANT |
+		     XPCOPY_COPY_PUBLISH, 0, &iov[0], 1, &iov[1], 1);
+	c.grant_fd = gfd;
+	c.seq = 7;
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	xp_prep_uring_cmd(sqe, fd, XPCOPY_COPY, &c, UD_COPY);
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	ASSERT_EQ(0, wait_cqe(&ring, &ud, &res));
+	EXPECT_EQ((int)(len - 7), res) TH_LOG("%s", res < 0 ?
+					      strerror(-res) : "short");
+	EXPECT_EQ((__u64)(len - 7), c.copied);
+	EXPECT_EQ(7ULL, __atomic_load_n(seq, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(-1, xp_check(win + 7, len - 7, SEED_L, 5));
+	EXPECT_EQ(-1, xp_check(win, 7, SEED_N, 0));
+	ASSERT_EQ(0, uring_counts(&is, &pu1));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk1));
+	EXPECT_EQ(workers ? 0ULL : 1ULL, pu1 - pu0);
+	EXPECT_EQ(workers ? 1ULL : 0ULL, wk1 - wk0);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	close(gfd);
+	io_uring_queue_exit(&ring);
+	munmap(win, len);
+	munmap(src, len);
+	munmap(seq, 4096);
+	close(fd);
+	if (!workers)
+		SKIP(return, NO_URING_WORKERS);
+}
+#pragma GCC diagnostic pop
+
 /* ---- the ABI through io_uring: the ioctl's checks and errnos ---- */
 
 FIXTURE(abi)
