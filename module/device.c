@@ -687,10 +687,19 @@ static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
  * From the io-wq worker the result is posted with io_uring_cmd_done(), not
  * returned: see xpc_uring_cmd_done().
  *
- * Context: process context; sleeps unless IO_URING_F_NONBLOCK.
+ * Where the kernel has cancelable uring_cmds (XPC_URING_ASYNC), a copy too
+ * large for the submission (the automatic path, more than inline_max) is
+ * not punted: the non-blocking issue prepares it and hands it to the
+ * module's workers (xpc_uring_async()), which post its CQE, and returns
+ * -EIOCBQUEUED. Ring exit and task exit then call again with
+ * IO_URING_F_CANCEL, which stops it (its worker still posts the CQE).
+ *
+ * Context: process context; sleeps unless IO_URING_F_NONBLOCK. With
+ * IO_URING_F_CANCEL, the ring's lock held.
  * Return: for a non-blocking issue the command's result (or -errno), or
- * -EAGAIN; else -EIOCBQUEUED (the CQE, with the command's result or -errno,
- * is posted already).
+ * -EAGAIN, or -EIOCBQUEUED (handed to the workers); else -EIOCBQUEUED (the
+ * CQE, with the command's result or -errno, is posted already); 0 for
+ * IO_URING_F_CANCEL.
  */
 static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
