@@ -62,6 +62,20 @@
 #endif
 
 /*
+ * A uring_cmd that the module's workers run and complete themselves must be
+ * cancelable, so that ring exit and task exit can stop it (->uring_cmd()
+ * called again with IO_URING_F_CANCEL): IORING_URING_CMD_CANCELABLE and
+ * io_uring_cmd_mark_cancelable() came in 6.7 (6.12 and 7.2 have them, 6.1
+ * has not). Without them every copy that cannot complete in the
+ * submission goes to an io-wq thread, as before. XPC_URING_ASYNC is 1 or 0.
+ */
+#ifdef XPC_HAVE_URING_CMD_CANCELABLE
+#define XPC_URING_ASYNC 1
+#else
+#define XPC_URING_ASYNC 0
+#endif
+
+/*
  * memfd_secret(2) came in 5.14, with SECRETMEM_MAGIC, the magic of its file
  * system. Before it, no mapping is secret memory.
  */
@@ -234,6 +248,42 @@ static inline void xpc_uring_cmd_done(struct io_uring_cmd *ioucmd, int res,
 	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
 #endif
 }
+
+#if XPC_URING_ASYNC
+/* In device.c: post the CQE of a copy the workers ran, from task work. */
+void xpc_uring_async_done(struct io_uring_cmd *ioucmd,
+			  unsigned int issue_flags);
+
+/*
+ * The task work callback of io_uring_cmd_complete_in_task(): 6.12 calls it
+ * with the command and the issue flags to pass to io_uring_cmd_done(); 7.2
+ * with an io_tw_req (io_uring_cmd_from_tw() finds the command) and a token,
+ * the flags being IO_URING_CMD_TASK_WORK_ISSUE_FLAGS. Either way the ring's
+ * lock is held and the completion may be deferred.
+ */
+#ifdef XPC_HAVE_URING_CMD_TW_REQ
+static inline void xpc_uring_tw(struct io_tw_req tw_req, io_tw_token_t tw)
+{
+	xpc_uring_async_done(io_uring_cmd_from_tw(tw_req),
+			     IO_URING_CMD_TASK_WORK_ISSUE_FLAGS);
+}
+#else
+static inline void xpc_uring_tw(struct io_uring_cmd *ioucmd,
+				unsigned int issue_flags)
+{
+	xpc_uring_async_done(ioucmd, issue_flags);
+}
+#endif
+
+/*
+ * From any context: run xpc_uring_async_done() in the submitter's task
+ * work (or io_uring's fallback work, once that task is gone).
+ */
+static inline void xpc_uring_complete_in_task(struct io_uring_cmd *ioucmd)
+{
+	io_uring_cmd_complete_in_task(ioucmd, xpc_uring_tw);
+}
+#endif /* XPC_URING_ASYNC */
 #endif /* XPC_URING_CMD */
 
 #endif /* _XPCOPY_COMPAT_H */

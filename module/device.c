@@ -10,6 +10,7 @@
 #include <linux/device.h>
 #include <linux/error-injection.h>
 #include <linux/fs.h>
+#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -18,7 +19,9 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "engine.h"
@@ -35,7 +38,9 @@
  * One command: the caller's struct, a kernel copy of it, and where it came
  * from. @uring: submitted through io_uring; @nonblock: in io_uring's
  * submission, where nothing may wait (-EAGAIN: run it again on an io-wq
- * thread); @copied: set by a successful XPCOPY_COPY, the CQE's result.
+ * thread); @ioucmd, @issue_flags: set in that submission where a copy too
+ * large for it can be handed to the workers (xpc_uring_async()); @copied:
+ * set by a successful XPCOPY_COPY, the CQE's result.
  */
 struct xpc_ucmd {
 	void __user *ubuffer;
@@ -43,6 +48,8 @@ struct xpc_ucmd {
 	void *cmd;
 	bool uring;
 	bool nonblock;
+	struct io_uring_cmd *ioucmd;
+	unsigned int issue_flags;
 	u64 copied;
 };
 
@@ -119,6 +126,8 @@ static int xpc_features(struct xpc_ucmd *ucmd)
 	f->max_iov = XPCOPY_IOV_MAX;
 	f->nr_workers = xpc_nr_workers();
 	f->caps = XPC_URING_CMD ? XPCOPY_CAP_URING_CMD : 0;
+	if (XPC_URING_ASYNC)
+		f->caps |= XPCOPY_CAP_URING_WORKERS;
 	return xpc_ucmd_respond(ucmd, sizeof(*f));
 }
 
@@ -263,16 +272,31 @@ static void xpc_target_put(struct xpc_target *t, struct xpc_xfer *x)
 		mmput(x->mm);
 }
 
-static int xpc_copy(struct xpc_ucmd *ucmd)
+/*
+ * A copy command between its checks and its end: the transfer, its other
+ * side, and room for short iovec arrays. On the caller's stack, or in a
+ * struct xpc_async when the workers run it.
+ */
+struct xpc_copy_state {
+	struct xpc_xfer x;
+	struct xpc_target target;
+	u64 copied;
+	struct xpcopy_iovec lfast[XPC_FAST_IOV];
+	struct xpcopy_iovec rfast[XPC_FAST_IOV];
+};
+
+/*
+ * Check a copy command, read its ranges and resolve its other side, with
+ * the caller's credentials and files. On success xpc_copy_release() drops
+ * what it took.
+ */
+static int xpc_copy_prepare(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
 {
 	struct xpcopy_copy *cmd = ucmd->cmd;
 	u32 dir = cmd->flags & (XPCOPY_COPY_WRITE | XPCOPY_COPY_READ);
 	bool by_grant = cmd->flags & XPCOPY_COPY_GRANT;
 	bool publish = cmd->flags & XPCOPY_COPY_PUBLISH;
-	struct xpcopy_iovec lfast[XPC_FAST_IOV], rfast[XPC_FAST_IOV];
-	struct xpc_target target;
-	struct xpc_xfer x = {};
-	u64 copied = 0;
+	struct xpc_xfer *x = &st->x;
 	int ret;
 
 	if (cmd->flags & ~XPC_COPY_FLAGS || cmd->__reserved)
@@ -287,44 +311,124 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	    cmd->flags & (XPCOPY_COPY_WORKER | XPCOPY_COPY_BOUNCE))
 		return -EINVAL;
 
-	/* A publication may wait for its lock and the word's page. */
-	if (ucmd->nonblock && publish)
+	/*
+	 * A publication may wait for its lock and the word's page: not in
+	 * the submission. (Where the workers can take a large copy whole,
+	 * xpc_copy() decides once it knows the size.)
+	 */
+	if (ucmd->nonblock && publish && !ucmd->ioucmd)
 		return -EAGAIN;
 
-	x.write = dir == XPCOPY_COPY_WRITE;
-	x.bounce = cmd->flags & XPCOPY_COPY_BOUNCE;
+	memset(x, 0, sizeof(*x));
+	st->copied = 0;
+	x->write = dir == XPCOPY_COPY_WRITE;
+	x->bounce = cmd->flags & XPCOPY_COPY_BOUNCE;
 	/* io_uring cancellation must be able to end every wait of a copy. */
-	x.nowait = ucmd->uring;
-	x.nonblock = ucmd->nonblock;
+	x->nowait = ucmd->uring;
+	x->nonblock = ucmd->nonblock;
 	if (cmd->flags & XPCOPY_COPY_INLINE)
-		x.path = XPC_PATH_INLINE;
+		x->path = XPC_PATH_INLINE;
 	else if (cmd->flags & XPCOPY_COPY_WORKER)
-		x.path = XPC_PATH_WORKER;
-	x.lcnt = cmd->local_cnt;
-	x.rcnt = cmd->remote_cnt;
-	x.liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt, lfast);
-	if (IS_ERR(x.liov))
-		return PTR_ERR(x.liov);
-	x.riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt, rfast);
-	if (IS_ERR(x.riov)) {
-		ret = PTR_ERR(x.riov);
-		goto out_liov;
+		x->path = XPC_PATH_WORKER;
+	x->lcnt = cmd->local_cnt;
+	x->rcnt = cmd->remote_cnt;
+	x->liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt, st->lfast);
+	if (IS_ERR(x->liov))
+		return PTR_ERR(x->liov);
+	x->riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt, st->rfast);
+	if (IS_ERR(x->riov)) {
+		ret = PTR_ERR(x->riov);
+		goto err_liov;
 	}
-	ret = xpc_target_resolve(&target, cmd, &x, ucmd->nonblock);
+	ret = xpc_target_resolve(&st->target, cmd, x, ucmd->nonblock);
 	if (ret)
-		goto out_riov;
-	ret = xpc_engine_copy(&x, &copied);
-	if (!ret && publish && copied == xpc_xfer_total(&x))
-		ret = xpc_grant_publish(target.grant, cmd->seq);
-	xpc_target_put(&target, &x);
-	if (!ret && put_user(copied, (u64 __user *)(ucmd->ubuffer +
-			     offsetof(struct xpcopy_copy, copied))))
+		goto err_riov;
+	return 0;
+
+err_riov:
+	xpc_free_iov(x->riov, st->rfast);
+err_liov:
+	xpc_free_iov(x->liov, st->lfast);
+	return ret;
+}
+
+/*
+ * Copy, then publish @seq through the grant if asked and the copy is
+ * whole; st->copied gets the count.
+ */
+static int xpc_copy_run(struct xpc_copy_state *st, bool publish, u64 seq)
+{
+	int ret;
+
+	ret = xpc_engine_copy(&st->x, &st->copied);
+	if (!ret && publish && st->copied == xpc_xfer_total(&st->x))
+		ret = xpc_grant_publish(st->target.grant, seq);
+	return ret;
+}
+
+/* Drop what xpc_copy_prepare() took. */
+static void xpc_copy_release(struct xpc_copy_state *st)
+{
+	xpc_target_put(&st->target, &st->x);
+	xpc_free_iov(st->x.riov, st->rfast);
+	xpc_free_iov(st->x.liov, st->lfast);
+}
+
+/* Where a copy command's count goes in the caller's struct. */
+static u64 __user *xpc_copied_uptr(void __user *ubuffer)
+{
+	return ubuffer + offsetof(struct xpcopy_copy, copied);
+}
+
+#if XPC_URING_ASYNC
+static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st);
+
+/* io_uring copies handed to the workers that no worker has started yet. */
+static atomic_t xpc_async_queued = ATOMIC_INIT(0);
+
+/*
+ * Is a worker free to take one more io_uring copy at once? Only then is it
+ * handed to the workers: a copy never queues behind workers held by others'
+ * copies (a page nobody serves), which no caller may do to another.
+ */
+static bool xpc_async_may_queue(void)
+{
+	return atomic_read(&xpc_async_queued) < (int)xpc_pool_idle();
+}
+#endif
+
+static int xpc_copy(struct xpc_ucmd *ucmd)
+{
+	struct xpcopy_copy *cmd = ucmd->cmd;
+	bool publish = cmd->flags & XPCOPY_COPY_PUBLISH;
+	struct xpc_copy_state st;
+	int ret;
+
+	ret = xpc_copy_prepare(ucmd, &st);
+	if (ret)
+		return ret;
+#if XPC_URING_ASYNC
+	/*
+	 * Too large for the submission: a free worker takes it whole; with
+	 * none free it is tried here, by the submitter alone, and goes to
+	 * io-wq only if it would wait.
+	 */
+	if (ucmd->ioucmd && xpc_engine_too_large(&st.x)) {
+		if (xpc_async_may_queue())
+			return xpc_uring_async(ucmd, &st);
+		st.x.nonblock_large = true;
+	}
+#endif
+	if (ucmd->nonblock && publish) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	ret = xpc_copy_run(&st, publish, cmd->seq);
+out:
+	xpc_copy_release(&st);
+	if (!ret && put_user(st.copied, xpc_copied_uptr(ucmd->ubuffer)))
 		ret = -EFAULT;
-	ucmd->copied = copied;
-out_riov:
-	xpc_free_iov(x.riov, rfast);
-out_liov:
-	xpc_free_iov(x.liov, lfast);
+	ucmd->copied = st.copied;
 	return ret;
 }
 
@@ -394,6 +498,200 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	return xpc_dispatch(cmd, (void __user *)arg, &ucmd);
 }
 
+#if XPC_URING_ASYNC
+/**
+ * struct xpc_async - an io_uring copy the workers run and complete
+ * @req: its request in the pool: one job, in the submitter's mm, which it
+ *	holds (a reference on its users) until the request ends
+ * @job: the job a worker runs, standing in for the submitter
+ * @ioucmd: the io_uring command, marked cancelable
+ * @ucopied: the submitter's struct xpcopy_copy's @copied
+ * @publish: publish @seq after a whole copy
+ * @seq: the value
+ * @ret: the command's result: -ECANCELED until the job runs
+ * @started: a worker took the job (it left xpc_async_queued)
+ * @tgid: the submitter's process, watched by xpc_async_watch()
+ * @node: on xpc_async_list while the request runs
+ * @st: the copy, prepared in the submission
+ *
+ * Allocated in the submission, freed by the task work that posts the CQE;
+ * until then ->uring_cmd() with IO_URING_F_CANCEL (under the ring's lock,
+ * as that task work is) may find it through the command's pdu.
+ */
+struct xpc_async {
+	struct xpc_req req;
+	struct xpc_job job;
+	struct io_uring_cmd *ioucmd;
+	struct pid *tgid;
+	struct list_head node;
+	u64 __user *ucopied;
+	bool publish;
+	u64 seq;
+	int ret;
+	bool started;
+	struct xpc_copy_state st;
+};
+
+static struct xpc_async *xpc_async_of(struct io_uring_cmd *ioucmd)
+{
+	return *io_uring_cmd_to_pdu(ioucmd, struct xpc_async *);
+}
+
+/*
+ * The submitter's exit. A copy the workers run holds the users of the
+ * submitter's mm, and with them its mappings, among which io_uring's own
+ * rings: the ring is not released, and does not cancel the copy, until the
+ * mm goes; and io_uring's cancellation at task exit passes over a
+ * uring_cmd. So while such copies run they are watched: one whose
+ * submitting process no longer runs on its mm (it exited, or exec'd) is
+ * stopped (xpc_kick()), which lets the mm, the ring and the rest go.
+ */
+#define XPC_ASYNC_WATCH_MS	100
+
+static LIST_HEAD(xpc_async_list);
+static DEFINE_SPINLOCK(xpc_async_lock);	/* protects xpc_async_list */
+
+static void xpc_async_watch(struct work_struct *work);
+static DECLARE_DELAYED_WORK(xpc_async_watcher, xpc_async_watch);
+
+static void xpc_async_watch(struct work_struct *work)
+{
+	struct xpc_async *a;
+	bool more;
+
+	spin_lock(&xpc_async_lock);
+	list_for_each_entry(a, &xpc_async_list, node)
+		if (!xpc_req_cancelled(&a->req) &&
+		    !xpc_process_runs_on(a->tgid, a->req.mm))
+			xpc_kick(&a->req);
+	more = !list_empty(&xpc_async_list);
+	spin_unlock(&xpc_async_lock);
+	if (more)
+		schedule_delayed_work(&xpc_async_watcher,
+				      msecs_to_jiffies(XPC_ASYNC_WATCH_MS));
+}
+
+/*
+ * The worker's job, in the submitter's mm: copy (and publish), then write
+ * the count into the submitter's struct, as the ioctl does. A job
+ * cancelled before it ran does nothing: its result stays -ECANCELED.
+ */
+static void xpc_async_run(struct xpc_job *job)
+{
+	struct xpc_async *a = container_of(job, struct xpc_async, job);
+
+	a->started = true;
+	atomic_dec(&xpc_async_queued);
+	if (xpc_req_cancelled(job->req))
+		return;
+	a->ret = xpc_copy_run(&a->st, a->publish, a->seq);
+	if (a->ret == -ERESTARTSYS)	/* a wait cut short by the cancel */
+		a->ret = -EINTR;
+	/* The copy is over: a SIGKILL from a late cancel must not cost the count. */
+	if (signal_pending(current))
+		flush_signals(current);
+	if (!a->ret && put_user(a->st.copied, a->ucopied))
+		a->ret = -EFAULT;
+}
+
+/*
+ * The request's job ran (or was dropped by a cancel): no worker touches
+ * the submitter's mm for it any more. Drop what the submission took and
+ * post the CQE from the submitter's task work.
+ */
+static void xpc_async_end(struct xpc_req *req)
+{
+	struct xpc_async *a = container_of(req, struct xpc_async, req);
+
+	if (!a->started)	/* dropped by a cancel before it ran */
+		atomic_dec(&xpc_async_queued);
+	spin_lock(&xpc_async_lock);
+	list_del(&a->node);
+	spin_unlock(&xpc_async_lock);
+	put_pid(a->tgid);
+	xpc_req_end(req);
+	xpc_copy_release(&a->st);
+	mmput(req->mm);
+	xpc_uring_complete_in_task(a->ioucmd);
+}
+
+/**
+ * xpc_uring_async_done() - post the CQE of a copy the workers ran
+ * @ioucmd: the command
+ * @issue_flags: the issue flags of io_uring's task work
+ *
+ * Context: task work of the submitter (or io_uring's fallback work once it
+ * is gone), the ring's lock held.
+ */
+void xpc_uring_async_done(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	struct xpc_async *a = xpc_async_of(ioucmd);
+	int ret = a->ret ? a->ret : min_t(u64, a->st.copied, INT_MAX);
+
+	/* Takes it off the cancelable list: no cancel can find it after. */
+	xpc_uring_cmd_done(ioucmd, ret, issue_flags);
+	kfree(a);
+}
+
+/*
+ * A copy too large for the submission, handed to the workers whole, in the
+ * submission itself (no io-wq thread): what needs the submitter (its
+ * command and ranges, read; the target, resolved with its credentials) is
+ * in @st already; this takes a reference on its mm, moves @st to the heap
+ * and queues one job, which a worker runs in the submitter's mm as its
+ * caller (the large copy shared with other idle workers as usual). The
+ * command is cancelable: ring exit and task exit stop it (xpc_cancel()).
+ * Consumes @st.
+ */
+static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
+{
+	struct xpcopy_copy *cmd = ucmd->cmd;
+	struct xpc_async *a;
+	LIST_HEAD(jobs);
+
+	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	if (!a) {
+		xpc_copy_release(st);
+		return -ENOMEM;
+	}
+	a->st = *st;
+	if (st->x.liov == st->lfast)
+		a->st.x.liov = a->st.lfast;
+	if (st->x.riov == st->rfast)
+		a->st.x.riov = a->st.rfast;
+	a->st.x.nonblock = false;
+	a->st.x.stand_in = true;
+	a->ioucmd = ucmd->ioucmd;
+	a->ucopied = xpc_copied_uptr(ucmd->ubuffer);
+	a->publish = cmd->flags & XPCOPY_COPY_PUBLISH;
+	a->seq = cmd->seq;
+	a->ret = -ECANCELED;
+	a->started = false;
+	mmget(current->mm);
+	xpc_req_init(&a->req, current->mm);
+	a->req.last = true;
+	a->req.end = xpc_async_end;
+	a->job.req = &a->req;
+	a->job.run = xpc_async_run;
+	list_add_tail(&a->job.node, &jobs);
+
+	a->tgid = get_pid(task_tgid(current));
+	spin_lock(&xpc_async_lock);
+	list_add_tail(&a->node, &xpc_async_list);
+	spin_unlock(&xpc_async_lock);
+	schedule_delayed_work(&xpc_async_watcher,
+			      msecs_to_jiffies(XPC_ASYNC_WATCH_MS));
+
+	*io_uring_cmd_to_pdu(a->ioucmd, struct xpc_async *) = a;
+	io_uring_cmd_mark_cancelable(a->ioucmd, ucmd->issue_flags);
+	xpc_stat_add(XPC_URING_WORKERS, 1);
+	/* Wake one even if one lingers: nobody takes this job back. */
+	atomic_inc(&xpc_async_queued);
+	xpc_submit(&a->req, &jobs, 1, 1);
+	return -EIOCBQUEUED;
+}
+#endif /* XPC_URING_ASYNC */
+
 #if XPC_URING_CMD
 /**
  * xpc_uring_cmd() - IORING_OP_URING_CMD on /dev/xpcopy
@@ -417,10 +715,19 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
  * From the io-wq worker the result is posted with io_uring_cmd_done(), not
  * returned: see xpc_uring_cmd_done().
  *
- * Context: process context; sleeps unless IO_URING_F_NONBLOCK.
+ * Where the kernel has cancelable uring_cmds (XPC_URING_ASYNC), a copy too
+ * large for the submission (the automatic path, more than inline_max) is
+ * not punted: the non-blocking issue prepares it and hands it to the
+ * module's workers (xpc_uring_async()), which post its CQE, and returns
+ * -EIOCBQUEUED. Ring exit and task exit then call again with
+ * IO_URING_F_CANCEL, which stops it (its worker still posts the CQE).
+ *
+ * Context: process context; sleeps unless IO_URING_F_NONBLOCK. With
+ * IO_URING_F_CANCEL, the ring's lock held.
  * Return: for a non-blocking issue the command's result (or -errno), or
- * -EAGAIN; else -EIOCBQUEUED (the CQE, with the command's result or -errno,
- * is posted already).
+ * -EAGAIN, or -EIOCBQUEUED (handed to the workers); else -EIOCBQUEUED (the
+ * CQE, with the command's result or -errno, is posted already); 0 for
+ * IO_URING_F_CANCEL.
  */
 static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
@@ -429,15 +736,28 @@ static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	struct xpcopy_uring_cmd uc;
 	int ret;
 
+#if XPC_URING_ASYNC
+	if (issue_flags & IO_URING_F_CANCEL) {
+		/* Ring or task exit: stop it; its worker posts the CQE. */
+		xpc_cancel(&xpc_async_of(ioucmd)->req);
+		return 0;
+	}
+#endif
 	ucmd.nonblock = issue_flags & IO_URING_F_NONBLOCK;
 	if (ucmd.nonblock && !copy)
 		goto punt;
+	if (XPC_URING_ASYNC && ucmd.nonblock) {
+		ucmd.ioucmd = ioucmd;
+		ucmd.issue_flags = issue_flags;
+	}
 	memcpy(&uc, xpc_uring_cmd_bytes(ioucmd), sizeof(uc));
 	if (uc.__reserved) {
 		ret = -EINVAL;
 	} else {
 		ret = xpc_dispatch(ioucmd->cmd_op, u64_to_user_ptr(uc.cmd),
 				   &ucmd);
+		if (ret == -EIOCBQUEUED)
+			return ret;	/* the workers took it */
 		if (ret == -EAGAIN && ucmd.nonblock)
 			goto punt;
 		if (!ret && copy)
@@ -503,6 +823,7 @@ XPC_STAT_ATTR(mm_switches, XPC_MM_SWITCHES);
 XPC_STAT_ATTR(caller_bytes, XPC_CALLER_BYTES);
 XPC_STAT_ATTR(taken_back, XPC_TAKEN_BACK);
 XPC_STAT_ATTR(help_declined, XPC_HELP_DECLINED);
+XPC_STAT_ATTR(uring_workers, XPC_URING_WORKERS);
 
 static ssize_t pinned_now_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
@@ -558,6 +879,7 @@ static struct attribute *xpc_stats_attrs[] = {
 	&xpc_stat_caller_bytes.attr.attr,
 	&xpc_stat_taken_back.attr.attr,
 	&xpc_stat_help_declined.attr.attr,
+	&xpc_stat_uring_workers.attr.attr,
 	NULL,
 };
 
@@ -603,6 +925,10 @@ err_pool:
 static void __exit xpc_exit(void)
 {
 	misc_deregister(&xpc_misc);
+#if XPC_URING_ASYNC
+	/* No copy runs (each held the device open): it does not re-arm. */
+	cancel_delayed_work_sync(&xpc_async_watcher);
+#endif
 	xpc_pool_stop();
 	xpc_owner_exit();
 }

@@ -624,11 +624,16 @@ static noinline int xpc_between_batches(const struct xpc_xfer *x)
 
 	/*
 	 * At io_uring's submission a pending "signal" is mostly io_uring's own
-	 * task work (TIF_NOTIFY_SIGNAL): hand the copy to io-wq, whole, rather
-	 * than cut it short.
+	 * task work (TIF_NOTIFY_SIGNAL), the completions of other copies: go
+	 * on, as nothing there waits; a fatal one hands the copy to io-wq,
+	 * whole, rather than cut it short.
 	 */
-	if (signal_pending(current))
-		return x->nonblock ? -EAGAIN : -EINTR;
+	if (x->nonblock) {
+		if (fatal_signal_pending(current))
+			return -EAGAIN;
+	} else if (signal_pending(current)) {
+		return -EINTR;
+	}
 	err = xpc_batch_allowed(x);
 	if (err)
 		return err;
@@ -1338,6 +1343,45 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	return xpc_caller_copy(x, &lit, &rit, total, done);
 }
 
+/*
+ * The rest of a copy whose caller is a worker standing in for an io_uring
+ * submitter, after a page that would make it wait: it waits itself, as the
+ * forced caller-context path does (killably), rather than hand the rest to
+ * the workers' batch path and wait for jobs queued behind, maybe, other
+ * such copies. The other side is asked first (signal, grant), as the batch
+ * path asks before each batch.
+ */
+static int xpc_stand_in_copy(const struct xpc_xfer *x, u64 total, u64 *done)
+{
+	struct xpc_xfer waiting = *x;
+	struct xpc_iter lit, rit;
+	int err;
+
+	waiting.path = XPC_PATH_INLINE;
+	waiting.nowait = false;
+	err = xpc_between_batches(x);
+	if (err)
+		return err;
+	xpc_iters_at(x, *done, &lit, &rit);
+	err = xpc_caller_copy(&waiting, &lit, &rit, total - *done, done);
+	/* Not even a waiting pin took the page: it is not to be had. */
+	return err == -EAGAIN ? -EFAULT : err;
+}
+
+/**
+ * xpc_engine_too_large() - is a copy too large for io_uring's submission?
+ * @x: the transfer, on the automatic path
+ *
+ * Return: true when @x would not be tried in the submission (more than
+ * inline_max bytes on the automatic path, not bounced): the copy the
+ * workers take whole from an io_uring submitter.
+ */
+bool xpc_engine_too_large(const struct xpc_xfer *x)
+{
+	return x->path == XPC_PATH_AUTO && !x->bounce &&
+	       xpc_xfer_total(x) > READ_ONCE(inline_max);
+}
+
 /**
  * xpc_engine_copy() - run one copy command
  * @x: what to copy; ranges validated by the caller
@@ -1346,7 +1390,8 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
  * Small copies run in the caller's context (no hand-off to a worker), larger
  * ones on the workers; @x->path can force either.
  *
- * Context: process context of the caller, whose pages are pinned. Sleeps.
+ * Context: process context of the caller, whose pages are pinned, or a
+ * worker standing in for it in its mm (@x->stand_in). Sleeps.
  * When it returns no worker touches the caller's pages or @x->mm any more.
  *
  * Return: 0 when some bytes were copied or there was nothing to copy, with
@@ -1361,13 +1406,17 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	*copied = 0;
 	if (!total)
 		return 0;
-	/* At io_uring's submission only a small copy on the automatic path. */
+	/*
+	 * At io_uring's submission only a copy on the automatic path, small
+	 * or one no worker was free to take, and the caller's alone.
+	 */
 	if (x->nonblock && (x->path != XPC_PATH_AUTO || x->bounce ||
-			    total > READ_ONCE(inline_max)))
+			    (total > READ_ONCE(inline_max) &&
+			     !x->nonblock_large)))
 		return -EAGAIN;
 	inl = x->path == XPC_PATH_INLINE ||
 	      (x->path == XPC_PATH_AUTO && !x->bounce &&
-	       total <= READ_ONCE(inline_max));
+	       (total <= READ_ONCE(inline_max) || x->nonblock));
 	if (inl) {
 		u64 t0 = ktime_get_ns();
 
@@ -1389,6 +1438,8 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		err = xpc_shared_copy(x, total, &done);
 	else if (!inl)
 		err = -EAGAIN;
+	if (err == -EAGAIN && x->stand_in)
+		err = xpc_stand_in_copy(x, total, &done);
 	if (err == -EAGAIN)
 		err = xpc_worker_copy(x, total, &done);
 	if (done) {

@@ -31,6 +31,13 @@ enum xpc_path {
  * @nonblock: io_uring's submission: nothing may wait, not even for a page
  *	of the caller's or a lock; -EAGAIN (with nothing counted) says "run
  *	it again where it may block", which then copies everything again
+ * @nonblock_large: with @nonblock, a copy larger than inline_max is tried
+ *	in the submission too, by the submitter alone (no worker was free to
+ *	take it); as a small one, -EAGAIN if it would wait
+ * @stand_in: the caller is a worker standing in for an io_uring submitter
+ *	(in the submitter's mm): it may wait for pages, killably (its SIGKILL
+ *	is the cancellation), and never waits for a queued job, so that
+ *	copies run this way cannot all wait for each other's jobs
  * @liov: the caller's ranges, validated
  * @lcnt: number of @liov entries
  * @riov: the ranges in @mm, validated
@@ -51,6 +58,8 @@ struct xpc_xfer {
 	enum xpc_path path;
 	bool nowait;
 	bool nonblock;
+	bool nonblock_large;
+	bool stand_in;
 	const struct xpcopy_iovec *liov;
 	u32 lcnt;
 	const struct xpcopy_iovec *riov;
@@ -63,6 +72,7 @@ struct xpc_xfer {
 unsigned int xpc_batch_pages(void);
 u64 xpc_xfer_total(const struct xpc_xfer *x);
 int xpc_engine_copy(const struct xpc_xfer *xfer, u64 *copied);
+bool xpc_engine_too_large(const struct xpc_xfer *x);
 int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val);
 
 #endif /* _XPCOPY_ENGINE_H */

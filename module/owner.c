@@ -128,6 +128,39 @@ void xpc_owner_destroy(struct xpc_owner *o)
 }
 
 /**
+ * xpc_process_runs_on() - does a thread of a process run on an address space?
+ * @tgid: the process
+ * @mm: the address space
+ *
+ * False once the process exited, or exec'd (a new mm), for good if @mm is
+ * held (mmgrab()): its address is then not reused.
+ *
+ * Context: any context that may take a spinlock.
+ *
+ * Return: true while a thread of @tgid has @mm.
+ */
+bool xpc_process_runs_on(struct pid *tgid, struct mm_struct *mm)
+{
+	struct task_struct *leader, *t;
+	bool alive = false;
+
+	rcu_read_lock();
+	/* The group leader; its ->mm is NULL if it exited before the rest. */
+	leader = pid_task(tgid, PIDTYPE_TGID);
+	if (leader) {
+		for_each_thread(leader, t) {
+			task_lock(t);
+			alive = t->mm == mm;
+			task_unlock(t);
+			if (alive)
+				break;
+		}
+	}
+	rcu_read_unlock();
+	return alive;
+}
+
+/**
  * xpc_owner_alive() - does the owner still run on the mm it had?
  * @o: the owner
  *
@@ -139,24 +172,11 @@ void xpc_owner_destroy(struct xpc_owner *o)
  */
 bool xpc_owner_alive(struct xpc_owner *o)
 {
-	struct task_struct *leader, *t;
-	bool alive = false;
+	bool alive;
 
 	if (READ_ONCE(o->gone))
 		return false;
-	rcu_read_lock();
-	/* The group leader; its ->mm is NULL if it exited before the rest. */
-	leader = pid_task(o->tgid, PIDTYPE_TGID);
-	if (leader) {
-		for_each_thread(leader, t) {
-			task_lock(t);
-			alive = t->mm == o->mm;
-			task_unlock(t);
-			if (alive)
-				break;
-		}
-	}
-	rcu_read_unlock();
+	alive = xpc_process_runs_on(o->tgid, o->mm);
 	if (!alive)
 		xpc_owner_set_gone(o);
 	return alive;

@@ -36,6 +36,7 @@ struct xpc_owner {
 int xpc_owner_init(struct xpc_owner *o, wait_queue_head_t *wait);
 void xpc_owner_destroy(struct xpc_owner *o);
 bool xpc_owner_alive(struct xpc_owner *o);
+bool xpc_process_runs_on(struct pid *tgid, struct mm_struct *mm);
 void xpc_owner_exit(void);
 
 #endif /* _XPCOPY_OWNER_H */

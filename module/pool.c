@@ -253,6 +253,18 @@ static struct xpc_job *xpc_linger(struct xpc_worker *w)
 	return job;
 }
 
+/*
+ * No job of @req is pending any more: wake its caller, or end a request no
+ * caller waits for. Nothing of @req may be touched after this.
+ */
+static void xpc_req_idle(struct xpc_req *req)
+{
+	if (req->end)
+		req->end(req);
+	else
+		complete(&req->done);
+}
+
 static int xpc_worker_fn(void *data)
 {
 	struct xpc_worker *w = data;
@@ -345,7 +357,7 @@ static int xpc_worker_fn(void *data)
 			xpc_worker_release(w);
 		}
 		if (atomic_dec_and_test(&req->pending))
-			complete(&req->done);
+			xpc_req_idle(req);
 	}
 	if (used)
 		kthread_unuse_mm(used);
@@ -370,6 +382,7 @@ void xpc_req_init(struct xpc_req *req, struct mm_struct *mm)
 	atomic_set(&req->holders, 1);	/* the caller's, until xpc_req_end() */
 	init_completion(&req->done);
 	init_completion(&req->left);
+	req->end = NULL;
 }
 
 /**
@@ -389,8 +402,17 @@ void xpc_req_end(struct xpc_req *req)
 		wait_for_completion(&req->left);
 }
 
-/* Stop the request's jobs: drop the queued ones, kick the running ones. */
-static void xpc_cancel(struct xpc_req *req)
+/**
+ * xpc_cancel() - stop the jobs of @req, without waiting for them
+ * @req: the request
+ *
+ * Drops the request's queued jobs (they count as done) and sends SIGKILL to
+ * the workers running one of them, which gives up their waits at once.
+ *
+ * Context: process context; for a request with @req->end, that may run
+ * here, whatever it needs (it may sleep).
+ */
+void xpc_cancel(struct xpc_req *req)
 {
 	struct xpc_job *job, *tmp;
 	unsigned int i;
@@ -409,7 +431,29 @@ static void xpc_cancel(struct xpc_req *req)
 			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
 	spin_unlock(&xpc_pool.lock);
 	if (dropped && atomic_sub_and_test(dropped, &req->pending))
-		complete(&req->done);
+		xpc_req_idle(req);
+}
+
+/**
+ * xpc_kick() - stop the running jobs of @req, without waiting for them
+ * @req: the request
+ *
+ * Marks the request cancelled, so that a job of it a worker takes later
+ * returns at once, and sends SIGKILL to the workers running one; unlike
+ * xpc_cancel() it leaves the queued jobs queued, and never ends the request.
+ *
+ * Context: any context that may take a spinlock.
+ */
+void xpc_kick(struct xpc_req *req)
+{
+	unsigned int i;
+
+	WRITE_ONCE(req->cancel, true);
+	spin_lock(&xpc_pool.lock);
+	for (i = 0; i < xpc_pool.nr; i++)
+		if (xpc_pool.workers[i].req == req)
+			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
+	spin_unlock(&xpc_pool.lock);
 }
 
 /**

@@ -22,10 +22,15 @@ struct mm_struct;
  * @ended: set by xpc_req_end()
  * @pending: jobs queued or running
  * @holders: the caller and every worker in @mm for it
- * @done: completed when no job is pending
+ * @done: completed when no job is pending (unless @end is set)
  * @left: completed when no worker holds @mm any more
+ * @end: set for a request no caller waits for (an io_uring copy the
+ *	workers run): called instead of completing @done once no job is
+ *	pending, by the worker that ran the last one when it touches neither
+ *	the request nor @mm any more (or by xpc_cancel() for jobs it dropped);
+ *	it must call xpc_req_end(), which then does not wait
  *
- * Lives on the caller's stack.
+ * Lives on the caller's stack, or for a request with @end on the heap.
  */
 struct xpc_req {
 	struct mm_struct *mm;
@@ -36,6 +41,7 @@ struct xpc_req {
 	atomic_t holders;
 	struct completion done;
 	struct completion left;
+	void (*end)(struct xpc_req *req);
 };
 
 /**
@@ -64,6 +70,8 @@ void xpc_submit(struct xpc_req *req, struct list_head *jobs, unsigned int n,
 unsigned int xpc_take_back(struct xpc_req *req);
 int xpc_wait(struct xpc_req *req);
 void xpc_stop(struct xpc_req *req);
+void xpc_cancel(struct xpc_req *req);
+void xpc_kick(struct xpc_req *req);
 
 /* Has the request been cancelled? Its jobs then stop at once. */
 static inline bool xpc_req_cancelled(const struct xpc_req *req)

@@ -42,6 +42,9 @@
  * @XPC_HELP_DECLINED: large copies the caller made alone, idle workers
  *	notwithstanding, because no CPU was free for them (help_idle_pct) and
  *	they were under busy_help_kb
+ * @XPC_URING_WORKERS: io_uring copies handed, in the submission, to the
+ *	module's workers, which run them and post their CQEs (no io-wq
+ *	thread)
  * @XPC_NR_STATS: the number of counters
  *
  * Each is kept per CPU, added to without a locked instruction on the copy
@@ -66,6 +69,7 @@ enum xpc_stat {
 	XPC_CALLER_BYTES,
 	XPC_TAKEN_BACK,
 	XPC_HELP_DECLINED,
+	XPC_URING_WORKERS,
 	XPC_NR_STATS
 };
 

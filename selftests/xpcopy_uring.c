@@ -11,6 +11,12 @@
  *
  * (Byte-level coverage of every copy shape through io_uring is in
  * xpcopy_copy, whose variants run each test through io_uring too.)
+ *
+ * Copies too large for the submission (the *_large variants, and
+ * uring_large_copy_to_workers) are handed there to the module's workers,
+ * which post their CQEs, where the kernel has cancelable uring_cmds
+ * (XPCOPY_CAP_URING_WORKERS, Linux 6.7+); elsewhere (6.1) they go to io-wq
+ * as before, and the same tests check that.
  */
 #include <sys/mman.h>
 #include <liburing.h>
@@ -22,6 +28,8 @@
 #define SEED_U	0x5e4dULL	/* what a resolved userfault page holds */
 
 #define SMALL_LEN	(64 * KiB)
+#define LARGE_LEN	(512 * KiB)	/* > inline_max, < XP_UFFD_LEN - 64 */
+#define BIG_LEN		(4 * MiB)
 #define MANY		64		/* copies in flight at once */
 #define STRIDE		(64 * KiB + 3 * 4096)
 #define MANY_LEN	((size_t)MANY * STRIDE)
@@ -48,6 +56,7 @@ FIXTURE_VARIANT(ur)
 	bool read;
 	bool bounce;
 	bool automatic;		/* no path forced */
+	bool large;		/* more than inline_max: the workers' */
 };
 
 FIXTURE_VARIANT_ADD(ur, write)
@@ -86,6 +95,22 @@ FIXTURE_VARIANT_ADD(ur, read_auto)
 	.automatic = true,
 };
 
+/* Too large for the submission: handed to the workers, or to io-wq. */
+FIXTURE_VARIANT_ADD(ur, write_large)
+{
+	.flags = XPCOPY_COPY_WRITE,
+	.automatic = true,
+	.large = true,
+};
+
+FIXTURE_VARIANT_ADD(ur, read_large)
+{
+	.flags = XPCOPY_COPY_READ,
+	.read = true,
+	.automatic = true,
+	.large = true,
+};
+
 FIXTURE_VARIANT_ADD(ur, write_bounce)
 {
 	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_BOUNCE,
@@ -102,6 +127,25 @@ FIXTURE_VARIANT_ADD(ur, read_bounce)
 static int ring_init(struct io_uring *ring, unsigned int entries)
 {
 	return io_uring_queue_init(entries, ring, 0);
+}
+
+/* Does the module hand large io_uring copies to its workers? */
+static bool uring_workers(int fd)
+{
+	struct xpcopy_features f = { .size = sizeof(f) };
+
+	return !ioctl(fd, XPCOPY_FEATURES, &f) &&
+	       (f.caps & XPCOPY_CAP_URING_WORKERS);
+}
+
+#define NO_URING_WORKERS "no cancelable io_uring commands on this kernel " \
+	"(IORING_URING_CMD_CANCELABLE is Linux 6.7+; XPCOPY_FEATURES reports " \
+	"no XPCOPY_CAP_URING_WORKERS): large copies go to io-wq"
+
+/* The length of a stalled copy of the variant. */
+static size_t stall_len(const FIXTURE_VARIANT(ur) *variant)
+{
+	return variant->large ? LARGE_LEN : SMALL_LEN;
 }
 
 FIXTURE_SETUP(ur)
@@ -185,13 +229,20 @@ static int uring_counts(uint64_t *issued, uint64_t *punts)
  * io_uring_enter(): on the automatic path every one completes in the
  * submission itself (no io-wq thread, no worker); a forced path, the bounce
  * path, and a copy whose remote page userfaultfd holds go to io-wq. Bytes
- * exact either way.
+ * exact either way. The *_large variants: 16 copies of 128 KiB each, too
+ * large for the submission, all in flight at once, are handed to the
+ * module's workers (no io-wq thread) where the kernel has cancelable
+ * uring_cmds, else to io-wq.
  */
 TEST_F_TIMEOUT(ur, submission_or_io_wq, 120)
 {
+	const int n = variant->large ? 16 : 32;
+	const size_t len = variant->large ? 128 * KiB : 4096;
+	const size_t stride = 2 * len;
+	const bool to_workers = variant->large && uring_workers(self->fd);
 	struct xpcopy_copy c[32];
 	struct xpcopy_iovec iov[32][2];
-	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0;
+	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0, wk0 = 0, wk1 = 0;
 	__u64 ud;
 	int res, i;
 
@@ -199,37 +250,48 @@ TEST_F_TIMEOUT(ur, submission_or_io_wq, 120)
 	/* Ours again after the fork: no copy-on-write fault to take. */
 	xp_fill(self->local, MANY_LEN, SEED_L, 0);
 	ASSERT_EQ(0, uring_counts(&is0, &pu0));
-	for (i = 0; i < 32; i++)
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
+	for (i = 0; i < n; i++)
 		ASSERT_EQ(0, submit_copy(&self->ring, self->fd, &c[i], iov[i],
 					 variant->flags, self->t.pid,
-					 self->local + i * 8192,
-					 xp_ptr(self->normal + i * 8192),
-					 4096, i));
-	ASSERT_EQ(32, io_uring_submit(&self->ring));
-	for (i = 0; i < 32; i++) {
+					 self->local + i * stride,
+					 xp_ptr(self->normal + i * stride),
+					 len, i));
+	ASSERT_EQ(n, io_uring_submit(&self->ring));
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
-		EXPECT_EQ(4096, res) TH_LOG("copy %llu: %s",
-					    (unsigned long long)ud,
-					    res < 0 ? strerror(-res) : "short");
+		EXPECT_EQ((int)len, res) TH_LOG("copy %llu: %s",
+						(unsigned long long)ud,
+						res < 0 ? strerror(-res) : "short");
+		if (ud < (__u64)n)
+			EXPECT_EQ(len, c[ud].copied);
 	}
 	ASSERT_EQ(0, uring_counts(&is1, &pu1));
-	if (variant->automatic) {
-		EXPECT_EQ(32ULL, is1 - is0);
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk1));
+	if (to_workers) {
+		/* A free worker takes each; with none free, the submission. */
 		EXPECT_EQ(0ULL, pu1 - pu0);
+		EXPECT_EQ((uint64_t)n, (wk1 - wk0) + (is1 - is0));
+		EXPECT_LE(1ULL, wk1 - wk0);
+	} else if (variant->automatic && !variant->large) {
+		EXPECT_EQ((uint64_t)n, is1 - is0);
+		EXPECT_EQ(0ULL, pu1 - pu0);
+		EXPECT_EQ(0ULL, wk1 - wk0);
 	} else {
 		EXPECT_EQ(0ULL, is1 - is0);
-		EXPECT_EQ(32ULL, pu1 - pu0);
+		EXPECT_EQ((uint64_t)n, pu1 - pu0);
+		EXPECT_EQ(0ULL, wk1 - wk0);
 	}
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < n; i++) {
 		long long d;
 
 		if (variant->read)
-			d = xp_check(self->local + i * 8192, 4096, SEED_N,
-				     i * 8192);
+			d = xp_check(self->local + i * stride, len, SEED_N,
+				     i * stride);
 		else
 			d = xp_target_patcheck(&self->t,
-					       xp_ptr(self->normal + i * 8192),
-					       4096, SEED_L, i * 8192);
+					       xp_ptr(self->normal + i * stride),
+					       len, SEED_L, i * stride);
 		EXPECT_EQ(-1, d) TH_LOG("copy %d, byte %lld", i, d);
 	}
 }
@@ -350,7 +412,7 @@ static void submit_stalled(struct __test_metadata *_metadata,
 	xp_target_drain_events(&self->t);
 	ASSERT_EQ(0, submit_copy(ring, self->fd, c, iov, variant->flags,
 				 self->t.pid, self->local,
-				 xp_ptr(self->uffd_region) + 64, SMALL_LEN,
+				 xp_ptr(self->uffd_region) + 64, stall_len(variant),
 				 UD_COPY));
 	ASSERT_EQ(1, io_uring_submit(ring));
 	ASSERT_TRUE(saw_stall(self))
@@ -359,7 +421,12 @@ static void submit_stalled(struct __test_metadata *_metadata,
 	ASSERT_EQ(-EAGAIN, io_uring_peek_cqe(ring, &cqe))
 		TH_LOG("the copy completed (%d) with its fault unserved",
 		       cqe->res);
-	if (!variant->bounce) {
+	/*
+	 * A large copy's caller (a worker standing in for the submitter, or
+	 * the io-wq thread) may be the one waiting for the target's page,
+	 * with nothing pinned.
+	 */
+	if (!variant->bounce && !variant->large) {
 		uint64_t pinned = 0;
 
 		/* the workers copy: the submitter's pages are pinned */
@@ -379,24 +446,26 @@ static void normal_copy_works(struct __test_metadata *_metadata,
 	__u64 ud = 0;
 	int res = 0;
 	__u32 flags = variant->flags & ~XPCOPY_COPY_INLINE;
+	size_t len = stall_len(variant);
 
-	if (!variant->bounce)
+	/* A large one on the automatic path: the workers' (or io-wq's). */
+	if (!variant->bounce && !variant->large)
 		flags |= XPCOPY_COPY_WORKER;
-	xp_fill(self->local, SMALL_LEN, SEED_L, 0);
+	xp_fill(self->local, len, SEED_L, 0);
 	ASSERT_EQ(0, submit_copy(ring, self->fd, &c, iov, flags,
 				 self->t.pid, self->local,
-				 xp_ptr(self->normal), SMALL_LEN, UD_COPY));
+				 xp_ptr(self->normal), len, UD_COPY));
 	ASSERT_EQ(1, io_uring_submit(ring));
 	ASSERT_EQ(0, wait_cqe(ring, &ud, &res))
 		TH_LOG("a normal copy did not complete in %d s: a worker stuck?",
 		       HANG_S);
-	ASSERT_EQ((int)SMALL_LEN, res) TH_LOG("%s", strerror(-res));
-	EXPECT_EQ((__u64)SMALL_LEN, c.copied);
+	ASSERT_EQ((int)len, res) TH_LOG("%s", strerror(-res));
+	EXPECT_EQ((__u64)len, c.copied);
 	if (variant->read) {
-		EXPECT_EQ(-1, xp_check(self->local, SMALL_LEN, SEED_N, 0));
+		EXPECT_EQ(-1, xp_check(self->local, len, SEED_N, 0));
 	} else {
 		EXPECT_EQ(-1, xp_target_patcheck(&self->t, xp_ptr(self->normal),
-						 SMALL_LEN, SEED_L, 0));
+						 len, SEED_L, 0));
 	}
 }
 
@@ -420,6 +489,10 @@ static int stall_rounds(FIXTURE_DATA(ur) *self)
 	return (self->nr_workers < 8 ? (int)self->nr_workers : 8) + 1;
 }
 
+static void stall_async_cancel_workers(struct __test_metadata *_metadata,
+				       FIXTURE_DATA(ur) *self,
+				       const FIXTURE_VARIANT(ur) *variant);
+
 /*
  * IORING_OP_ASYNC_CANCEL of a stalled copy: the copy completes with EINTR
  * (cancelled while running) or ECANCELED (before it ran), the cancel with
@@ -433,6 +506,11 @@ static void stall_async_cancel(struct __test_metadata *_metadata,
 	struct io_uring_sqe *sqe;
 	struct xpcopy_copy c;
 	int res_copy = 1, res_cancel = 1;
+
+	if (variant->large && uring_workers(self->fd)) {
+		stall_async_cancel_workers(_metadata, self, variant);
+		return;
+	}
 
 	submit_stalled(_metadata, self, variant, &self->ring, &c, iov);
 	sqe = io_uring_get_sqe(&self->ring);
@@ -459,6 +537,44 @@ static void stall_async_cancel(struct __test_metadata *_metadata,
 		TH_LOG("cancel: %d (%s)", res_cancel, strerror(-res_cancel));
 	EXPECT_EQ(0ULL, xp_wait_unpinned(2000))
 		TH_LOG("pages still pinned after the cancel");
+}
+
+/*
+ * IORING_OP_ASYNC_CANCEL of a stalled copy the workers run: io_uring has no
+ * hook that reaches it (it cancels io-wq work, polls and timers), so the
+ * cancel finds nothing (ENOENT; EALREADY allowed) and the copy stays in
+ * flight, its CQE not posted; closing the ring then ends it, with no pin
+ * left.
+ */
+static void stall_async_cancel_workers(struct __test_metadata *_metadata,
+				       FIXTURE_DATA(ur) *self,
+				       const FIXTURE_VARIANT(ur) *variant)
+{
+	struct xpcopy_iovec iov[2];
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	struct xpcopy_copy c;
+	__u64 ud = 0;
+	int res = 0;
+
+	ASSERT_EQ(0, ring_init(&ring, 4));
+	submit_stalled(_metadata, self, variant, &ring, &c, iov);
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	io_uring_prep_cancel64(sqe, UD_COPY, 0);
+	sqe->user_data = UD_CANCEL;
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	ASSERT_EQ(0, wait_cqe(&ring, &ud, &res));
+	EXPECT_EQ((__u64)UD_CANCEL, ud) TH_LOG("the copy completed: %d", res);
+	EXPECT_TRUE(res == -ENOENT || res == -EALREADY)
+		TH_LOG("cancel: %d (%s)", res, strerror(-res));
+	usleep(200 * 1000);
+	EXPECT_EQ(-EAGAIN, io_uring_peek_cqe(&ring, &cqe))
+		TH_LOG("the copy completed with its fault unserved");
+	io_uring_queue_exit(&ring);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(HANG_S * 1000))
+		TH_LOG("pages still pinned %d s after the ring closed", HANG_S);
 }
 
 /* Closing a ring with a stalled copy in flight ends the copy. */
@@ -506,8 +622,8 @@ static void stall_then_exit(struct __test_metadata *_metadata,
 		if (ring_init(&ring, 4) ||
 		    submit_copy(&ring, self->fd, &c, iov, variant->flags,
 				self->t.pid, self->local,
-				xp_ptr(self->uffd_region) + 64, SMALL_LEN,
-				UD_COPY) ||
+				xp_ptr(self->uffd_region) + 64,
+				stall_len(variant), UD_COPY) ||
 		    io_uring_submit(&ring) != 1)
 			_exit(2);
 		/* wait for the word, then exit with the copy in flight */
@@ -639,6 +755,173 @@ TEST_F_TIMEOUT(ur, uffd_resolved_copy_completes, 60)
 	}
 	EXPECT_EQ(0, xp_target_stop(&self->t));
 }
+
+/* ---- a large copy: the workers', not io-wq's ---- */
+
+/*
+ * A 4 MiB copy of present pages through io_uring, each way (within this
+ * process: pid mode needs no capability for itself), unaligned: byte-exact,
+ * its CQE's result and `copied` the whole count, every pin back. Where the
+ * kernel has cancelable uring_cmds, handed to the module's workers in the
+ * submission (uring_workers + 1), no io-wq thread (uring_punts + 0);
+ * elsewhere (6.1) it goes to io-wq as before, which is checked, and the
+ * test then says SKIP with the reason.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+TEST(uring_large_copy_to_workers)
+{
+	const size_t len = BIG_LEN - 8;
+	uint64_t is0 = 0, pu0 = 0, wk0 = 0, is1 = 0, pu1 = 0, wk1 = 0;
+	struct xpcopy_iovec iov[2];
+	struct xp_stats s0, s1;
+	struct xpcopy_copy c;
+	struct io_uring ring;
+	uint8_t *src, *dst;
+	int fd, ret, dir;
+	bool workers;
+
+	XPCOPY_OPEN_OR_SKIP(fd);
+	XPCOPY_URING_CMD_OR_SKIP(fd);
+	workers = uring_workers(fd);
+	ret = ring_init(&ring, 4);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	src = xp_map_filled(BIG_LEN, SEED_L);
+	dst = xp_map_filled(BIG_LEN, SEED_N);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	for (dir = 0; dir < 2; dir++) {
+		__u64 ud = 0;
+		int res = 0;
+
+		xp_fill(dst, BIG_LEN, SEED_N, 0);
+		ASSERT_EQ(0, uring_counts(&is0, &pu0));
+		ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
+		/* write: src + 1 into dst + 3; read: src + 1 out into dst + 3 */
+		if (dir == 0)
+			ret = submit_copy(&ring, fd, &c, iov, XPCOPY_COPY_WRITE,
+					  getpid(), src + 1, xp_ptr(dst + 3),
+					  len, UD_COPY);
+		else
+			ret = submit_copy(&ring, fd, &c, iov, XPCOPY_COPY_READ,
+					  getpid(), dst + 3, xp_ptr(src + 1),
+					  len, UD_COPY);
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(1, io_uring_submit(&ring));
+		ASSERT_EQ(0, wait_cqe(&ring, &ud, &res));
+		EXPECT_EQ((__u64)UD_COPY, ud);
+		EXPECT_EQ((int)len, res) TH_LOG("%s", res < 0 ?
+						strerror(-res) : "short");
+		EXPECT_EQ((__u64)len, c.copied);
+		EXPECT_EQ(-1, xp_check(dst + 3, len, SEED_L, 1));
+		EXPECT_EQ(-1, xp_check(dst, 3, SEED_N, 0));
+		EXPECT_EQ(-1, xp_check(dst + 3 + len, BIG_LEN - 3 - len,
+				       SEED_N, 3 + len));
+		ASSERT_EQ(0, uring_counts(&is1, &pu1));
+		ASSERT_EQ(0, xp_stat("uring_workers", &wk1));
+		EXPECT_EQ(0ULL, is1 - is0);
+		EXPECT_EQ(workers ? 0ULL : 1ULL, pu1 - pu0)
+			TH_LOG("%s: io-wq punts", dir ? "read" : "write");
+		EXPECT_EQ(workers ? 1ULL : 0ULL, wk1 - wk0)
+			TH_LOG("%s: handed to the workers",
+			       dir ? "read" : "write");
+	}
+	XP_EXPECT_PINS_BACK_TO(s0, s1, 1000);
+	EXPECT_EQ(2ULL, s1.copies - s0.copies);
+	io_uring_queue_exit(&ring);
+	munmap(src, BIG_LEN);
+	munmap(dst, BIG_LEN);
+	close(fd);
+	if (!workers)
+		SKIP(return, NO_URING_WORKERS);
+}
+#pragma GCC diagnostic pop
+
+/*
+ * A 1 MiB copy through a grant with XPCOPY_COPY_PUBLISH through io_uring:
+ * the worker that runs it publishes the sequence value after the data, and
+ * writes `copied`; 0 io-wq punts where the kernel has cancelable uring_cmds
+ * (else one, and SKIP with the reason).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+TEST(uring_large_grant_publish_to_workers)
+{
+	const size_t len = 1 * MiB;
+	uint64_t pu0 = 0, wk0 = 0, pu1 = 0, wk1 = 0, is = 0;
+	struct xpcopy_iovec iov[2];
+	struct xpcopy_copy c;
+	struct io_uring ring;
+	struct xpcopy_grant g = {
+		.size = sizeof(g),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE |
+			 XPCOPY_GRANT_SEQ,
+		.len = len,
+	};
+	struct io_uring_sqe *sqe;
+	uint64_t *seq;
+	uint8_t *win, *src;
+	int fd, gfd, ret, res = 0;
+	bool workers;
+	__u64 ud = 0;
+
+	XPCOPY_OPEN_OR_SKIP(fd);
+	XPCOPY_URING_CMD_OR_SKIP(fd);
+	workers = uring_workers(fd);
+	ret = ring_init(&ring, 4);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	win = xp_map_filled(len, SEED_N);
+	src = xp_map_filled(len, SEED_L);
+	seq = xp_map(4096, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, win);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, seq);
+	g.addr = xp_ptr(win);
+	g.seq_addr = xp_ptr(seq);
+	gfd = ioctl(fd, XPCOPY_GRANT, &g);
+	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT: %s", strerror(errno));
+	ASSERT_EQ(0, uring_counts(&is, &pu0));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
+	/* the local range src + 5, the window's from offset 7 */
+	iov[0].addr = xp_ptr(src + 5);
+	iov[0].len = len - 7;
+	iov[1].addr = 7;
+	iov[1].len = len - 7;
+	xp_copy_init(&c, XPCOPY_COPY_WRITE | XPCOPY_COPY_GRANT |
+		     XPCOPY_COPY_PUBLISH, 0, &iov[0], 1, &iov[1], 1);
+	c.grant_fd = gfd;
+	c.seq = 7;
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	xp_prep_uring_cmd(sqe, fd, XPCOPY_COPY, &c, UD_COPY);
+	ASSERT_EQ(1, io_uring_submit(&ring));
+	ASSERT_EQ(0, wait_cqe(&ring, &ud, &res));
+	EXPECT_EQ((int)(len - 7), res) TH_LOG("%s", res < 0 ?
+					      strerror(-res) : "short");
+	EXPECT_EQ((__u64)(len - 7), c.copied);
+	EXPECT_EQ(7ULL, __atomic_load_n(seq, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(-1, xp_check(win + 7, len - 7, SEED_L, 5));
+	EXPECT_EQ(-1, xp_check(win, 7, SEED_N, 0));
+	ASSERT_EQ(0, uring_counts(&is, &pu1));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk1));
+	EXPECT_EQ(workers ? 0ULL : 1ULL, pu1 - pu0);
+	EXPECT_EQ(workers ? 1ULL : 0ULL, wk1 - wk0);
+	EXPECT_EQ(0ULL, xp_wait_unpinned(1000));
+	close(gfd);
+	io_uring_queue_exit(&ring);
+	munmap(win, len);
+	munmap(src, len);
+	munmap(seq, 4096);
+	close(fd);
+	if (!workers)
+		SKIP(return, NO_URING_WORKERS);
+}
+#pragma GCC diagnostic pop
 
 /* ---- the ABI through io_uring: the ioctl's checks and errnos ---- */
 

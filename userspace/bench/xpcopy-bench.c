@@ -202,8 +202,11 @@ struct result {
 	int64_t kcopies, kbytes, kcopy_bytes, pins_taken, pins_released;
 	/* where the module's time went, ns summed over the timed calls */
 	int64_t ns_take, ns_wait, ns_release, ns_worker, ns_inline;
-	/* io_uring commands completed at submission, and sent to io-wq */
-	int64_t uring_issued, uring_punts;
+	/*
+	 * io_uring commands completed at submission, sent to io-wq, and
+	 * handed to the module's workers
+	 */
+	int64_t uring_issued, uring_punts, uring_workers;
 	/* workers woken, and address spaces they entered */
 	int64_t wakeups, mm_switches;
 	/* bytes the caller copied in its own context; shares it took back */
@@ -714,14 +717,14 @@ enum {
 	ST_PINS_TAKEN, ST_PINS_RELEASED, ST_NS_TAKE, ST_NS_WAIT,
 	ST_NS_RELEASE, ST_NS_WORKER, ST_NS_INLINE, ST_URING_ISSUED,
 	ST_URING_PUNTS, ST_WAKEUPS, ST_MM_SWITCHES, ST_CALLER_BYTES,
-	ST_TAKEN_BACK, ST_HELP_DECLINED, NR_STATS
+	ST_TAKEN_BACK, ST_URING_WORKERS, ST_HELP_DECLINED, NR_STATS
 };
 static const char *const stat_names[NR_STATS] = {
 	"copies", "bytes", "copy_bytes", "pinned_now", "pinned_peak",
 	"pins_taken", "pins_released", "time_take_ns", "time_wait_ns",
 	"time_release_ns", "time_worker_ns", "time_inline_ns", "uring_issued",
 	"uring_punts", "worker_wakeups", "mm_switches", "caller_bytes",
-	"taken_back", "help_declined",
+	"taken_back", "uring_workers", "help_declined",
 };
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -1512,6 +1515,8 @@ static int run_point(const struct method *m, enum dir dir, size_t len,
 		r->mm_switches = s1[ST_MM_SWITCHES] - s0[ST_MM_SWITCHES];
 		r->caller_bytes = s1[ST_CALLER_BYTES] - s0[ST_CALLER_BYTES];
 		r->taken_back = s1[ST_TAKEN_BACK] - s0[ST_TAKEN_BACK];
+		r->uring_workers = s1[ST_URING_WORKERS] -
+				   s0[ST_URING_WORKERS];
 		r->help_declined = s1[ST_HELP_DECLINED] - s0[ST_HELP_DECLINED];
 	}
 
@@ -1821,6 +1826,7 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 				", \"workers\": %" PRId64 ", \"inline\": %" PRId64
 				"}, \"uring_issued\": %" PRId64
 				", \"uring_punts\": %" PRId64
+				", \"uring_workers\": %" PRId64
 				", \"worker_wakeups\": %" PRId64
 				", \"mm_switches\": %" PRId64
 				", \"caller_bytes\": %" PRId64
@@ -1828,8 +1834,9 @@ static int write_json(const char *path, const struct sysinfo_b *s,
 				", \"help_declined\": %" PRId64, r->ns_take,
 				r->ns_wait, r->ns_release, r->ns_worker,
 				r->ns_inline, r->uring_issued, r->uring_punts,
-				r->wakeups, r->mm_switches, r->caller_bytes,
-				r->taken_back, r->help_declined);
+				r->uring_workers, r->wakeups, r->mm_switches,
+				r->caller_bytes, r->taken_back,
+				r->help_declined);
 		fprintf(f, ", \"verified\": true}");
 	}
 	fprintf(f, "\n  ]\n}\n");
@@ -1965,7 +1972,8 @@ static void print_table(const struct sysinfo_b *s)
 
 			if (!r->have_stats)
 				continue;
-			int64_t cmds = r->uring_issued + r->uring_punts;
+			int64_t cmds = r->uring_issued + r->uring_punts +
+				       r->uring_workers;
 
 			printf("%-14s %-9s %9s %10" PRId64 " %12" PRId64
 			       " %12.3f %14.1f", r->m->name,

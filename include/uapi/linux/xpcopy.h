@@ -236,6 +236,15 @@ struct xpcopy_features {
  */
 #define XPCOPY_CAP_URING_CMD	(1ULL << 0)
 
+/**
+ * @XPCOPY_CAP_URING_WORKERS: an io_uring copy too large for the submission
+ * (more than ``inline_max`` bytes on the automatic path) is handed there to
+ * the module's workers, which post its CQE, rather than to an io-wq thread;
+ * ring exit and task exit cancel it. The kernel has cancelable
+ * ``IORING_OP_URING_CMD`` commands from 6.7 on
+ */
+#define XPCOPY_CAP_URING_WORKERS	(1ULL << 1)
+
 #define XPCOPY_FEATURES	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_FEATURES, \
 			      struct xpcopy_features)
 
