@@ -18,6 +18,7 @@
  * (XPCOPY_CAP_URING_WORKERS, Linux 6.7+); elsewhere (6.1) they go to io-wq
  * as before, and the same tests check that.
  */
+#include <pthread.h>
 #include <sys/mman.h>
 #include <liburing.h>
 
@@ -1088,5 +1089,112 @@ TEST(caps_match_uring_cmd)
 	close(fd);
 }
 #pragma GCC diagnostic pop
+
+struct ur_staller {
+	pthread_t th;
+	int fd;
+	pid_t pid;
+	void *from;
+	__u64 at;
+	int ret;
+};
+
+static void ur_on_signal(int sig)
+{
+	(void)sig;
+}
+
+/* A copy forced onto a worker, into a page nobody serves: it holds one. */
+static void *ur_stall(void *arg)
+{
+	struct ur_staller *s = arg;
+	__u64 copied;
+
+	s->ret = xp_copy1(s->fd, XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
+			  s->pid, s->from, 4096, s->at, 4096, &copied);
+	return NULL;
+}
+
+/*
+ * Every worker held by a copy stalled on a page nobody serves: a large
+ * io_uring copy of present pages is not queued behind them, and not sent
+ * to io-wq either: the submitter copies it in the submission itself
+ * (uring_issued + 1, uring_workers + 0, uring_punts + 0), byte-exact.
+ */
+TEST_F_TIMEOUT(ur, large_with_no_free_worker, 120)
+{
+	struct sigaction sa = { .sa_handler = ur_on_signal };
+	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0, wk0 = 0, wk1 = 0;
+	uint64_t pinned = 0, p0;
+	static struct ur_staller st[64];
+	const size_t len = LARGE_LEN;
+	struct xpcopy_iovec iov[2];
+	struct xpcopy_copy c;
+	struct xp_stats s0;
+	unsigned int i, n;
+	int res = 0;
+	__u64 ud = 0;
+	long long d;
+
+	if (!variant->large)
+		SKIP(return, "for the *_large variants: too large for the submission");
+	if (!uring_workers(self->fd))
+		SKIP(return, "no cancelable uring_cmds: large copies go to io-wq (submission_or_io_wq)");
+	n = self->nr_workers;
+	ASSERT_GE(ARRAY_SIZE(st), n);
+	ASSERT_GE(XP_UFFD_LEN / 4096, n);
+	XP_START_UFFD_TARGET();
+	/* Ours again after the fork: no copy-on-write fault to take. */
+	xp_fill(self->local, MANY_LEN, SEED_L, 0);
+	/* No SA_RESTART: the stalled copies end with EINTR. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	p0 = s0.pinned_now;
+	for (i = 0; i < n; i++) {
+		st[i] = (struct ur_staller){
+			.fd = self->fd, .pid = self->t.pid, .ret = 1,
+			.from = self->local + i * 4096,
+			.at = xp_ptr(self->uffd_region) + i * 4096,
+		};
+		ASSERT_EQ(0, pthread_create(&st[i].th, NULL, ur_stall, &st[i]));
+	}
+	/* Each stalled copy holds its one page and one worker. */
+	for (i = 0; i < 5000 && pinned < p0 + n; i++) {
+		xp_stat("pinned_now", &pinned);
+		usleep(1000);
+	}
+	ASSERT_EQ(p0 + n, pinned) TH_LOG("the stalling copies did not start");
+	usleep(300 * 1000);
+
+	ASSERT_EQ(0, uring_counts(&is0, &pu0));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
+	ASSERT_EQ(0, submit_copy(&self->ring, self->fd, &c, iov,
+				 variant->flags, self->t.pid,
+				 self->local + MANY_LEN / 2,
+				 xp_ptr(self->normal), len, UD_COPY));
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res))
+		TH_LOG("the copy waited behind the stalled workers");
+	EXPECT_EQ((int)len, res);
+	ASSERT_EQ(0, uring_counts(&is1, &pu1));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk1));
+	EXPECT_EQ(1ULL, is1 - is0) TH_LOG("not copied in the submission");
+	EXPECT_EQ(0ULL, wk1 - wk0) TH_LOG("handed to held workers");
+	EXPECT_EQ(0ULL, pu1 - pu0) TH_LOG("sent to io-wq");
+	if (variant->read)
+		d = xp_check(self->local + MANY_LEN / 2, len, SEED_N, 0);
+	else
+		d = xp_target_patcheck(&self->t, xp_ptr(self->normal), len,
+				       SEED_L, MANY_LEN / 2);
+	EXPECT_EQ(-1, d) TH_LOG("differs at %lld", d);
+
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(1, st[i].ret) TH_LOG("a stalled copy ended by itself");
+		pthread_kill(st[i].th, SIGUSR1);
+		pthread_join(st[i].th, NULL);
+		EXPECT_EQ(-EINTR, st[i].ret);
+	}
+	XP_EXPECT_PINS_BACK(s0, 5000);
+}
 
 TEST_HARNESS_MAIN
