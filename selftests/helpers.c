@@ -61,6 +61,59 @@ int xp_copy1(int fd, __u32 flags, pid_t pid, const void *laddr,
 	return xp_copy(fd, flags, pid, &l, 1, &r, 1, copied);
 }
 
+void *xp_stall_thread(void *arg)
+{
+	struct xp_staller *s = arg;
+	__u64 copied;
+
+	s->ret = xp_copy1(s->fd, XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
+			  s->pid, s->from, s->len, s->at, s->len, &copied);
+	return NULL;
+}
+
+int xp_stallers_start(struct xp_staller *st, unsigned int n, int fd,
+		      pid_t pid, const uint8_t *from, __u64 at, size_t len,
+		      uint64_t pinned0)
+{
+	uint64_t pinned = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		st[i] = (struct xp_staller){
+			.fd = fd, .pid = pid, .from = from + i * len,
+			.at = at + i * len, .len = len, .ret = 1,
+		};
+		if (pthread_create(&st[i].th, NULL, xp_stall_thread, &st[i]))
+			return -1;
+	}
+	for (i = 0; i < 5000 && pinned < pinned0 + n; i++) {
+		xp_stat("pinned_now", &pinned);
+		usleep(1000);
+	}
+	if (pinned != pinned0 + n)
+		return -1;
+	usleep(300 * 1000);
+	return 0;
+}
+
+unsigned int xp_stallers_stop(struct xp_staller *st, unsigned int n)
+{
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		bad += st[i].ret != 1;
+		pthread_kill(st[i].th, SIGUSR1);
+		pthread_join(st[i].th, NULL);
+		bad += st[i].ret != -EINTR;
+	}
+	return bad;
+}
+
+void xp_no_op_signal(int sig)
+{
+	(void)sig;
+}
+
 int xp_features(int fd, struct xpcopy_features *f)
 {
 	memset(f, 0, sizeof(*f));

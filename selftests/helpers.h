@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -84,6 +85,42 @@ int xp_copy(int fd, __u32 flags, pid_t pid,
 /* Single-range copy. */
 int xp_copy1(int fd, __u32 flags, pid_t pid, const void *laddr,
 	     __u64 llen, __u64 raddr, __u64 rlen, __u64 *copied);
+
+/*
+ * A write of @len bytes from @from to @at in @pid forced onto a worker
+ * (XPCOPY_COPY_WORKER), run by xp_stall_thread() in @th: into a page
+ * nobody serves it holds one worker until a signal (xp_no_op_signal, no
+ * SA_RESTART) ends it with -EINTR in @ret (1 while it runs).
+ */
+struct xp_staller {
+	pthread_t th;
+	int fd;
+	pid_t pid;
+	const void *from;
+	__u64 at;
+	size_t len;
+	int ret;
+};
+
+void *xp_stall_thread(void *arg);
+
+/*
+ * Start @n stallers in @st, the i-th writing @len bytes from @from + i * @len
+ * to @at + i * @len in @pid; wait (up to 5 s) until pinned_now is @pinned0 +
+ * @n, each holding its page, then 300 ms for the workers. Returns 0, or -1
+ * if they did not all start. SIGUSR1 must be caught without SA_RESTART.
+ */
+int xp_stallers_start(struct xp_staller *st, unsigned int n, int fd,
+		      pid_t pid, const uint8_t *from, __u64 at, size_t len,
+		      uint64_t pinned0);
+
+/*
+ * End @n stallers with SIGUSR1 and join them. Returns how many went wrong:
+ * ended before the signal, or with anything but -EINTR.
+ */
+unsigned int xp_stallers_stop(struct xp_staller *st, unsigned int n);
+
+void xp_no_op_signal(int sig);
 
 #ifdef LIB_URING_H
 /*

@@ -228,32 +228,6 @@ TEST_F_TIMEOUT(engine, shared_copy_exact, 120)
 	XP_EXPECT_PINS_BACK(s0, 2000);
 }
 
-static void en_on_signal(int sig)
-{
-	(void)sig;
-}
-
-struct en_staller {
-	pthread_t th;
-	int fd;
-	pid_t kid;
-	void *at;
-	void *from;
-	size_t len;
-	int ret;
-};
-
-static void *en_stall(void *arg)
-{
-	struct en_staller *s = arg;
-	__u64 copied;
-
-	s->ret = xp_copy1(s->fd, XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
-			  s->kid, s->from, s->len, xp_ptr(s->at), s->len,
-			  &copied);
-	return NULL;
-}
-
 /*
  * Every worker held by a copy stalled on a page no one serves (as a FUSE
  * server that never answers would hold it): a large copy of present pages
@@ -262,10 +236,10 @@ static void *en_stall(void *arg)
  */
 TEST_F_TIMEOUT(engine, stalled_workers_hold_no_other_caller, 120)
 {
-	unsigned int i, n = self->feat.nr_workers;
-	static struct en_staller st[EN_STALL_PAGES];
-	struct sigaction sa = { .sa_handler = en_on_signal };
-	uint64_t cb0 = 0, cb1 = 0, p0, pinned = 0;
+	unsigned int n = self->feat.nr_workers;
+	static struct xp_staller st[EN_STALL_PAGES];
+	struct sigaction sa = { .sa_handler = xp_no_op_signal };
+	uint64_t cb0 = 0, cb1 = 0, p0;
 	struct xp_stats s0 = { 0 };
 	__u64 got;
 
@@ -276,22 +250,9 @@ TEST_F_TIMEOUT(engine, stalled_workers_hold_no_other_caller, 120)
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	p0 = s0.pinned_now;
-	for (i = 0; i < n; i++) {
-		st[i] = (struct en_staller){
-			.fd = self->fd, .kid = self->kid,
-			.at = self->stall + i * self->page,
-			.from = self->mine + i * self->page,
-			.len = self->page, .ret = 1,
-		};
-		ASSERT_EQ(0, pthread_create(&st[i].th, NULL, en_stall, &st[i]));
-	}
-	/* Each stalled copy holds its one page; give the workers time. */
-	for (i = 0; i < 5000 && pinned < p0 + n; i++) {
-		xp_stat("pinned_now", &pinned);
-		usleep(1000);
-	}
-	ASSERT_EQ(p0 + n, pinned) TH_LOG("the stalling copies did not start");
-	usleep(300 * 1000);
+	ASSERT_EQ(0, xp_stallers_start(st, n, self->fd, self->kid, self->mine,
+				       xp_ptr(self->stall), self->page, p0))
+		TH_LOG("the stalling copies did not start");
 
 	ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
 	alarm(30);	/* held up behind the workers: EINTR, and a failure */
@@ -301,12 +262,8 @@ TEST_F_TIMEOUT(engine, stalled_workers_hold_no_other_caller, 120)
 	ASSERT_EQ(0, xp_stat("caller_bytes", &cb1));
 	EXPECT_EQ(got, cb1 - cb0) TH_LOG("the caller did not copy it alone");
 
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(1, st[i].ret) TH_LOG("a stalled copy ended by itself");
-		pthread_kill(st[i].th, SIGUSR1);
-		pthread_join(st[i].th, NULL);
-		EXPECT_EQ(-EINTR, st[i].ret);
-	}
+	EXPECT_EQ(0U, xp_stallers_stop(st, n))
+		TH_LOG("stalled copies ended early or not with EINTR");
 	XP_EXPECT_PINS_BACK(s0, 5000);
 }
 

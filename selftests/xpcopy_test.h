@@ -80,6 +80,14 @@ static inline int xp_list_cases(void)
 	}								\
 } while (0)
 
+/* Does XPCOPY_FEATURES report @cap in its caps? */
+static inline bool xp_has_cap(int fd, __u64 cap)
+{
+	struct xpcopy_features f = { .size = sizeof(f) };
+
+	return !ioctl(fd, XPCOPY_FEATURES, &f) && (f.caps & cap);
+}
+
 /*
  * Does the kernel take the commands as IORING_OP_URING_CMD? Not before
  * 5.19 (Linux 5.10 has no such opcode): XPCOPY_FEATURES then reports no
@@ -87,10 +95,7 @@ static inline int xp_list_cases(void)
  */
 static inline bool xp_has_uring_cmd(int fd)
 {
-	struct xpcopy_features f = { .size = sizeof(f) };
-
-	return !ioctl(fd, XPCOPY_FEATURES, &f) &&
-	       (f.caps & XPCOPY_CAP_URING_CMD);
+	return xp_has_cap(fd, XPCOPY_CAP_URING_CMD);
 }
 
 #define XP_NO_URING_CMD "no io_uring commands on this kernel " \

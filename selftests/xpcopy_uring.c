@@ -18,7 +18,6 @@
  * (XPCOPY_CAP_URING_WORKERS, Linux 6.7+); elsewhere (6.1) they go to io-wq
  * as before, and the same tests check that.
  */
-#include <pthread.h>
 #include <sys/mman.h>
 #include <liburing.h>
 
@@ -133,10 +132,7 @@ static int ring_init(struct io_uring *ring, unsigned int entries)
 /* Does the module hand large io_uring copies to its workers? */
 static bool uring_workers(int fd)
 {
-	struct xpcopy_features f = { .size = sizeof(f) };
-
-	return !ioctl(fd, XPCOPY_FEATURES, &f) &&
-	       (f.caps & XPCOPY_CAP_URING_WORKERS);
+	return xp_has_cap(fd, XPCOPY_CAP_URING_WORKERS);
 }
 
 #define NO_URING_WORKERS "no cancelable io_uring commands on this kernel " \
@@ -1090,31 +1086,6 @@ TEST(caps_match_uring_cmd)
 }
 #pragma GCC diagnostic pop
 
-struct ur_staller {
-	pthread_t th;
-	int fd;
-	pid_t pid;
-	void *from;
-	__u64 at;
-	int ret;
-};
-
-static void ur_on_signal(int sig)
-{
-	(void)sig;
-}
-
-/* A copy forced onto a worker, into a page nobody serves: it holds one. */
-static void *ur_stall(void *arg)
-{
-	struct ur_staller *s = arg;
-	__u64 copied;
-
-	s->ret = xp_copy1(s->fd, XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
-			  s->pid, s->from, 4096, s->at, 4096, &copied);
-	return NULL;
-}
-
 /*
  * Every worker held by a copy stalled on a page nobody serves: a large
  * io_uring copy of present pages is not queued behind them, and not sent
@@ -1123,15 +1094,15 @@ static void *ur_stall(void *arg)
  */
 TEST_F_TIMEOUT(ur, large_with_no_free_worker, 120)
 {
-	struct sigaction sa = { .sa_handler = ur_on_signal };
+	struct sigaction sa = { .sa_handler = xp_no_op_signal };
 	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0, wk0 = 0, wk1 = 0;
-	uint64_t pinned = 0, p0;
-	static struct ur_staller st[64];
+	static struct xp_staller st[64];
 	const size_t len = LARGE_LEN;
 	struct xpcopy_iovec iov[2];
 	struct xpcopy_copy c;
 	struct xp_stats s0;
-	unsigned int i, n;
+	unsigned int n;
+	uint64_t p0;
 	int res = 0;
 	__u64 ud = 0;
 	long long d;
@@ -1150,21 +1121,11 @@ TEST_F_TIMEOUT(ur, large_with_no_free_worker, 120)
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	p0 = s0.pinned_now;
-	for (i = 0; i < n; i++) {
-		st[i] = (struct ur_staller){
-			.fd = self->fd, .pid = self->t.pid, .ret = 1,
-			.from = self->local + i * 4096,
-			.at = xp_ptr(self->uffd_region) + i * 4096,
-		};
-		ASSERT_EQ(0, pthread_create(&st[i].th, NULL, ur_stall, &st[i]));
-	}
 	/* Each stalled copy holds its one page and one worker. */
-	for (i = 0; i < 5000 && pinned < p0 + n; i++) {
-		xp_stat("pinned_now", &pinned);
-		usleep(1000);
-	}
-	ASSERT_EQ(p0 + n, pinned) TH_LOG("the stalling copies did not start");
-	usleep(300 * 1000);
+	ASSERT_EQ(0, xp_stallers_start(st, n, self->fd, self->t.pid,
+				       self->local, xp_ptr(self->uffd_region),
+				       4096, p0))
+		TH_LOG("the stalling copies did not start");
 
 	ASSERT_EQ(0, uring_counts(&is0, &pu0));
 	ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
@@ -1188,12 +1149,8 @@ TEST_F_TIMEOUT(ur, large_with_no_free_worker, 120)
 				       SEED_L, MANY_LEN / 2);
 	EXPECT_EQ(-1, d) TH_LOG("differs at %lld", d);
 
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(1, st[i].ret) TH_LOG("a stalled copy ended by itself");
-		pthread_kill(st[i].th, SIGUSR1);
-		pthread_join(st[i].th, NULL);
-		EXPECT_EQ(-EINTR, st[i].ret);
-	}
+	EXPECT_EQ(0U, xp_stallers_stop(st, n))
+		TH_LOG("stalled copies ended early or not with EINTR");
 	XP_EXPECT_PINS_BACK(s0, 5000);
 }
 
