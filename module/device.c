@@ -269,7 +269,7 @@ static void xpc_target_put(struct xpc_target *t, struct xpc_xfer *x)
 	if (t->grant)
 		xpc_grant_finish(t->grant, x);
 	else
-		mmput(x->mm);
+		mmput_async(x->mm);	/* its last user may be a worker */
 }
 
 /*
@@ -383,6 +383,12 @@ static u64 __user *xpc_copied_uptr(void __user *ubuffer)
 #if XPC_URING_ASYNC
 static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st);
 
+/*
+ * Most bytes the submission copies itself when no worker is free: a larger
+ * copy goes to io-wq.
+ */
+#define XPC_URING_SUBMIT_MAX	(4ULL << 20)
+
 /* io_uring copies handed to the workers that no worker has started yet. */
 static atomic_t xpc_async_queued = ATOMIC_INIT(0);
 
@@ -416,7 +422,9 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	if (ucmd->ioucmd && xpc_engine_too_large(&st.x)) {
 		if (xpc_async_may_queue())
 			return xpc_uring_async(ucmd, &st);
-		st.x.nonblock_large = true;
+		/* Not a long one: the submission holds the ring's lock. */
+		if (xpc_xfer_total(&st.x) <= XPC_URING_SUBMIT_MAX)
+			st.x.nonblock_large = true;
 	}
 #endif
 	if (ucmd->nonblock && publish) {
@@ -611,7 +619,8 @@ static void xpc_async_end(struct xpc_req *req)
 	put_pid(a->tgid);
 	xpc_req_end(req);
 	xpc_copy_release(&a->st);
-	mmput(req->mm);
+	/* A last reference: the teardown is not this worker's (or cancel's). */
+	mmput_async(req->mm);
 	xpc_uring_complete_in_task(a->ioucmd);
 }
 

@@ -475,7 +475,7 @@ int xpc_grant_publish(struct xpc_grant *g, u64 seq)
  */
 void xpc_grant_finish(struct xpc_grant *g, struct xpc_xfer *x)
 {
-	mmput(x->mm);
+	mmput_async(x->mm);	/* its last user may be a worker */
 	xpc_grant_put(g);
 }
 

@@ -133,8 +133,10 @@ bool xpc_pool_may_help(void)
 	if (!READ_ONCE(help_idle_pct))
 		return true;
 	now = ktime_get_ns();
-	if (now - READ_ONCE(xpc_load.at) >= XPC_LOAD_SPAN_NS &&
+	if ((s64)(now - READ_ONCE(xpc_load.at)) >= XPC_LOAD_SPAN_NS &&
 	    spin_trylock(&xpc_load.lock)) {
+		/* Read again under the lock: never before the last measure. */
+		now = ktime_get_ns();
 		if (now - xpc_load.at >= XPC_LOAD_SPAN_NS)
 			xpc_load_measure(now);
 		spin_unlock(&xpc_load.lock);
