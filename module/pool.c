@@ -404,6 +404,38 @@ void xpc_req_end(struct xpc_req *req)
 		wait_for_completion(&req->left);
 }
 
+/* Take @req's queued jobs off the queue; xpc_pool.lock held. How many. */
+static unsigned int xpc_unqueue(struct xpc_req *req)
+{
+	struct xpc_job *job, *tmp;
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(job, tmp, &xpc_pool.queue, node) {
+		if (job->req == req) {
+			list_del_init(&job->node);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* SIGKILL the workers running a job of @req; xpc_pool.lock held. */
+static void xpc_kill_running(struct xpc_req *req)
+{
+	unsigned int i;
+
+	for (i = 0; i < xpc_pool.nr; i++)
+		if (xpc_pool.workers[i].req == req)
+			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
+}
+
+/* @n jobs of @req count as done, unrun: the last ends the wait on it. */
+static void xpc_jobs_done(struct xpc_req *req, unsigned int n)
+{
+	if (n && atomic_sub_and_test(n, &req->pending))
+		xpc_req_idle(req);
+}
+
 /**
  * xpc_cancel() - stop the jobs of @req, without waiting for them
  * @req: the request
@@ -416,24 +448,14 @@ void xpc_req_end(struct xpc_req *req)
  */
 void xpc_cancel(struct xpc_req *req)
 {
-	struct xpc_job *job, *tmp;
-	unsigned int i;
-	int dropped = 0;
+	unsigned int dropped;
 
 	WRITE_ONCE(req->cancel, true);
 	spin_lock(&xpc_pool.lock);
-	list_for_each_entry_safe(job, tmp, &xpc_pool.queue, node) {
-		if (job->req == req) {
-			list_del_init(&job->node);
-			dropped++;
-		}
-	}
-	for (i = 0; i < xpc_pool.nr; i++)
-		if (xpc_pool.workers[i].req == req)
-			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
+	dropped = xpc_unqueue(req);
+	xpc_kill_running(req);
 	spin_unlock(&xpc_pool.lock);
-	if (dropped && atomic_sub_and_test(dropped, &req->pending))
-		xpc_req_idle(req);
+	xpc_jobs_done(req, dropped);
 }
 
 /**
@@ -448,13 +470,9 @@ void xpc_cancel(struct xpc_req *req)
  */
 void xpc_kick(struct xpc_req *req)
 {
-	unsigned int i;
-
 	WRITE_ONCE(req->cancel, true);
 	spin_lock(&xpc_pool.lock);
-	for (i = 0; i < xpc_pool.nr; i++)
-		if (xpc_pool.workers[i].req == req)
-			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
+	xpc_kill_running(req);
 	spin_unlock(&xpc_pool.lock);
 }
 
@@ -487,19 +505,12 @@ void xpc_submit(struct xpc_req *req, struct list_head *jobs, unsigned int n,
  */
 unsigned int xpc_take_back(struct xpc_req *req)
 {
-	struct xpc_job *job, *tmp;
-	unsigned int n = 0;
+	unsigned int n;
 
 	spin_lock(&xpc_pool.lock);
-	list_for_each_entry_safe(job, tmp, &xpc_pool.queue, node) {
-		if (job->req == req) {
-			list_del_init(&job->node);
-			n++;
-		}
-	}
+	n = xpc_unqueue(req);
 	spin_unlock(&xpc_pool.lock);
-	if (n && atomic_sub_and_test(n, &req->pending))
-		complete(&req->done);
+	xpc_jobs_done(req, n);
 	return n;
 }
 
