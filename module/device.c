@@ -564,16 +564,23 @@ static DECLARE_DELAYED_WORK(xpc_async_watcher, xpc_async_watch);
 
 static void xpc_async_watch(struct work_struct *work)
 {
-	struct xpc_async *a;
+	struct xpc_async *a, *tmp;
+	LIST_HEAD(unrun);
 	bool more;
 
 	spin_lock(&xpc_async_lock);
-	list_for_each_entry(a, &xpc_async_list, node)
+	list_for_each_entry_safe(a, tmp, &xpc_async_list, node)
 		if (!xpc_req_cancelled(&a->req) &&
-		    !xpc_process_runs_on(a->tgid, a->req.mm))
-			xpc_kick(&a->req);
+		    !xpc_process_runs_on(a->tgid, a->req.mm) &&
+		    xpc_kick(&a->req))
+			list_move(&a->node, &unrun);	/* ours to end */
 	more = !list_empty(&xpc_async_list);
 	spin_unlock(&xpc_async_lock);
+	/* Jobs still queued (every worker busy): end them, unrun, now. */
+	list_for_each_entry_safe(a, tmp, &unrun, node) {
+		list_del_init(&a->node);
+		xpc_jobs_done(&a->req, 1);
+	}
 	if (more)
 		schedule_delayed_work(&xpc_async_watcher,
 				      msecs_to_jiffies(XPC_ASYNC_WATCH_MS));
@@ -598,8 +605,9 @@ static void xpc_async_run(struct xpc_job *job)
 	/* The copy is over: a SIGKILL from a late cancel must not cost the count. */
 	if (signal_pending(current))
 		flush_signals(current);
+	/* A cancel's SIGKILL after the flush fails the fault: not a bad address. */
 	if (!a->ret && put_user(a->st.copied, a->ucopied))
-		a->ret = -EFAULT;
+		a->ret = xpc_req_cancelled(job->req) ? -ECANCELED : -EFAULT;
 }
 
 /*

@@ -429,8 +429,16 @@ static void xpc_kill_running(struct xpc_req *req)
 			send_sig(SIGKILL, xpc_pool.workers[i].task, 1);
 }
 
-/* @n jobs of @req count as done, unrun: the last ends the wait on it. */
-static void xpc_jobs_done(struct xpc_req *req, unsigned int n)
+/**
+ * xpc_jobs_done() - count jobs of @req as done, unrun
+ * @req: the request
+ * @n: how many, taken off the queue (xpc_kick())
+ *
+ * The last ends the wait on @req, or ends it (@req->end).
+ *
+ * Context: no lock that @req->end takes held.
+ */
+void xpc_jobs_done(struct xpc_req *req, unsigned int n)
 {
 	if (n && atomic_sub_and_test(n, &req->pending))
 		xpc_req_idle(req);
@@ -459,21 +467,26 @@ void xpc_cancel(struct xpc_req *req)
 }
 
 /**
- * xpc_kick() - stop the running jobs of @req, without waiting for them
+ * xpc_kick() - stop the jobs of @req, without waiting for them or ending it
  * @req: the request
  *
- * Marks the request cancelled, so that a job of it a worker takes later
- * returns at once, and sends SIGKILL to the workers running one; unlike
- * xpc_cancel() it leaves the queued jobs queued, and never ends the request.
+ * As xpc_cancel(), but the queued jobs it takes off the queue are left for
+ * the caller to count done with xpc_jobs_done(), once it holds no lock that
+ * @req->end takes: so it may hold one here.
  *
  * Context: any context that may take a spinlock.
+ * Return: how many queued jobs it took off the queue.
  */
-void xpc_kick(struct xpc_req *req)
+unsigned int xpc_kick(struct xpc_req *req)
 {
+	unsigned int dropped;
+
 	WRITE_ONCE(req->cancel, true);
 	spin_lock(&xpc_pool.lock);
+	dropped = xpc_unqueue(req);
 	xpc_kill_running(req);
 	spin_unlock(&xpc_pool.lock);
+	return dropped;
 }
 
 /**

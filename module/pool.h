@@ -71,7 +71,8 @@ unsigned int xpc_take_back(struct xpc_req *req);
 int xpc_wait(struct xpc_req *req);
 void xpc_stop(struct xpc_req *req);
 void xpc_cancel(struct xpc_req *req);
-void xpc_kick(struct xpc_req *req);
+unsigned int xpc_kick(struct xpc_req *req);
+void xpc_jobs_done(struct xpc_req *req, unsigned int n);
 
 /* Has the request been cancelled? Its jobs then stop at once. */
 static inline bool xpc_req_cancelled(const struct xpc_req *req)
