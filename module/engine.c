@@ -46,6 +46,8 @@
  * workers: a worker that gets no CPU holds the caller up one share at most.
  */
 #define XPC_SHARE_PAGES		64
+/* Fewest pages of a share: a smaller one costs more to hand out than to copy. */
+#define XPC_SHARE_PAGES_MIN	32
 
 static unsigned int batch_pages = 512;
 
@@ -901,6 +903,18 @@ static unsigned int xpc_helpers(u64 len, u64 share)
 	return shares > k ? k : (shares ? shares - 1 : 0);
 }
 
+/*
+ * Pages of a share of @len bytes split between the caller and @k helpers:
+ * as even as that, at least XPC_SHARE_PAGES_MIN (a page less than
+ * XPC_SHARE_PAGES at most, for a share not aligned to a page).
+ */
+static unsigned int xpc_share_pages(u64 len, unsigned int k)
+{
+	u64 n = DIV_ROUND_UP_ULL(len, (u64)(k + 1) * PAGE_SIZE);
+
+	return clamp_t(u64, n, XPC_SHARE_PAGES_MIN, XPC_SHARE_PAGES - 1);
+}
+
 /* Positions @off bytes into the copy, on both sides. */
 static void xpc_iters_at(const struct xpc_xfer *x, u64 off,
 			 struct xpc_iter *lit, struct xpc_iter *rit)
@@ -1079,13 +1093,15 @@ static void xpc_cut_batches(struct xpc_shared *sh, unsigned int cap,
 
 /*
  * A large copy, shared: the caller is a copier and idle workers help. The
- * copy is cut into shares of at most XPC_SHARE_PAGES pages; the helpers
- * take them from the first on, each pinning the caller's pages of its share
- * itself, while the caller copies them from the last back, as the
- * caller-context path does, pinning a few of the other side's pages at a
- * time. When they meet the caller takes back the help no worker started
- * and waits for the shares being copied. No batch boundary makes it wait
- * in between, and with no idle worker the copy is the caller's alone: a
+ * copy is cut into shares of at most XPC_SHARE_PAGES pages, as evenly
+ * between the copiers as that allows but not under XPC_SHARE_PAGES_MIN;
+ * the helpers take them from the first on, each pinning the caller's pages
+ * of its share itself, while the caller copies them from the last back, as
+ * the caller-context path does, pinning a few of the other side's pages at
+ * a time. When they meet the caller takes back the help no worker started
+ * and waits for the shares being copied (awake a little first). No batch
+ * boundary makes it wait in between, and with no idle worker the copy is
+ * the caller's alone: a
  * copy never waits for a worker to become free, so none stalls behind
  * another's (a FUSE page whose server never answers holds a worker, not
  * the pool). The helpers' pages and the caller's stay within batch_pages.
@@ -1125,10 +1141,10 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		sh.check_arg = x->check_arg;
 		sh.ordered = true;
 	}
-	k = xpc_helpers(total - *done, sh.share);
+	k = xpc_helpers(total - *done, XPC_SHARE_PAGES_MIN * PAGE_SIZE);
 	if (k && cap > XPC_INLINE_PAGES)
-		ppw = min_t(unsigned int, XPC_SHARE_PAGES,
-			    (cap - XPC_INLINE_PAGES) / k);
+		ppw = min3(XPC_SHARE_PAGES, (cap - XPC_INLINE_PAGES) / k,
+			   xpc_share_pages(total - *done, k) + 1);
 	if (ppw >= 2) {
 		toks = kcalloc(k, sizeof(*toks), GFP_KERNEL);
 		pages = kvmalloc_array(k * ppw, sizeof(*pages), GFP_KERNEL);
@@ -1198,7 +1214,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	if (k) {
 		if (sh.err)
 			xpc_stop(&req);
-		else if (xpc_wait(&req))
+		else if (xpc_wait_helpers(&req))
 			sh.err = -EINTR;
 	}
 	xpc_req_end(&req);

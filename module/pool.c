@@ -31,7 +31,7 @@
 static unsigned int linger_us = 200;
 module_param(linger_us, uint, 0644);
 MODULE_PARM_DESC(linger_us,
-		 "a worker waits this long for the next share of the copy whose mm it is in before it sleeps (default 200; 0: never)");
+		 "a worker waits this long for the next share of the copy whose mm it is in before it sleeps, and a caller for its helpers' last shares (default 200; 0: never)");
 
 static unsigned int workers;
 module_param(workers, uint, 0444);
@@ -543,6 +543,28 @@ int xpc_wait(struct xpc_req *req)
 		return -EINTR;
 	}
 	return 0;
+}
+
+/**
+ * xpc_wait_helpers() - wait for the helpers of a copy the caller shared
+ * @req: the request, the caller's own shares done
+ *
+ * The helpers are then most often in their last share: the caller waits
+ * for it awake up to linger_us, as the helpers linger for the next, rather
+ * than pay a wake-up, then as xpc_wait() does.
+ *
+ * Return: as xpc_wait().
+ */
+int xpc_wait_helpers(struct xpc_req *req)
+{
+	u64 until = ktime_get_ns() + (u64)READ_ONCE(linger_us) * NSEC_PER_USEC;
+
+	while (!completion_done(&req->done) && !signal_pending(current) &&
+	       ktime_get_ns() < until) {
+		cond_resched();
+		cpu_relax();
+	}
+	return xpc_wait(req);
 }
 
 /**

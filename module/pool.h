@@ -69,6 +69,7 @@ void xpc_submit(struct xpc_req *req, struct list_head *jobs, unsigned int n,
 		unsigned int wake);
 unsigned int xpc_take_back(struct xpc_req *req);
 int xpc_wait(struct xpc_req *req);
+int xpc_wait_helpers(struct xpc_req *req);
 void xpc_stop(struct xpc_req *req);
 void xpc_cancel(struct xpc_req *req);
 unsigned int xpc_kick(struct xpc_req *req);

@@ -388,4 +388,35 @@ TEST_F_TIMEOUT(engine, next_copy_no_handoff, 120)
 	XP_EXPECT_PINS_BACK(s0, 2000);
 }
 
+/*
+ * A copy of 256 KiB, under two shares of the largest size, is still split
+ * between the caller and an idle worker (as evenly as that goes, each
+ * share at least 128 KiB); bytes exact, every pin back. With help forced
+ * (help_idle_pct 0) a worker must copy part of one of ten.
+ */
+TEST_F_TIMEOUT(engine, mid_copy_shared, 120)
+{
+	size_t len = 256 * 1024;
+	uint64_t pct0 = 75, c0 = 0, c1 = len;
+	struct xp_stats s0 = { 0 };
+	int i;
+
+	if (!access(EN_HELP_PCT, F_OK)) {
+		ASSERT_EQ(0, xp_read_u64(EN_HELP_PCT, &pct0));
+		self->help_pct = pct0;
+		ASSERT_EQ(0, xp_write_u64(EN_HELP_PCT, 0));
+	}
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	for (i = 0; i < 10 && c1 - c0 == len; i++) {
+		ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
+		en_copy_check(_metadata, self, variant->dir, 4096, 4096 * 20,
+			      len, 100 + i);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+	}
+	EXPECT_GT(len, c1 - c0)
+		TH_LOG("no worker helped in %d copies of 256 KiB", i);
+	EXPECT_NE(c0, c1) TH_LOG("the caller copied none of its copy");
+	XP_EXPECT_PINS_BACK(s0, 2000);
+}
+
 TEST_HARNESS_MAIN
