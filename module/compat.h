@@ -250,39 +250,30 @@ static inline void xpc_uring_cmd_done(struct io_uring_cmd *ioucmd, int res,
 }
 
 #if XPC_URING_ASYNC
-/* In device.c: post the CQE of a copy the workers ran, from task work. */
-void xpc_uring_async_done(struct io_uring_cmd *ioucmd,
-			  unsigned int issue_flags);
-
 /*
- * The task work callback of io_uring_cmd_complete_in_task(): 6.12 calls it
- * with the command and the issue flags to pass to io_uring_cmd_done(); 7.2
- * with an io_tw_req (io_uring_cmd_from_tw() finds the command) and a token,
- * the flags being IO_URING_CMD_TASK_WORK_ISSUE_FLAGS. Either way the ring's
- * lock is held and the completion may be deferred.
+ * XPC_DEFINE_URING_TW(name, fn) defines @name, a task work callback of
+ * io_uring_cmd_complete_in_task() that calls
+ * fn(struct io_uring_cmd *ioucmd, unsigned int issue_flags). 6.12 calls such
+ * a callback with the command and the issue flags to pass to
+ * io_uring_cmd_done(); 7.2 with an io_tw_req (io_uring_cmd_from_tw() finds
+ * the command) and a token, the flags being
+ * IO_URING_CMD_TASK_WORK_ISSUE_FLAGS. Either way the ring's lock is held and
+ * the completion may be deferred.
  */
 #ifdef XPC_HAVE_URING_CMD_TW_REQ
-static inline void xpc_uring_tw(struct io_tw_req tw_req, io_tw_token_t tw)
-{
-	xpc_uring_async_done(io_uring_cmd_from_tw(tw_req),
-			     IO_URING_CMD_TASK_WORK_ISSUE_FLAGS);
+#define XPC_DEFINE_URING_TW(name, fn)					\
+static void name(struct io_tw_req tw_req, io_tw_token_t tw)		\
+{									\
+	fn(io_uring_cmd_from_tw(tw_req),				\
+	   IO_URING_CMD_TASK_WORK_ISSUE_FLAGS);				\
 }
 #else
-static inline void xpc_uring_tw(struct io_uring_cmd *ioucmd,
-				unsigned int issue_flags)
-{
-	xpc_uring_async_done(ioucmd, issue_flags);
+#define XPC_DEFINE_URING_TW(name, fn)					\
+static void name(struct io_uring_cmd *ioucmd, unsigned int issue_flags) \
+{									\
+	fn(ioucmd, issue_flags);					\
 }
 #endif
-
-/*
- * From any context: run xpc_uring_async_done() in the submitter's task
- * work (or io_uring's fallback work, once that task is gone).
- */
-static inline void xpc_uring_complete_in_task(struct io_uring_cmd *ioucmd)
-{
-	io_uring_cmd_complete_in_task(ioucmd, xpc_uring_tw);
-}
 #endif /* XPC_URING_ASYNC */
 #endif /* XPC_URING_CMD */
 

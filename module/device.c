@@ -611,6 +611,24 @@ static void xpc_async_run(struct xpc_job *job)
 }
 
 /*
+ * Post the CQE of a copy the workers ran. Context: task work of the
+ * submitter (or io_uring's fallback work once it is gone), the ring's lock
+ * held.
+ */
+static void xpc_uring_async_done(struct io_uring_cmd *ioucmd,
+				 unsigned int issue_flags)
+{
+	struct xpc_async *a = xpc_async_of(ioucmd);
+	int ret = a->ret ? a->ret : min_t(u64, a->st.copied, INT_MAX);
+
+	/* Takes it off the cancelable list: no cancel can find it after. */
+	xpc_uring_cmd_done(ioucmd, ret, issue_flags);
+	kfree(a);
+}
+
+XPC_DEFINE_URING_TW(xpc_uring_async_tw, xpc_uring_async_done);
+
+/*
  * The request's job ran (or was dropped by a cancel): no worker touches
  * the submitter's mm for it any more. Drop what the submission took and
  * post the CQE from the submitter's task work.
@@ -629,25 +647,8 @@ static void xpc_async_end(struct xpc_req *req)
 	xpc_copy_release(&a->st);
 	/* A last reference: the teardown is not this worker's (or cancel's). */
 	mmput_async(req->mm);
-	xpc_uring_complete_in_task(a->ioucmd);
-}
-
-/**
- * xpc_uring_async_done() - post the CQE of a copy the workers ran
- * @ioucmd: the command
- * @issue_flags: the issue flags of io_uring's task work
- *
- * Context: task work of the submitter (or io_uring's fallback work once it
- * is gone), the ring's lock held.
- */
-void xpc_uring_async_done(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
-{
-	struct xpc_async *a = xpc_async_of(ioucmd);
-	int ret = a->ret ? a->ret : min_t(u64, a->st.copied, INT_MAX);
-
-	/* Takes it off the cancelable list: no cancel can find it after. */
-	xpc_uring_cmd_done(ioucmd, ret, issue_flags);
-	kfree(a);
+	/* The CQE from the submitter's task work (or io_uring's fallback). */
+	io_uring_cmd_complete_in_task(a->ioucmd, xpc_uring_async_tw);
 }
 
 /*
