@@ -16,6 +16,7 @@
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/instrumented.h>
 #include <linux/limits.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -276,5 +277,28 @@ static void name(struct io_uring_cmd *ioucmd, unsigned int issue_flags) \
 #endif
 #endif /* XPC_URING_ASYNC */
 #endif /* XPC_URING_CMD */
+
+/*
+ * copy_from_user() without the hardened usercopy check of the kernel side,
+ * as lib/iov_iter.c copies a page: instrumented (KASAN, KCSAN, KMSAN), after
+ * access_ok(), which the caller has asked. 6.1 split
+ * instrument_copy_from_user() in two, around the copy (KMSAN).
+ */
+static inline unsigned long xpc_raw_copy_from_user(void *to,
+						   const void __user *from,
+						   unsigned long n)
+{
+	unsigned long left;
+
+#ifdef XPC_HAVE_INSTRUMENT_COPY_FROM_USER_BEFORE
+	instrument_copy_from_user_before(to, from, n);
+	left = raw_copy_from_user(to, from, n);
+	instrument_copy_from_user_after(to, from, n, left);
+#else
+	instrument_copy_from_user(to, from, n);
+	left = raw_copy_from_user(to, from, n);
+#endif
+	return left;
+}
 
 #endif /* _XPCOPY_COMPAT_H */

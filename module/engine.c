@@ -22,6 +22,7 @@
  * userfaultfd gives up, and the copy ends with a short count.
  */
 #include <linux/error-injection.h>
+#include <linux/fault-inject-usercopy.h>
 #include <linux/highmem.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
@@ -589,6 +590,45 @@ static size_t xpc_local_copy(void *buf, size_t len, struct xpc_iter *lit,
 	return pos;
 }
 
+/*
+ * Copy between part of a pinned page of the other side, mapped at @kaddr,
+ * and the caller's ranges at @lit, as copy_page_to_iter() and
+ * copy_page_from_iter() do for process_vm_readv() and process_vm_writev():
+ * after access_ok() (and fail_usercopy), without the hardened usercopy check
+ * of copy_to_user(), which looks up the page's folio again on every page (a
+ * part of one pinned page is no heap or stack object to overrun). That check
+ * made small caller-context copies 5 % slower than CMA's.
+ */
+static size_t xpc_page_copy(void *kaddr, size_t len, struct xpc_iter *lit,
+			    bool to_user, int *err)
+{
+	const struct xpcopy_iovec *v;
+	size_t pos = 0;
+
+	while (pos < len && (v = xpc_iter_seg(lit))) {
+		void __user *uaddr = u64_to_user_ptr(v->addr + lit->off);
+		size_t n = min_t(u64, len - pos, v->len - lit->off);
+		size_t left = n;
+
+		if (!should_fail_usercopy() && access_ok(uaddr, n)) {
+			if (to_user) {
+				instrument_copy_to_user(uaddr, kaddr + pos, n);
+				left = raw_copy_to_user(uaddr, kaddr + pos, n);
+			} else {
+				left = xpc_raw_copy_from_user(kaddr + pos,
+							      uaddr, n);
+			}
+		}
+		pos += n - left;
+		lit->off += n - left;
+		if (left) {
+			*err = -EFAULT;
+			break;
+		}
+	}
+	return pos;
+}
+
 static unsigned int xpc_buf_frags(void *buf, size_t len, struct xpc_frag *frags)
 {
 	unsigned int n = 0;
@@ -837,8 +877,8 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 			void *kaddr = kmap_local_page(pages[i]);
 			size_t c;
 
-			c = xpc_local_copy(kaddr + off, part, lit, !x->write,
-					   &err);
+			c = xpc_page_copy(kaddr + off, part, lit, !x->write,
+					  &err);
 			kunmap_local(kaddr);
 			step += c;
 			if (c < part)
