@@ -564,43 +564,36 @@ static size_t xpc_pin_batch(struct mm_struct *caller_mm, struct xpc_iter *lit,
 	return len;
 }
 
-/* Copy between kernel memory and the caller's ranges at @lit. */
-static size_t xpc_local_copy(void *buf, size_t len, struct xpc_iter *lit,
-			     bool to_user, int *err)
-{
-	const struct xpcopy_iovec *v;
-	size_t pos = 0;
-
-	while (pos < len && (v = xpc_iter_seg(lit))) {
-		void __user *uaddr = u64_to_user_ptr(v->addr + lit->off);
-		size_t n = min_t(u64, len - pos, v->len - lit->off);
-		size_t left;
-
-		if (to_user)
-			left = copy_to_user(uaddr, buf + pos, n);
-		else
-			left = xpc_copy_in(buf + pos, uaddr, n);
-		pos += n - left;
-		lit->off += n - left;
-		if (left) {
-			*err = -EFAULT;
-			break;
-		}
-	}
-	return pos;
-}
-
 /*
- * Copy between part of a pinned page of the other side, mapped at @kaddr,
- * and the caller's ranges at @lit, as copy_page_to_iter() and
+ * Copy @n bytes between @kbuf and the caller's @uaddr. For part of a pinned
+ * page of the other side (@page) as copy_page_to_iter() and
  * copy_page_from_iter() do for process_vm_readv() and process_vm_writev():
  * after access_ok() (and fail_usercopy), without the hardened usercopy check
  * of copy_to_user(), which looks up the page's folio again on every page (a
- * part of one pinned page is no heap or stack object to overrun). That check
- * made small caller-context copies 5 % slower than CMA's.
+ * part of one pinned page is no heap or stack object to overrun; the check
+ * made small caller-context copies 5 % slower than CMA's). The bounce
+ * buffer, a heap object, keeps it. Returns the bytes not copied.
  */
-static size_t xpc_page_copy(void *kaddr, size_t len, struct xpc_iter *lit,
-			    bool to_user, int *err)
+static size_t xpc_seg_copy(void *kbuf, void __user *uaddr, size_t n,
+			   bool to_user, bool page)
+{
+	if (!page)
+		return to_user ? copy_to_user(uaddr, kbuf, n) :
+				 xpc_copy_in(kbuf, uaddr, n);
+	if (should_fail_usercopy() || !access_ok(uaddr, n))
+		return n;
+	if (!to_user)
+		return xpc_raw_copy_from_user(kbuf, uaddr, n);
+	instrument_copy_to_user(uaddr, kbuf, n);
+	return raw_copy_to_user(uaddr, kbuf, n);
+}
+
+/*
+ * Copy between kernel memory (@page: part of a pinned page) and the
+ * caller's ranges at @lit.
+ */
+static size_t xpc_local_copy(void *buf, size_t len, struct xpc_iter *lit,
+			     bool to_user, bool page, int *err)
 {
 	const struct xpcopy_iovec *v;
 	size_t pos = 0;
@@ -608,17 +601,8 @@ static size_t xpc_page_copy(void *kaddr, size_t len, struct xpc_iter *lit,
 	while (pos < len && (v = xpc_iter_seg(lit))) {
 		void __user *uaddr = u64_to_user_ptr(v->addr + lit->off);
 		size_t n = min_t(u64, len - pos, v->len - lit->off);
-		size_t left = n;
+		size_t left = xpc_seg_copy(buf + pos, uaddr, n, to_user, page);
 
-		if (!should_fail_usercopy() && access_ok(uaddr, n)) {
-			if (to_user) {
-				instrument_copy_to_user(uaddr, kaddr + pos, n);
-				left = raw_copy_to_user(uaddr, kaddr + pos, n);
-			} else {
-				left = xpc_raw_copy_from_user(kaddr + pos,
-							      uaddr, n);
-			}
-		}
 		pos += n - left;
 		lit->off += n - left;
 		if (left) {
@@ -877,8 +861,8 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 			void *kaddr = kmap_local_page(pages[i]);
 			size_t c;
 
-			c = xpc_page_copy(kaddr + off, part, lit, !x->write,
-					  &err);
+			c = xpc_local_copy(kaddr + off, part, lit, !x->write,
+					   true, &err);
 			kunmap_local(kaddr);
 			step += c;
 			if (c < part)
@@ -1327,7 +1311,8 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 					    pages, &npages, frags, &nfrags,
 					    NULL, &err);
 		else if (x->write)
-			len = xpc_local_copy(buf, want, &lit, false, &err);
+			len = xpc_local_copy(buf, want, &lit, false, false,
+					     &err);
 		else
 			len = want;
 		if (!len)
@@ -1352,7 +1337,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		}
 		t2 = ktime_get_ns();
 		if (x->bounce && !x->write) {
-			size_t out = xpc_local_copy(buf, moved, &lit, true,
+			size_t out = xpc_local_copy(buf, moved, &lit, true, false,
 						    &err);
 
 			if (out < moved) {
