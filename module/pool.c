@@ -445,34 +445,13 @@ void xpc_jobs_done(struct xpc_req *req, unsigned int n)
 }
 
 /**
- * xpc_cancel() - stop the jobs of @req, without waiting for them
- * @req: the request
- *
- * Drops the request's queued jobs (they count as done) and sends SIGKILL to
- * the workers running one of them, which gives up their waits at once.
- *
- * Context: process context; for a request with @req->end, that may run
- * here, whatever it needs (it may sleep).
- */
-void xpc_cancel(struct xpc_req *req)
-{
-	unsigned int dropped;
-
-	WRITE_ONCE(req->cancel, true);
-	spin_lock(&xpc_pool.lock);
-	dropped = xpc_unqueue(req);
-	xpc_kill_running(req);
-	spin_unlock(&xpc_pool.lock);
-	xpc_jobs_done(req, dropped);
-}
-
-/**
  * xpc_kick() - stop the jobs of @req, without waiting for them or ending it
  * @req: the request
  *
- * As xpc_cancel(), but the queued jobs it takes off the queue are left for
- * the caller to count done with xpc_jobs_done(), once it holds no lock that
- * @req->end takes: so it may hold one here.
+ * Marks it cancelled, takes its queued jobs off the queue and sends SIGKILL
+ * to the workers running one. The jobs taken off are left for the caller
+ * to count done with xpc_jobs_done(), once it holds no lock that @req->end
+ * takes: so it may hold one here.
  *
  * Context: any context that may take a spinlock.
  * Return: how many queued jobs it took off the queue.
@@ -487,6 +466,21 @@ unsigned int xpc_kick(struct xpc_req *req)
 	xpc_kill_running(req);
 	spin_unlock(&xpc_pool.lock);
 	return dropped;
+}
+
+/**
+ * xpc_cancel() - stop the jobs of @req, without waiting for them
+ * @req: the request
+ *
+ * Drops the request's queued jobs (they count as done) and sends SIGKILL to
+ * the workers running one of them, which gives up their waits at once.
+ *
+ * Context: process context; for a request with @req->end, that may run
+ * here, whatever it needs (it may sleep).
+ */
+void xpc_cancel(struct xpc_req *req)
+{
+	xpc_jobs_done(req, xpc_kick(req));
 }
 
 /**
