@@ -1153,8 +1153,6 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	int err = 0, ret;
 	u64 t0, t1, nshares;
 
-	/* A share not aligned to a page spans one page more. */
-	sh.share = (u64)(XPC_SHARE_PAGES - 1) * PAGE_SIZE;
 	if (x->check) {
 		/* Ordered: each batch checked once, before its first share. */
 		unchecked = *x;
@@ -1186,6 +1184,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		}
 		sh.share = (u64)cap * PAGE_SIZE;
 	} else if (!sh.ordered) {
+		/* A share not aligned to a page spans one page more. */
 		sh.share = (u64)(ppw - 1) * PAGE_SIZE;
 	} else {
 		xpc_cut_batches(&sh, cap, ppw);
