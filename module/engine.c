@@ -1115,6 +1115,36 @@ static void xpc_cut_batches(struct xpc_shared *sh, unsigned int cap,
 	sh->share = (u64)(cap / n) * PAGE_SIZE;
 }
 
+static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done);
+static int xpc_stand_in_copy(const struct xpc_xfer *x, u64 total, u64 *done);
+
+/*
+ * The rest of the caller's share @i, from *@moved on, after a page of the
+ * other side that would make the caller wait: where it may wait (a
+ * stand-in itself, else the workers' batch path), while the helpers go on
+ * with their shares and the caller then with its next. Through a grant it
+ * is unchecked, as the share's batch was allowed (a wait on the caller's
+ * own pages is followed by the check, as everywhere): handing the rest of
+ * the copy to the batch path, which asks the grant first, could end the
+ * count inside this batch after the helpers had copied later shares,
+ * bytes past the count. *@moved grows by what was copied.
+ */
+static int xpc_share_rest(struct xpc_shared *sh, u32 i, u64 *moved)
+{
+	u64 start = sh->base + (u64)i * sh->share;
+	u64 at = start + *moved;
+	int err = -EAGAIN;
+
+	if (sh->x->stand_in)
+		err = xpc_stand_in_copy(sh->x, start + xpc_share_len(sh, i),
+					&at);
+	if (err == -EAGAIN)
+		err = xpc_worker_copy(sh->x, start + xpc_share_len(sh, i),
+				      &at);
+	*moved = at - start;
+	return err;
+}
+
 /*
  * A large copy, shared: the caller is a copier and idle workers help. The
  * copy is cut into shares of at most XPC_SHARE_PAGES pages, as evenly
@@ -1136,8 +1166,10 @@ static void xpc_cut_batches(struct xpc_shared *sh, unsigned int cap,
  * it is started, as on the batch path. The shares of one batch are copied
  * side by side, as they are without a grant.
  *
- * Returns -EAGAIN at a page that would make the caller wait, *@done being
- * what was copied in order: the workers then take the rest.
+ * A page that would make the caller wait gives the rest of its share to
+ * the workers' batch path (xpc_share_rest()); the caller then goes on. With
+ * no helper and no grant the copy is the caller's alone, and -EAGAIN at
+ * such a page says, *@done being what was copied, the workers take the rest.
  */
 static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
@@ -1222,12 +1254,12 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		xpc_iters_at(sh.x, sh.base + (u64)i * sh.share, &lit, &rit);
 		ret = xpc_caller_copy(sh.x, &lit, &rit, xpc_share_len(&sh, i),
 				      &moved);
+		if (ret == -EAGAIN)
+			ret = xpc_share_rest(&sh, i, &moved);
 		/* A signal is seen between shares as between batches. */
 		if (!ret)
 			ret = xpc_between_batches(sh.x);
 		xpc_share_end(&sh, i, moved, ret);
-		if (ret == -EAGAIN)
-			err = ret;	/* the workers take the rest */
 		if (ret && ret != -EFAULT)
 			break;
 	}
@@ -1321,8 +1353,13 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 
 		t1 = ktime_get_ns();
 		req.last = *done + len >= total;
-		/* Taking the caller's side may have waited: ask again. */
-		ret = xpc_batch_allowed(x);
+		/*
+		 * Taking the caller's side may have waited: ask again (the rest
+		 * of a grant copy's share has no check of its own, its batch
+		 * was allowed, but that wait may have outlasted the grant).
+		 */
+		ret = x->check || !x->recheck ? xpc_batch_allowed(x) :
+		      x->recheck(x->check_arg);
 		if (!ret) {
 			LIST_HEAD(jobs);
 

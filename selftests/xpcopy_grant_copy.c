@@ -1059,4 +1059,114 @@ TEST_F_TIMEOUT(grant, revoke_during_copy, GRANT_TIMEOUT)
 	ASSERT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
 }
 
+struct stall_copy {
+	int dev, gfd;
+	const void *src;
+	__u64 len, copied;
+	int ret;
+};
+
+static void *stall_copy_run(void *arg)
+{
+	struct stall_copy *c = arg;
+
+	c->ret = gcopy(c->dev, CW, c->gfd, c->src, c->len, 0, 0, &c->copied);
+	return NULL;
+}
+
+/*
+ * A page of the window the copy must wait for (a userfaultfd of the
+ * owner's, served late) holds up that page's share only: with a worker
+ * helping, later batches land meanwhile. The owner then revokes and serves
+ * the page: the stalled share's batch, allowed before, is completed, and
+ * the count ends at a batch boundary with no byte past it. (Before, when
+ * the caller's own share met the page, the rest of the copy went to the
+ * batch path whole: nothing after the page moved until it was served, and
+ * a revocation seen there ended the count inside the batch, after helpers
+ * had copied later shares.)
+ */
+TEST_F_TIMEOUT(grant, revoke_while_share_stalls, GRANT_TIMEOUT)
+{
+	static const char help_pct[] =
+		"/sys/module/xpcopy/parameters/help_idle_pct";
+	unsigned int batch = batch_pages(self->dev);
+	__u64 bb = (__u64)batch * self->page, len = 4 * bb, stall, off;
+	struct uffdio_zeropage zp = { 0 };
+	struct stall_copy c = { 0 };
+	uint64_t pct0 = 0;
+	bool have_pct = !access(help_pct, F_OK), landed = false;
+	const char *stage;
+	struct uffd_msg msg;
+	struct pollfd pfd;
+	pthread_t th;
+	uint8_t *win;
+	int64_t end;
+	int uffd;
+
+	ASSERT_LT(0U, batch);
+	if (len > 64 * MiB)
+		SKIP(return, "batch_pages %u: four batches are over 64 MiB", batch);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no worker helps a caller");
+	stall = bb / 4 + 3 * self->page;	/* inside the first batch */
+	win = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, win);
+	memset(win, 0, len);
+	ASSERT_EQ(0, madvise(win + stall, self->page, MADV_DONTNEED));
+	uffd = xp_uffd_register(win + stall, self->page, &stage);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd unavailable: %s: %s", stage,
+		     strerror(-uffd));
+	if (have_pct) {
+		ASSERT_EQ(0, xp_read_u64(help_pct, &pct0));
+		ASSERT_EQ(0, xp_write_u64(help_pct, 0));
+	}
+	c.dev = self->dev;
+	c.src = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, c.src);
+	big_fill((void *)c.src, len, S_DATA);
+	c.len = len;
+	c.gfd = grant(self->dev, GRW, win, len);
+	ASSERT_LE(0, c.gfd);
+	ASSERT_EQ(0, pthread_create(&th, NULL, stall_copy_run, &c));
+
+	/* Someone waits on the page: then watch for bytes past its batch. */
+	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	EXPECT_EQ(1, poll(&pfd, 1, 30000)) TH_LOG("no fault on the page");
+	EXPECT_EQ((ssize_t)sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	end = xp_now_ns() + 20000000000LL;
+	while (!landed && xp_now_ns() < end) {
+		for (off = bb; off < len && !landed; off += self->page)
+			landed = ((volatile uint8_t *)win)[off] != 0;
+		usleep(1000);
+	}
+	ASSERT_EQ(0, grant_revoke(self->dev, c.gfd));
+	zp.range.start = (uintptr_t)(win + stall);
+	zp.range.len = self->page;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp)) TH_LOG("%s",
+							      strerror(errno));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	if (have_pct)
+		ASSERT_EQ(0, xp_write_u64(help_pct, pct0));
+
+	EXPECT_TRUE(landed)
+		TH_LOG("nothing past the first batch landed in 20 s while one "
+		       "page of it stalled");
+	ASSERT_EQ(0, c.ret) TH_LOG("copy: %s", strerror(-c.ret));
+	ASSERT_LE(bb, c.copied) TH_LOG("%llu bytes: short of the stalled "
+				      "share's batch",
+				      (unsigned long long)c.copied);
+	ASSERT_EQ(0ULL, c.copied % bb)
+		TH_LOG("%llu bytes: not a batch boundary (batch %llu bytes)",
+		       (unsigned long long)c.copied, (unsigned long long)bb);
+	ASSERT_EQ(-1, big_check(win, c.copied, S_DATA));
+	ASSERT_EQ(-1, zero_check(win + c.copied, len - c.copied))
+		TH_LOG("bytes past the count reached the window");
+	ASSERT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
+	close(uffd);
+	close(c.gfd);
+	munmap(win, len);
+	munmap((void *)c.src, len);
+}
+
 TEST_HARNESS_MAIN
