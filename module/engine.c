@@ -1115,19 +1115,21 @@ static void xpc_cut_batches(struct xpc_shared *sh, unsigned int cap,
 	sh->share = (u64)(cap / n) * PAGE_SIZE;
 }
 
-static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done);
+static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
+			   unsigned int cap);
 static int xpc_stand_in_copy(const struct xpc_xfer *x, u64 total, u64 *done);
 
 /*
  * The rest of the caller's share @i, from *@moved on, after a page of the
  * other side that would make the caller wait: where it may wait (a
- * stand-in itself, else the workers' batch path), while the helpers go on
- * with their shares and the caller then with its next. Through a grant it
- * is unchecked, as the share's batch was allowed (a wait on the caller's
- * own pages is followed by the check, as everywhere): handing the rest of
- * the copy to the batch path, which asks the grant first, could end the
- * count inside this batch after the helpers had copied later shares,
- * bytes past the count. *@moved grows by what was copied.
+ * stand-in itself, else the workers' batch path, within the caller's own
+ * XPC_INLINE_PAGES if it has helpers), while the helpers go on with their shares and the
+ * caller then with its next. Through a grant it is unchecked, as the
+ * share's batch was allowed, unless taking the caller's own pages waited
+ * (then the check is asked, as everywhere): handing the rest of the copy to
+ * the batch path, which asked the grant first, could end the count inside
+ * this batch after the helpers had copied later shares, bytes past the
+ * count. *@moved grows by what was copied.
  */
 static int xpc_share_rest(struct xpc_shared *sh, u32 i, u64 *moved)
 {
@@ -1140,7 +1142,8 @@ static int xpc_share_rest(struct xpc_shared *sh, u32 i, u64 *moved)
 					&at);
 	if (err == -EAGAIN)
 		err = xpc_worker_copy(sh->x, start + xpc_share_len(sh, i),
-				      &at);
+				      &at, sh->pages ? XPC_INLINE_PAGES :
+				      xpc_batch_pages());
 	*moved = at - start;
 	return err;
 }
@@ -1167,7 +1170,7 @@ static int xpc_share_rest(struct xpc_shared *sh, u32 i, u64 *moved)
  * side by side, as they are without a grant.
  *
  * A page that would make the caller wait gives the rest of its share to
- * the workers' batch path (xpc_share_rest()); the caller then goes on. With
+ * the workers (xpc_share_rest()); the caller then goes on. With
  * no helper and no grant the copy is the caller's alone, and -EAGAIN at
  * such a page says, *@done being what was copied, the workers take the rest.
  */
@@ -1182,8 +1185,8 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct xpc_xfer unchecked;
 	struct xpc_req req;
 	LIST_HEAD(jobs);
+	u64 t0, t1, nshares, rest_ns = 0;
 	int err = 0, ret;
-	u64 t0, t1, nshares;
 
 	if (x->check) {
 		/* Ordered: each batch checked once, before its first share. */
@@ -1248,14 +1251,17 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 
 	t0 = ktime_get_ns();
 	while ((ret = xpc_share_take(&sh, false)) >= 0) {
-		u64 moved = 0;
+		u64 moved = 0, r0;
 
 		i = ret;
 		xpc_iters_at(sh.x, sh.base + (u64)i * sh.share, &lit, &rit);
 		ret = xpc_caller_copy(sh.x, &lit, &rit, xpc_share_len(&sh, i),
 				      &moved);
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
+			r0 = ktime_get_ns();
 			ret = xpc_share_rest(&sh, i, &moved);
+			rest_ns += ktime_get_ns() - r0;	/* not the caller's */
+		}
 		/* A signal is seen between shares as between batches. */
 		if (!ret)
 			ret = xpc_between_batches(sh.x);
@@ -1273,7 +1279,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			sh.err = -EINTR;
 	}
 	xpc_req_end(&req);
-	xpc_stat_add(XPC_NS_INLINE, t1 - t0);
+	xpc_stat_add(XPC_NS_INLINE, t1 - t0 - rest_ns);
 	xpc_stat_add(XPC_NS_WAIT, ktime_get_ns() - t1);
 	*done += xpc_shared_done(&sh);
 	if (sh.err)
@@ -1296,11 +1302,13 @@ out_free:
  * batch. For copies forced onto the workers, the bounce path, and the rest
  * of a shared copy after a page that would have made its caller wait.
  */
-static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
+static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done,
+			   unsigned int cap)
 {
 	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
 	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
-	unsigned int cap = xpc_batch_pages();
+	/* The rest of a grant copy's share: did taking our pages wait? */
+	struct mm_struct *own = x->recheck ? current->mm : NULL;
 	unsigned int gup_flags = x->write ? 0 : FOLL_WRITE;
 	struct xpc_chunk *chunks;
 	struct xpc_frag *frags;
@@ -1330,6 +1338,7 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		u64 want = min_t(u64, total - *done, (u64)cap * PAGE_SIZE);
 		unsigned int npages = 0, nfrags, n = 0;
 		size_t len, moved = 0;
+		bool waited = false;
 		u64 t0, t1, t2;
 		int ret;
 
@@ -1338,9 +1347,9 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 			break;
 		t0 = ktime_get_ns();
 		if (!x->bounce)
-			len = xpc_pin_batch(NULL, &lit, want, cap, gup_flags,
+			len = xpc_pin_batch(own, &lit, want, cap, gup_flags,
 					    pages, &npages, frags, &nfrags,
-					    NULL, &err);
+					    &waited, &err);
 		else if (x->write)
 			len = xpc_local_copy(buf, want, &lit, false, false,
 					     &err);
@@ -1356,10 +1365,10 @@ static int xpc_worker_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		/*
 		 * Taking the caller's side may have waited: ask again (the rest
 		 * of a grant copy's share has no check of its own, its batch
-		 * was allowed, but that wait may have outlasted the grant).
+		 * was allowed, unless that wait may have outlasted the grant).
 		 */
-		ret = x->check || !x->recheck ? xpc_batch_allowed(x) :
-		      x->recheck(x->check_arg);
+		ret = waited && x->recheck ? x->recheck(x->check_arg) :
+		      xpc_batch_allowed(x);
 		if (!ret) {
 			LIST_HEAD(jobs);
 
@@ -1518,7 +1527,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 	if (err == -EAGAIN && x->stand_in)
 		err = xpc_stand_in_copy(x, total, &done);
 	if (err == -EAGAIN)
-		err = xpc_worker_copy(x, total, &done);
+		err = xpc_worker_copy(x, total, &done, xpc_batch_pages());
 	if (done) {
 		*copied = done;
 		xpc_stat_add(XPC_COPIES, 1);
