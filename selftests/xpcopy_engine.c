@@ -392,13 +392,15 @@ TEST_F_TIMEOUT(engine, next_copy_no_handoff, 120)
  * A copy of 256 KiB, under two shares of the largest size, is still split
  * between the caller and an idle worker (as evenly as that goes, each
  * share at least 128 KiB); bytes exact, every pin back. With help forced
- * (help_idle_pct 0) a worker must copy part of one of ten.
+ * (help_idle_pct 0) a worker must copy part of one of ten, and the caller
+ * part of one.
  */
 TEST_F_TIMEOUT(engine, mid_copy_shared, 120)
 {
 	size_t len = 256 * 1024;
 	uint64_t pct0 = 75, c0 = 0, c1 = len;
 	struct xp_stats s0 = { 0 };
+	bool helped = false, own = false;
 	int i;
 
 	if (!access(EN_HELP_PCT, F_OK)) {
@@ -407,15 +409,21 @@ TEST_F_TIMEOUT(engine, mid_copy_shared, 120)
 		ASSERT_EQ(0, xp_write_u64(EN_HELP_PCT, 0));
 	}
 	ASSERT_EQ(0, xp_stats_read(&s0));
-	for (i = 0; i < 10 && c1 - c0 == len; i++) {
+	/*
+	 * On a loaded host a woken helper can take both shares before its
+	 * caller runs again: look for both, each in some copy of the ten.
+	 */
+	for (i = 0; i < 10 && !(helped && own); i++) {
 		ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
 		en_copy_check(_metadata, self, variant->dir, 4096, 4096 * 20,
 			      len, 100 + i);
 		ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+		helped |= c1 - c0 < len;
+		own |= c1 != c0;
 	}
-	EXPECT_GT(len, c1 - c0)
+	EXPECT_TRUE(helped)
 		TH_LOG("no worker helped in %d copies of 256 KiB", i);
-	EXPECT_NE(c0, c1) TH_LOG("the caller copied none of its copy");
+	EXPECT_TRUE(own) TH_LOG("the caller copied none of %d copies", i);
 	XP_EXPECT_PINS_BACK(s0, 2000);
 }
 
