@@ -29,6 +29,8 @@ PACKAGES=(
 	linux-source-6.12
 	pkg-config
 	debootstrap
+	# modinfo, which the install check reads a module's vermagic with
+	kmod
 	# the debug kernel (scripts/debug-kernel.sh)
 	flex
 	bison

@@ -145,13 +145,16 @@ if run install.log make install DESTDIR="$dest" KDIR="$kdir"; then
 	# The README's pkg-config line, against what was installed.
 	# (DESTDIR is a staging root: pkg-config's sysroot.)
 	pc="env PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/local/lib/pkgconfig pkg-config"
+	# ldd's output is read whole: "ldd | grep -q" under pipefail fails
+	# whenever grep stops reading before ldd is done (SIGPIPE).
 	if (cd "$tmp" && as_user sh -c "cc \$($pc --cflags xpcopy) -o $src/build/app \
 		$src/userspace/examples/lib-copy.c \$($pc --libs xpcopy)") >"$tmp/cc.log" 2>&1 &&
-	   env LD_LIBRARY_PATH="$dest/usr/local/lib" ldd "$src/build/app" | grep -q "libxpcopy.so.1 => $dest/"; then
+	   env LD_LIBRARY_PATH="$dest/usr/local/lib" ldd "$src/build/app" >"$tmp/ldd.log" 2>&1 &&
+	   grep -q "libxpcopy.so.1 => $dest/" "$tmp/ldd.log"; then
 		say "cc \$(pkg-config --cflags xpcopy) app.c \$(pkg-config --libs xpcopy): builds, links libxpcopy.so.1"
 	else
-		fail "a program does not build with the installed xpcopy.pc:"
-		cat "$tmp/cc.log"
+		fail "a program does not build with the installed xpcopy.pc, or does not link libxpcopy.so.1 from it:"
+		cat "$tmp/cc.log" "$tmp/ldd.log" 2>/dev/null
 	fi
 	rm -f "$src/build/app"
 else
