@@ -927,6 +927,7 @@ static int __init xpc_init(void)
 {
 	int ret;
 
+	xpc_stats_init();
 	ret = xpc_pool_start();
 	if (ret)
 		return ret;

@@ -8,6 +8,7 @@
 
 #include <linux/atomic.h>
 #include <linux/percpu.h>
+#include <linux/u64_stats_sync.h>
 
 /**
  * enum xpc_stat - counters shown under /sys/class/misc/xpcopy/stats/
@@ -76,9 +77,12 @@ enum xpc_stat {
 /**
  * struct xpc_stats - one CPU's share of the counters
  * @v: indexed by enum xpc_stat
+ * @syncp: lets a reader on another CPU read @v untorn where a u64 is two
+ *	words (32-bit); nothing on 64-bit
  */
 struct xpc_stats {
 	u64 v[XPC_NR_STATS];
+	struct u64_stats_sync syncp;
 };
 
 DECLARE_PER_CPU(struct xpc_stats, xpc_stats);
@@ -98,12 +102,25 @@ struct xpc_pinned {
 
 extern struct xpc_pinned xpc_pinned;
 
-/* Add @n to counter @s (preemptible context is fine). */
+/*
+ * Add @n to counter @s (process context; preemptible is fine): one
+ * instruction where a u64 is one word, else under @syncp.
+ */
 static inline void xpc_stat_add(enum xpc_stat s, u64 n)
 {
+#if BITS_PER_LONG == 64
 	this_cpu_add(xpc_stats.v[s], n);
+#else
+	struct xpc_stats *st = get_cpu_ptr(&xpc_stats);
+
+	u64_stats_update_begin(&st->syncp);
+	st->v[s] += n;
+	u64_stats_update_end(&st->syncp);
+	put_cpu_ptr(&xpc_stats);
+#endif
 }
 
+void xpc_stats_init(void);
 u64 xpc_stat_read(enum xpc_stat s);
 
 #endif /* _XPCOPY_STATS_H */
