@@ -337,7 +337,7 @@ TEST_F_TIMEOUT(engine, busy_cpus_copy_alone, 120)
  * Copies into one process back to back: after the first, the helper stays
  * in the target's mm and lingers (linger_us, here 100 ms) for the next, so
  * the next costs no wake-up and no mm switch, and a worker still copies
- * part of it. Bytes exact; every pin back.
+ * part of it (in one of three tries). Bytes exact; every pin back.
  */
 TEST_F_TIMEOUT(engine, next_copy_no_handoff, 120)
 {
@@ -346,7 +346,7 @@ TEST_F_TIMEOUT(engine, next_copy_no_handoff, 120)
 	size_t len = 1UL << 20;
 	uint64_t c0 = 0, c1 = len;
 	__u64 copied = 0;
-	int ret, i;
+	int ret, i, try;
 
 	ASSERT_EQ(0, xp_read_u64(EN_LINGER_US, &linger0));
 	self->linger = linger0;
@@ -358,25 +358,43 @@ TEST_F_TIMEOUT(engine, next_copy_no_handoff, 120)
 	}
 	ASSERT_EQ(0, xp_stats_read(&s0));
 	ASSERT_EQ(0, xp_write_u64(EN_LINGER_US, 100000));
-	/* Until a worker helped: one woken late finds nothing to do. */
-	for (i = 0; i < 10 && c1 - c0 == len; i++) {
+	/*
+	 * A lingering helper whose vCPU the host has descheduled (a loaded
+	 * host) misses a copy of 1 MiB: three tries, each a copy a worker
+	 * helped and the next one at once.
+	 */
+	for (try = 0; try < 3; try++) {
+		/* Until a worker helped: one woken late finds nothing to do. */
+		c0 = 0;
+		c1 = len;
+		for (i = 0; i < 10 && c1 - c0 == len; i++) {
+			ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
+			en_copy_check(_metadata, self, variant->dir, 4096,
+				      4096 * 20, len, 60 + i);
+			ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+		}
+		ASSERT_GT(len, c1 - c0)
+			TH_LOG("no worker helped in %d copies", i);
+		/* The next copy at once, the same in every way. */
+		ASSERT_EQ(0, xp_stat("worker_wakeups", &w0));
+		ASSERT_EQ(0, xp_stat("mm_switches", &m0));
 		ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
-		en_copy_check(_metadata, self, variant->dir, 4096, 4096 * 20,
-			      len, 60 + i);
+		ret = xp_copy1(self->fd, variant->dir, self->kid,
+			       self->mine + 4096, len,
+			       xp_ptr(self->buf + 4096), len, &copied);
+		ASSERT_EQ(0, xp_stat("worker_wakeups", &w1));
+		ASSERT_EQ(0, xp_stat("mm_switches", &m1));
 		ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(len, copied);
+		if (m0 == m1 && w0 == w1 && c1 - c0 < len)
+			break;
+		TH_LOG("try %d: %llu mm switches, %llu wake-ups, the caller "
+		       "copied %llu of %zu bytes", try,
+		       (unsigned long long)(m1 - m0),
+		       (unsigned long long)(w1 - w0),
+		       (unsigned long long)(c1 - c0), len);
 	}
-	ASSERT_GT(len, c1 - c0) TH_LOG("no worker helped in %d copies", i);
-	/* The next copy at once, the same in every way. */
-	ASSERT_EQ(0, xp_stat("worker_wakeups", &w0));
-	ASSERT_EQ(0, xp_stat("mm_switches", &m0));
-	ASSERT_EQ(0, xp_stat("caller_bytes", &c0));
-	ret = xp_copy1(self->fd, variant->dir, self->kid, self->mine + 4096,
-		       len, xp_ptr(self->buf + 4096), len, &copied);
-	ASSERT_EQ(0, xp_stat("worker_wakeups", &w1));
-	ASSERT_EQ(0, xp_stat("mm_switches", &m1));
-	ASSERT_EQ(0, xp_stat("caller_bytes", &c1));
-	EXPECT_EQ(0, ret);
-	EXPECT_EQ(len, copied);
 	EXPECT_EQ(m0, m1) TH_LOG("%llu mm switches for the next copy",
 				 (unsigned long long)(m1 - m0));
 	EXPECT_EQ(w0, w1) TH_LOG("%llu wake-ups for the next copy",
