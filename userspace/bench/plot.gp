@@ -22,7 +22,7 @@ if (words(methods) == 0) { print "plot.gp: no data in " . csv; exit status 1 }
 
 rows(m, d) = sprintf("< awk -F, '$1 == \"%s\" && $2 == \"%s\"' '%s'", m, d, csv)
 dir(j) = word("write read", j)
-# One colour per method: as many as xpcopy-bench has methods (13), and more.
+# One colour per method: as many as xpcopy-bench has methods (14), and more.
 colors = "#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf #000000 #aec7e8 #ffbb78 #98df8a #ff9896 #c5b0d5"
 col(i) = word(colors, (i - 1) % words(colors) + 1)
 

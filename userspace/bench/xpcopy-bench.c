@@ -104,6 +104,8 @@ static int uring_setup(const struct method *, char *, size_t);
 static int uring_copy(const struct method *, enum dir, size_t);
 static void uring_teardown(const struct method *);
 static int msgs_copy(const struct method *, enum dir, size_t);
+static int msgs_grant_setup(const struct method *, char *, size_t);
+static void msgs_grant_teardown(const struct method *);
 static int pvw_msgs_copy(const struct method *, enum dir, size_t);
 
 static const struct method methods[] = {
@@ -124,6 +126,13 @@ static const struct method methods[] = {
 		.dirs = D_WRITE | D_READ, .module = true,
 		.setup = uring_setup, .copy = msgs_copy,
 		.teardown = uring_teardown,
+	}, {
+		.name = "xpcopy-msgs-grant",
+		.help = "xpcopy-msgs through a grant fd of the target's buffer: no pid lookup, no capability check per copy",
+		.dirs = D_WRITE | D_READ, .module = true,
+		.arg = XPCOPY_COPY_GRANT,
+		.setup = msgs_grant_setup, .copy = msgs_copy,
+		.teardown = msgs_grant_teardown,
 	}, {
 		.name = "pvw-msgs",
 		.help = "--uring-qd process_vm_writev / readv calls of the size, one after the other (one call = that many messages)",
@@ -889,6 +898,8 @@ static int uring_setup(const struct method *m, char *why, size_t whylen)
 
 	if (ret)
 		return ret;
+	if (ur.ready)	/* set up for another io_uring method already */
+		return 0;
 	/* A module of ABI 1 has no caps: try, the first command tells. */
 	if (g.feat.abi_version >= 2 &&
 	    !(g.feat.caps & XPCOPY_CAP_URING_CMD)) {
@@ -921,7 +932,10 @@ static void uring_teardown(const struct method *m)
 	ur.iov = NULL;
 }
 
-/* Slot @i's SQE: one XPCOPY_COPY of @len bytes between @local and @remote. */
+/*
+ * Slot @i's SQE: one XPCOPY_COPY of @len bytes between @local and @remote
+ * (with XPCOPY_COPY_GRANT in @flags an offset into the grant's window).
+ */
 static int uring_prep(long i, __u32 flags, unsigned char *local,
 		      uint64_t remote, size_t len)
 {
@@ -937,7 +951,10 @@ static int uring_prep(long i, __u32 flags, unsigned char *local,
 	memset(c, 0, sizeof(*c));
 	c->size = sizeof(*c);
 	c->flags = flags;
-	c->pid = g.child;
+	if (flags & XPCOPY_COPY_GRANT)
+		c->grant_fd = g.grant_fd;
+	else
+		c->pid = g.child;
 	c->local_cnt = 1;
 	c->local_iov = (uintptr_t)&ur.iov[i][0];
 	c->remote_cnt = 1;
@@ -1116,18 +1133,21 @@ static int pvw_copy(const struct method *m, enum dir dir, size_t len)
 /*
  * xpcopy-msgs: --uring-qd independent copies of [0, len), all submitted
  * with one io_uring_enter() and all waited for: the cost of many small
- * messages in flight from one thread. pvw-msgs: the same messages as as
- * many process_vm_writev / readv calls.
+ * messages in flight from one thread. xpcopy-msgs-grant: the same through
+ * a grant of the child's buffer (as xpcopy-grant). pvw-msgs: the same
+ * messages as as many process_vm_writev / readv calls.
  */
 static int msgs_copy(const struct method *m, enum dir dir, size_t len)
 {
 	unsigned char *local = dir == DIR_WRITE ? g.src : g.dst;
-	__u32 flags = dir == DIR_WRITE ? XPCOPY_COPY_WRITE : XPCOPY_COPY_READ;
+	__u32 flags = (dir == DIR_WRITE ? XPCOPY_COPY_WRITE :
+		       XPCOPY_COPY_READ) | m->arg;
+	/* In grant mode remote addresses are offsets into the window. */
+	uint64_t remote = m->arg & XPCOPY_COPY_GRANT ? 0 : g.remote;
 	long n = g.uring_qd, i;
 
-	(void)m;
 	for (i = 0; i < n; i++)
-		if (uring_prep(i, flags, local, g.remote, len))
+		if (uring_prep(i, flags, local, remote, len))
 			return -1;
 	if (io_uring_submit_and_wait(&ur.ring, n) != n)
 		return fail("io_uring_submit_and_wait: short");
@@ -1141,6 +1161,19 @@ static int msgs_copy(const struct method *m, enum dir dir, size_t len)
 				    ret < 0 ? strerror(-ret) : "short");
 	}
 	return 0;
+}
+
+static int msgs_grant_setup(const struct method *m, char *why, size_t whylen)
+{
+	int ret = grant_setup(m, why, whylen);
+
+	return ret ? ret : uring_setup(m, why, whylen);
+}
+
+static void msgs_grant_teardown(const struct method *m)
+{
+	uring_teardown(m);
+	grant_teardown(m);
 }
 
 static int pvw_msgs_copy(const struct method *m, enum dir dir, size_t len)
@@ -1963,7 +1996,7 @@ static void print_table(const struct sysinfo_b *s)
 		any |= g.res[i].have_stats;
 	if (any) {
 		printf("\n== module counters over the timed calls ==\n");
-		printf("%-14s %-9s %9s %10s %12s %12s %14s %10s %10s %10s"
+		printf("%-17s %-9s %9s %10s %12s %12s %14s %10s %10s %10s"
 		       " %9s\n", "method", "direction", "size", "calls",
 		       "peak pinned", "copies/byte", "pins per call",
 		       "wakes/call", "mm sw/call", "io-wq/cmd", "caller %");
@@ -1975,7 +2008,7 @@ static void print_table(const struct sysinfo_b *s)
 			int64_t cmds = r->uring_issued + r->uring_punts +
 				       r->uring_workers;
 
-			printf("%-14s %-9s %9s %10" PRId64 " %12" PRId64
+			printf("%-17s %-9s %9s %10" PRId64 " %12" PRId64
 			       " %12.3f %14.1f", r->m->name,
 			       dir_names[r->dir], fmt_size(r->size, sz, sizeof(sz)),
 			       r->kcopies, r->pinned_peak, copies_per_byte(r),
@@ -2001,7 +2034,7 @@ static void print_table(const struct sysinfo_b *s)
 		       " pages; workers: their copying, summed over workers;\n"
 		       " inline: copies in the caller's context; call: the whole"
 		       " call, from the median)\n");
-		printf("%-14s %-9s %9s %10s %10s %10s %10s %10s %10s\n",
+		printf("%-17s %-9s %9s %10s %10s %10s %10s %10s %10s\n",
 		       "method", "direction", "size", "call", "take", "wait",
 		       "release", "workers", "inline");
 		for (i = 0; i < g.nres; i++) {
@@ -2010,7 +2043,7 @@ static void print_table(const struct sysinfo_b *s)
 
 			if (!r->have_stats || !r->kcopies || r->dir == DIR_RTT)
 				continue;
-			printf("%-14s %-9s %9s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n",
+			printf("%-17s %-9s %9s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n",
 			       r->m->name, dir_names[r->dir],
 			       fmt_size(r->size, sz, sizeof(sz)), r->med_ns / 1e3,
 			       r->ns_take / n / 1e3, r->ns_wait / n / 1e3,
@@ -2047,7 +2080,7 @@ static void usage(FILE *f)
 "  --threads N          threads of pvw-mt (default: CPUs online)\n"
 "  --uring-qd N         copies in flight of xpcopy-uring, each a slice of\n"
 "                       the size of at least 4K (default 8); messages per\n"
-"                       call of xpcopy-msgs and pvw-msgs\n"
+"                       call of xpcopy-msgs, xpcopy-msgs-grant and pvw-msgs\n"
 "  --busy N             run N spinning threads beside the copies (one per\n"
 "                       CPU: the CPUs are busy, as under MPI); default 0\n"
 "  --json FILE          write the results as JSON\n"
@@ -2066,7 +2099,7 @@ static void usage(FILE *f)
 "\n"
 "methods:\n");
 	for (i = 0; i < NR_METHODS; i++)
-		fprintf(f, "  %-14s %s\n", methods[i].name, methods[i].help);
+		fprintf(f, "  %-17s %s\n", methods[i].name, methods[i].help);
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -2243,7 +2276,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_LIST:
 			for (i = 0; i < NR_METHODS; i++)
-				printf("%-14s %s\n", methods[i].name,
+				printf("%-17s %s\n", methods[i].name,
 				       methods[i].help);
 			exit(0);
 		case 'h':
@@ -2361,7 +2394,7 @@ static void progress(const struct result *r)
 
 	if (g.quiet)
 		return;
-	fprintf(stderr, "%-14s %-9s %9s ", r->m->name, dir_names[r->dir],
+	fprintf(stderr, "%-17s %-9s %9s ", r->m->name, dir_names[r->dir],
 		fmt_size(r->size, sz, sizeof(sz)));
 	if (r->dir == DIR_RTT)
 		fprintf(stderr, "%10.2f us  ", r->med_ns / 1000);
