@@ -269,23 +269,28 @@ static unsigned long xpc_copy_in(void *to, const void __user *from,
 }
 
 /*
- * Worker side: copy between kernel memory and the adopted mm without
- * taking a page fault. Returns the bytes not copied.
+ * Copy @n bytes between @kbuf and @uaddr, the caller's or (on a worker) the
+ * adopted mm's. For part of a pinned page (@page) as copy_page_to_iter()
+ * and copy_page_from_iter() do for process_vm_readv() and
+ * process_vm_writev(): after access_ok() (and fail_usercopy), without the
+ * hardened usercopy check of copy_to_user(), which looks up the page's
+ * folio again on every page (a part of one pinned page is no heap or stack
+ * object to overrun; the check made small caller-context copies 5 % slower
+ * than CMA's). The bounce buffer, a heap object, keeps it. Returns the
+ * bytes not copied.
  */
-static unsigned long xpc_copy_nofault(bool write, void __user *uaddr,
-				      void *kbuf, unsigned long n)
+static size_t xpc_seg_copy(void *kbuf, void __user *uaddr, size_t n,
+			   bool to_user, bool page)
 {
-	unsigned long left;
-
-	if (!access_ok(uaddr, n))
+	if (!page)
+		return to_user ? copy_to_user(uaddr, kbuf, n) :
+				 xpc_copy_in(kbuf, uaddr, n);
+	if (should_fail_usercopy() || !access_ok(uaddr, n))
 		return n;
-	pagefault_disable();
-	if (write)
-		left = __copy_to_user_inatomic(uaddr, kbuf, n);
-	else
-		left = __copy_from_user_inatomic(kbuf, uaddr, n);
-	pagefault_enable();
-	return left;
+	if (!to_user)
+		return xpc_raw_copy_from_user(kbuf, uaddr, n);
+	instrument_copy_to_user(uaddr, kbuf, n);
+	return raw_copy_to_user(uaddr, kbuf, n);
 }
 
 /*
@@ -315,21 +320,24 @@ static noinline int xpc_fault_in(unsigned long addr, bool write)
 ALLOW_ERROR_INJECTION(xpc_fault_in, ERRNO);
 
 /*
- * Copy @n bytes between @kbuf and @uaddr in the adopted mm: without page
- * faults first, bringing missing pages in through xpc_fault_in(); where
- * that fails, the ordinary user copy decides what can be copied. Returns
- * the bytes not copied.
+ * Worker side: xpc_seg_copy() of @n bytes between @kbuf (@page: part of a
+ * pinned page) and @uaddr in the adopted mm, without page faults first,
+ * bringing missing pages in through xpc_fault_in(); where that fails, the
+ * copy with page faults decides what can be copied. Returns the bytes not
+ * copied.
  */
 static unsigned long xpc_user_copy(bool write, void __user *uaddr,
-				   void *kbuf, unsigned long n)
+				   void *kbuf, unsigned long n, bool page)
 {
 	unsigned long done = 0, last = ULONG_MAX;
 
 	while (done < n) {
 		unsigned long left, addr;
 
-		left = xpc_copy_nofault(write, uaddr + done, kbuf + done,
-					n - done);
+		pagefault_disable();
+		left = xpc_seg_copy(kbuf + done, uaddr + done, n - done, write,
+				    page);
+		pagefault_enable();
 		done = n - left;
 		if (!left)
 			break;
@@ -338,11 +346,8 @@ static unsigned long xpc_user_copy(bool write, void __user *uaddr,
 			last = addr;
 			continue;
 		}
-		if (write)
-			left = copy_to_user(uaddr + done, kbuf + done, left);
-		else
-			left = xpc_copy_in(kbuf + done, uaddr + done, left);
-		return left;
+		return xpc_seg_copy(kbuf + done, uaddr + done, left, write,
+				    page);
 	}
 	return 0;
 }
@@ -372,7 +377,7 @@ static void xpc_chunk_copy(struct xpc_chunk *c)
 			n = min_t(u64, f->len - pos, v->len - it->off);
 			uaddr = u64_to_user_ptr(v->addr + it->off);
 			left = xpc_user_copy(write, uaddr, base + f->off + pos,
-					     n);
+					     n, f->page);
 			n -= left;
 			pos += n;
 			it->off += n;
@@ -562,30 +567,6 @@ static size_t xpc_pin_batch(struct mm_struct *caller_mm, struct xpc_iter *lit,
 			break;
 	}
 	return len;
-}
-
-/*
- * Copy @n bytes between @kbuf and the caller's @uaddr. For part of a pinned
- * page of the other side (@page) as copy_page_to_iter() and
- * copy_page_from_iter() do for process_vm_readv() and process_vm_writev():
- * after access_ok() (and fail_usercopy), without the hardened usercopy check
- * of copy_to_user(), which looks up the page's folio again on every page (a
- * part of one pinned page is no heap or stack object to overrun; the check
- * made small caller-context copies 5 % slower than CMA's). The bounce
- * buffer, a heap object, keeps it. Returns the bytes not copied.
- */
-static size_t xpc_seg_copy(void *kbuf, void __user *uaddr, size_t n,
-			   bool to_user, bool page)
-{
-	if (!page)
-		return to_user ? copy_to_user(uaddr, kbuf, n) :
-				 xpc_copy_in(kbuf, uaddr, n);
-	if (should_fail_usercopy() || !access_ok(uaddr, n))
-		return n;
-	if (!to_user)
-		return xpc_raw_copy_from_user(kbuf, uaddr, n);
-	instrument_copy_to_user(uaddr, kbuf, n);
-	return raw_copy_to_user(uaddr, kbuf, n);
 }
 
 /*
