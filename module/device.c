@@ -128,6 +128,7 @@ static int xpc_features(struct xpc_ucmd *ucmd)
 	f->caps = XPC_URING_CMD ? XPCOPY_CAP_URING_CMD : 0;
 	if (XPC_URING_ASYNC)
 		f->caps |= XPCOPY_CAP_URING_WORKERS;
+	f->caps |= XPCOPY_CAP_GRANT_PIN;
 	return xpc_ucmd_respond(ucmd, sizeof(*f));
 }
 

@@ -775,6 +775,33 @@ static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
 }
 
 /*
+ * Pin @nr pages of @x->mm from @start for the caller's copy, under its mmap
+ * lock. Return: how many (at least 1), -EAGAIN (not without waiting, or
+ * not at all: the workers find out), -EINTR or another -errno.
+ */
+static long xpc_caller_pin(const struct xpc_xfer *x, unsigned long start,
+			   int nr, unsigned int gup_flags, struct page **pages)
+{
+	int locked = 1;
+	long got;
+
+	if (x->nonblock) {
+		if (!mmap_read_trylock(x->mm))
+			return -EAGAIN;
+	} else if (mmap_read_lock_killable(x->mm)) {
+		return -EINTR;
+	}
+	got = xpc_pin_remote(x->mm, start, nr, gup_flags, pages, &locked);
+	if (locked)
+		mmap_read_unlock(x->mm);
+	if (got == 0 || got == -EBUSY)
+		return -EAGAIN;
+	if (got > 0)
+		xpc_stats_pinned(got);
+	return got;
+}
+
+/*
  * Copy @len bytes between the caller's ranges at @lit and the other side's
  * at @rit in the caller's own context, with no hand-off: pin a few of the
  * other process's pages (within the cap) under its mmap lock, map them in
@@ -786,7 +813,8 @@ static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
  * userfaultfd) is left to the workers, whose waits a signal can always cut
  * short; -EAGAIN says "the workers take the rest". Forced by the caller, it
  * waits as CMA does (killably), unless @x->nowait (io_uring, whose
- * cancellation is no fatal signal).
+ * cancellation is no fatal signal). With @x->pinned the other side's pages
+ * are taken from there instead: no lock, no pin, no wait.
  */
 static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 			   struct xpc_iter *rit, u64 len, u64 *moved)
@@ -794,9 +822,12 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 	unsigned int max = min(xpc_batch_pages(), XPC_INLINE_PAGES);
 	unsigned int gup_flags = x->write ? FOLL_WRITE : 0;
 	struct page *pages[XPC_INLINE_PAGES];
+	struct page *const *pg = pages;
 	u64 done = 0;
 	int err = 0;
 
+	if (x->pinned)
+		max = XPC_INLINE_PAGES;
 	if (x->path != XPC_PATH_INLINE || x->nowait)
 		gup_flags |= FOLL_NOWAIT;
 	while (done < len) {
@@ -807,28 +838,21 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 			     (u64)max * PAGE_SIZE - first);
 		int nr = DIV_ROUND_UP(first + n, PAGE_SIZE);
 		size_t step = 0;
-		int locked = 1;
 		long got;
 		int i;
 
-		if (x->nonblock) {
-			if (!mmap_read_trylock(x->mm))
-				return -EAGAIN;
-		} else if (mmap_read_lock_killable(x->mm)) {
-			return -EINTR;
+		if (x->pinned) {
+			pg = x->pinned + ((start - x->pinned_start) >> PAGE_SHIFT);
+			got = nr;
+		} else {
+			got = xpc_caller_pin(x, start & PAGE_MASK, nr, gup_flags,
+					     pages);
+			if (got < 0)
+				return got;
+			/* Short: the next round finds out why, where it stopped. */
+			if (got < nr)
+				n = (u64)got * PAGE_SIZE - first;
 		}
-		got = xpc_pin_remote(x->mm, start & PAGE_MASK, nr, gup_flags,
-				     pages, &locked);
-		if (locked)
-			mmap_read_unlock(x->mm);
-		if (got == 0 || got == -EBUSY)
-			return -EAGAIN;
-		if (got < 0)
-			return got;
-		xpc_stats_pinned(got);
-		/* Short: the next round finds out why, at the page it stopped. */
-		if (got < nr)
-			n = (u64)got * PAGE_SIZE - first;
 		/*
 		 * The caller's side without waiting: a page of it that must be
 		 * faulted in (or that its userfaultfd holds) is brought in
@@ -839,7 +863,7 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 		for (i = 0; i < got && step < n; i++) {
 			unsigned int off = i ? 0 : first;
 			size_t part = min_t(u64, PAGE_SIZE - off, n - step);
-			void *kaddr = kmap_local_page(pages[i]);
+			void *kaddr = kmap_local_page(pg[i]);
 			size_t c;
 
 			c = xpc_local_copy(kaddr + off, part, lit, !x->write,
@@ -850,7 +874,8 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 				break;
 		}
 		pagefault_enable();
-		xpc_unpin(pages, got, x->write);
+		if (!x->pinned)
+			xpc_unpin(pages, got, x->write);
 		done += step;
 		*moved += step;
 		rit->off += step;
@@ -1455,7 +1480,8 @@ bool xpc_engine_too_large(const struct xpc_xfer *x)
  * @copied: out, bytes copied in order
  *
  * Small copies run in the caller's context (no hand-off to a worker), larger
- * ones on the workers; @x->path can force either.
+ * ones on the workers; @x->path can force either. A copy to or from pinned
+ * pages (@x->pinned) is the caller's at any size.
  *
  * Context: process context of the caller, whose pages are pinned, or a
  * worker standing in for it in its mm (@x->stand_in). Sleeps.
@@ -1481,7 +1507,7 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 			    (total > READ_ONCE(inline_max) &&
 			     !x->nonblock_large)))
 		return -EAGAIN;
-	inl = x->path == XPC_PATH_INLINE ||
+	inl = x->path == XPC_PATH_INLINE || x->pinned ||
 	      (x->path == XPC_PATH_AUTO && !x->bounce &&
 	       (total <= READ_ONCE(inline_max) || x->nonblock));
 	if (inl) {

@@ -11,6 +11,7 @@
 #include "stats.h"
 
 struct mm_struct;
+struct page;
 
 /* Where a copy runs: chosen by size, or forced by the caller. */
 enum xpc_path {
@@ -45,6 +46,12 @@ enum xpc_path {
  * @check: if set, called before each batch touches @mm; a non-zero return
  *	(-errno) stops the copy there (a revoked grant, an owner gone)
  * @check_arg: the argument of @check (and of @recheck)
+ * @pinned: the other side's pages, pinned for longer than the copy (a
+ *	pinned grant's): the page holding address @pinned_start is
+ *	@pinned[0], and every remote range lies within them. The copy takes
+ *	them from here, never @mm's page tables, so nothing of @mm can make it
+ *	wait; it runs in the caller's context whatever its size
+ * @pinned_start: see @pinned; page-aligned
  * @recheck: the engine's own, in the copy of the transfer the copiers of a
  *	grant's shared copy use: its batches are checked before their first
  *	share is taken, in order, and this is asked again after any wait on
@@ -66,6 +73,8 @@ struct xpc_xfer {
 	u32 rcnt;
 	int (*check)(void *arg);
 	void *check_arg;
+	struct page *const *pinned;
+	u64 pinned_start;
 	int (*recheck)(void *arg);
 };
 

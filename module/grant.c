@@ -7,7 +7,9 @@
  * the owner (its process and its mm, see owner.c), the sequence word, its
  * waiters and the eventfd. Each grant holds its parent; a grant is revoked
  * when it or any ancestor is, and ends for good when its owner exec'd or
- * exited.
+ * exited. A pinned grant's pages (XPCOPY_GRANT_PIN) are held by the source
+ * too, with a count of their users: the grant until the original is revoked,
+ * and each copy in flight.
  */
 #include <linux/anon_inodes.h>
 #include <linux/eventfd.h>
@@ -18,6 +20,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/refcount.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -30,9 +33,30 @@
 
 #define XPC_GRANT_RIGHTS	(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
 #define XPC_GRANT_FLAGS		(XPC_GRANT_RIGHTS | XPCOPY_GRANT_SEQ | \
-				 XPCOPY_GRANT_EVENTFD)
+				 XPCOPY_GRANT_EVENTFD | XPCOPY_GRANT_PIN)
 /* Grants derived from derived grants: at most this deep. */
 #define XPC_GRANT_DEPTH_MAX	16
+/* Pages pinned per call while a pinned grant is made. */
+#define XPC_PIN_CHUNK		512
+
+/**
+ * struct xpc_pin - the pages of a pinned grant's window
+ * @users: 1 for the grant until its original is revoked, 1 per copy in
+ *	flight; the pages are released when it falls to 0
+ * @pages: every page of the window, the first holding address @start
+ * @nr: number of @pages
+ * @start: the window's start, rounded down to a page
+ * @write: pinned for writing (the grant has the write right)
+ * @dropped: the grant's own user was dropped (under the publish lock)
+ */
+struct xpc_pin {
+	refcount_t users;
+	struct page **pages;
+	unsigned long nr;
+	u64 start;
+	bool write;
+	bool dropped;
+};
 
 struct xpc_grant_src {
 	struct kref kref;
@@ -44,6 +68,7 @@ struct xpc_grant_src {
 	u64 seq;			/* last value published */
 	u64 gen;			/* publications so far */
 	wait_queue_head_t wait;
+	struct xpc_pin pin;		/* pin.pages NULL: not pinned */
 };
 
 struct xpc_grant {
@@ -66,11 +91,91 @@ static void xpc_kref_noop(struct kref *kref)
 {
 }
 
+/*
+ * Pin the window [@addr, @addr + @len) of the caller, which is its owner,
+ * into @p, charged to its locked memory. Return: 0, -EFAULT (a page not
+ * mapped, not writable for @write, or not to be pinned for long), -ENOMEM
+ * (beyond RLIMIT_MEMLOCK, or no memory) or -EINTR (a fatal signal).
+ */
+static int xpc_pin_window(struct xpc_pin *p, u64 addr, u64 len, bool write)
+{
+	unsigned int gup = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
+	u64 start = addr & PAGE_MASK;
+	u64 nr = (addr + len - 1 - start) / PAGE_SIZE + 1;
+	unsigned long done = 0;
+	int ret;
+
+	/* Beyond any user address space, and what kvmalloc() refuses. */
+	if (nr > INT_MAX / sizeof(*p->pages))
+		return -ENOMEM;
+	p->pages = kvmalloc_array(nr, sizeof(*p->pages), GFP_KERNEL_ACCOUNT);
+	if (!p->pages)
+		return -ENOMEM;
+	ret = account_locked_vm(current->mm, nr, true);
+	if (ret)
+		goto err_free;
+	while (done < nr) {
+		int n = min_t(u64, nr - done, XPC_PIN_CHUNK);
+		long got;
+
+		got = pin_user_pages_fast(start + done * PAGE_SIZE, n, gup,
+					  p->pages + done);
+		if (got > 0)
+			done += got;
+		if (got <= 0 || fatal_signal_pending(current)) {
+			ret = got == -ENOMEM ? -ENOMEM : -EFAULT;
+			if (fatal_signal_pending(current))
+				ret = -EINTR;
+			goto err_unpin;
+		}
+	}
+	p->nr = nr;
+	p->start = start;
+	p->write = write;
+	refcount_set(&p->users, 1);
+	return 0;
+
+err_unpin:
+	unpin_user_pages(p->pages, done);
+	account_locked_vm(current->mm, nr, false);
+err_free:
+	kvfree(p->pages);
+	p->pages = NULL;
+	return ret;
+}
+
+/* Drop a user of the pinned pages of @src; the last releases them. */
+static void xpc_pin_put(struct xpc_grant_src *src)
+{
+	struct xpc_pin *p = &src->pin;
+
+	if (!refcount_dec_and_test(&p->users))
+		return;
+	unpin_user_pages_dirty_lock(p->pages, p->nr, p->write);
+	account_locked_vm(src->owner.mm, p->nr, false);
+	kvfree(p->pages);
+}
+
+/*
+ * Is the grant's own user of its pinned pages still to be dropped? Once
+ * true, for the one caller that drops it.
+ */
+static bool xpc_pin_dropping(struct xpc_grant_src *src)
+{
+	if (!src->pin.pages || src->pin.dropped)
+		return false;
+	src->pin.dropped = true;
+	return true;
+}
+
 static void xpc_src_free(struct kref *kref)
 {
 	struct xpc_grant_src *src = container_of(kref, struct xpc_grant_src,
 						 kref);
 
+	/* No copy is in flight: each holds a grant, and so the source. */
+	if (xpc_pin_dropping(src))
+		xpc_pin_put(src);
 	if (src->efd)
 		eventfd_ctx_put(src->efd);
 	xpc_owner_destroy(&src->owner);
@@ -235,6 +340,12 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 	ret = xpc_owner_init(&src->owner, &src->wait);
 	if (ret)
 		goto err_efd;
+	if (cmd->flags & XPCOPY_GRANT_PIN) {
+		ret = xpc_pin_window(&src->pin, cmd->addr, cmd->len,
+				     cmd->flags & XPCOPY_GRANT_WRITE);
+		if (ret)
+			goto err_owner;
+	}
 
 	kref_init(&g->kref);
 	g->src = src;
@@ -245,6 +356,8 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 	g->rights = cmd->flags & XPC_GRANT_RIGHTS;
 	return xpc_grant_install(g, &ucmd->fd);
 
+err_owner:
+	xpc_owner_destroy(&src->owner);
 err_efd:
 	if (src->efd)
 		eventfd_ctx_put(src->efd);
@@ -323,6 +436,7 @@ err_parent:
 int xpc_grant_revoke(struct xpcopy_grant_revoke *cmd)
 {
 	struct xpc_grant *g;
+	bool unpin = false;
 	int ret = 0;
 
 	if (cmd->flags || cmd->__reserved)
@@ -336,9 +450,13 @@ int xpc_grant_revoke(struct xpcopy_grant_revoke *cmd)
 		ret = mutex_lock_killable(&g->src->publish_lock);
 		if (!ret) {
 			WRITE_ONCE(g->revoked, true);
+			/* The original's pages go once the copies in flight end. */
+			unpin = !g->parent && xpc_pin_dropping(g->src);
 			mutex_unlock(&g->src->publish_lock);
 			wake_up_interruptible_all(&g->src->wait);
 		}
+		if (unpin)
+			xpc_pin_put(g->src);
 	} else {
 		ret = -EPERM;
 	}
@@ -366,6 +484,8 @@ int xpc_grant_info(struct xpcopy_grant_info *cmd)
 		cmd->rights |= XPCOPY_GRANT_SEQ;
 	if (g->src->efd)
 		cmd->rights |= XPCOPY_GRANT_EVENTFD;
+	if (g->src->pin.pages)
+		cmd->rights |= XPCOPY_GRANT_PIN;
 	cmd->len = g->len;
 	spin_lock(&g->src->lock);
 	cmd->seq = g->src->seq;
@@ -412,6 +532,9 @@ struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 	ret = -EINVAL;
 	if (publish && !g->src->seq_addr)
 		goto err;
+	ret = -EINVAL;	/* a pinned grant's copies are the caller's own */
+	if (g->src->pin.pages && (x->bounce || x->path == XPC_PATH_WORKER))
+		goto err;
 	ret = -ERANGE;
 	for (i = 0; i < x->rcnt; i++) {
 		if (riov[i].addr > g->len || riov[i].len > g->len - riov[i].addr)
@@ -425,8 +548,17 @@ struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 	x->mm = g->src->owner.mm;
 	x->check = xpc_grant_check;
 	x->check_arg = g;
+	if (g->src->pin.pages) {
+		ret = -ESTALE;	/* revoked since the check above */
+		if (!refcount_inc_not_zero(&g->src->pin.users))
+			goto err_mm;
+		x->pinned = g->src->pin.pages;
+		x->pinned_start = g->src->pin.start;
+	}
 	return g;
 
+err_mm:
+	mmput_async(x->mm);
 err:
 	xpc_grant_put(g);
 	return ERR_PTR(ret);
@@ -475,6 +607,8 @@ int xpc_grant_publish(struct xpc_grant *g, u64 seq)
  */
 void xpc_grant_finish(struct xpc_grant *g, struct xpc_xfer *x)
 {
+	if (x->pinned)
+		xpc_pin_put(g->src);
 	mmput_async(x->mm);	/* its last user may be a worker */
 	xpc_grant_put(g);
 }

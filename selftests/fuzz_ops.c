@@ -502,6 +502,7 @@ void op_grant(struct tctx *c)
 {
 	struct xpcopy_grant *g;
 	int expect = 0, ret;
+	unsigned int bit;
 	uint64_t len = rnd_len(&c->r, false);
 	struct sz s;
 
@@ -529,9 +530,11 @@ void op_grant(struct tctx *c)
 		}
 		switch (rnd_below(&c->r, 40)) {
 		case 0:
+			bit = 4 + rnd_below(&c->r, 27);
+			if (bit >= 8)	/* past XPCOPY_GRANT_PIN, known */
+				bit++;
 			g->flags = rnd_below(&c->r, 2) ?
-				g->flags | (1u << (4 + rnd_below(&c->r, 28))) :
-				g->flags & ~3u;
+				g->flags | (1u << bit) : g->flags & ~3u;
 			expect = EINVAL;
 			break;
 		case 1:

@@ -10,7 +10,8 @@
  * write nothing once released, and the new image must see none of the
  * holder's bytes, whether the window is private memory or a MAP_SHARED
  * memfd that the new image maps too. By ioctl and through io_uring, on the
- * caller-context and the worker path.
+ * caller-context and the worker path, and through a pinned grant (whose
+ * pages outlive the exec: the check must still refuse them).
  *
  * owner_exec_race repeats the exec against holders that copy without pause.
  */
@@ -30,11 +31,17 @@
 #define RACE_THREADS	2
 #define GRW		(XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE)
 
-/* A read-write grant of [addr, addr + len), with a sequence word if seq. */
-static int grant_make(int dev, const void *addr, __u64 len, const void *seq)
+/*
+ * A read-write grant of [addr, addr + len), with a sequence word if seq,
+ * pinned if pin.
+ */
+static int grant_make(int dev, const void *addr, __u64 len, const void *seq,
+		      bool pin)
 {
 	struct xpcopy_grant g = {
-		.size = sizeof(g), .flags = GRW | (seq ? XPCOPY_GRANT_SEQ : 0),
+		.size = sizeof(g),
+		.flags = GRW | (seq ? XPCOPY_GRANT_SEQ : 0) |
+			 (pin ? XPCOPY_GRANT_PIN : 0),
 		.addr = xp_ptr(addr), .len = len, .seq_addr = xp_ptr(seq),
 	};
 	int ret = xp_ioctl(dev, XPCOPY_GRANT, &g);
@@ -154,7 +161,7 @@ static int race_main(int sock, int mfd, int round)
 	if (round == RACE_ROUNDS)
 		return xp_msg_send(sock, &m, sizeof(m), -1) ? 3 : 0;
 	dev = open(XPCOPY_DEV, O_RDWR | O_CLOEXEC);
-	gfd = dev < 0 ? -1 : grant_make(dev, slot, WIN_LEN, NULL);
+	gfd = dev < 0 ? -1 : grant_make(dev, slot, WIN_LEN, NULL, false);
 	if (gfd < 0 || xp_msg_send(sock, &m, sizeof(m), gfd))
 		return 4;
 	close(gfd);
@@ -183,7 +190,7 @@ static void __attribute__((constructor)) image_main(void)
  * grant (and the memfd, if shared), then on a word execute "victim" ('e')
  * or exit ('x').
  */
-static int owner_main(bool shared, int sock)
+static int owner_main(bool shared, bool pin, int sock)
 {
 	int dev, gfd, mfd;
 	uint8_t *w;
@@ -195,7 +202,7 @@ static int owner_main(bool shared, int sock)
 		return 2;
 	xp_fill(w, WIN_LEN, S_OWN, 0);
 	/* The sequence word: 8 bytes of the window's last page, unused. */
-	gfd = grant_make(dev, w, WIN_LEN - 4096, w + WIN_LEN - 8);
+	gfd = grant_make(dev, w, WIN_LEN - 4096, w + WIN_LEN - 8, pin);
 	if (gfd < 0 || xp_msg_send(sock, "g", 1, gfd) ||
 	    xp_msg_send(sock, "m", 1, mfd))
 		return 3;
@@ -266,6 +273,7 @@ FIXTURE_VARIANT(own)
 	bool shared;
 	bool uring;
 	__u32 path;
+	bool pin;
 };
 
 #define OWN_VARIANT(name, sh, ur, p)					\
@@ -283,6 +291,13 @@ OWN_VARIANT(shared_uring_worker, true, true, WORKER);
 /* The default path: a grant's copy shared in batches, checked in order. */
 FIXTURE_VARIANT_ADD(own, private_ioctl_auto) { .shared = false, .path = 0 };
 FIXTURE_VARIANT_ADD(own, shared_ioctl_auto) { .shared = true, .path = 0 };
+/* A pinned grant (XPCOPY_GRANT_PIN): its copies are the caller's, any size. */
+FIXTURE_VARIANT_ADD(own, private_ioctl_pinned) { .shared = false, .pin = true };
+FIXTURE_VARIANT_ADD(own, shared_ioctl_pinned) { .shared = true, .pin = true };
+FIXTURE_VARIANT_ADD(own, private_uring_pinned)
+{ .shared = false, .uring = true, .pin = true };
+FIXTURE_VARIANT_ADD(own, shared_uring_pinned)
+{ .shared = true, .uring = true, .pin = true };
 
 FIXTURE_SETUP(own)
 {
@@ -320,7 +335,7 @@ FIXTURE_SETUP(own)
 	if (self->pid == 0) {
 		close(sv[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(owner_main(variant->shared, sv[1]));
+		_exit(owner_main(variant->shared, variant->pin, sv[1]));
 	}
 	close(sv[1]);
 	self->sock = sv[0];

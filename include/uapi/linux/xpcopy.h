@@ -140,6 +140,49 @@
  */
 
 /**
+ * DOC: Pinned grants
+ *
+ * A grant made with %XPCOPY_GRANT_PIN pins every page of its window once,
+ * when it is made, as io_uring's registered buffers and RDMA memory
+ * regions do. A copy through it (or through a grant derived from it) then
+ * takes the owner's pages from the grant: no page-table walk, no lock of
+ * the owner's address space, no wait for a page of the owner's, whatever
+ * the owner's memory is doing. It is the way to many small messages at the
+ * lowest cost (a 4 KiB copy through io_uring completes in its submission).
+ *
+ * - The whole window must be mapped when the grant is made, and writable
+ *   for %XPCOPY_GRANT_WRITE: else ``EFAULT`` (also for pages the kernel
+ *   will not pin for long: DAX, and on recent kernels file mappings
+ *   shared for writing that need writeback tracking; anonymous memory,
+ *   tmpfs, shmem and hugetlbfs are fine).
+ * - The pages are charged to the owner's ``RLIMIT_MEMLOCK`` (its
+ *   ``locked_vm``, as by vfio); beyond it, without ``CAP_IPC_LOCK``:
+ *   ``ENOMEM``.
+ * - The grant copies to and from the pages pinned when it was made. If
+ *   the owner unmaps, remaps or ``MADV_DONTNEED``\ s part of the window,
+ *   copies go on reaching the old pages, which it no longer sees: the
+ *   owner keeps the window mapped as long as it uses the grant.
+ * - The pages stay pinned until the original grant is revoked (derived
+ *   grants then end with it) or its last fd, and those of every grant
+ *   derived from it, is closed, and then until the copies in flight end
+ *   (at their next batch boundary). Revoking a derived grant releases
+ *   nothing. A grant whose owner exited or executed stops copying
+ *   (``ESRCH``) but keeps its pages pinned until one of those.
+ * - Every rule of grants holds: rights, attenuation, revocation, ordered
+ *   completion (the sequence word is stored through the owner's address
+ *   space, not pinned), the owner's exec ending the grant.
+ * - A copy through a pinned grant runs in the caller's context at any
+ *   size (no worker shares it; nothing of the owner's can stall it), so
+ *   %XPCOPY_COPY_WORKER and %XPCOPY_COPY_BOUNCE are ``EINVAL`` with it.
+ *   Through io_uring a copy of at most ``inline_max`` bytes completes in
+ *   the submission unless a page of the caller's own is not present.
+ * - %XPCOPY_GRANT_INFO reports %XPCOPY_GRANT_PIN among the rights of a
+ *   pinned grant and of every grant derived from it.
+ *
+ * %XPCOPY_CAP_GRANT_PIN in &xpcopy_features.caps says the module has it.
+ */
+
+/**
  * DOC: io_uring
  *
  * Every command can also be submitted as an ``IORING_OP_URING_CMD`` on an
@@ -187,7 +230,7 @@
 #define XPCOPY_TYPE		'x'
 
 /** @XPCOPY_ABI_VERSION: bumped when the ABI grows */
-#define XPCOPY_ABI_VERSION	2
+#define XPCOPY_ABI_VERSION	3
 
 /** @XPCOPY_IOV_MAX: most segments in one iovec array (as IOV_MAX) */
 #define XPCOPY_IOV_MAX		1024
@@ -244,6 +287,12 @@ struct xpcopy_features {
  * ``IORING_OP_URING_CMD`` commands from 6.7 on
  */
 #define XPCOPY_CAP_URING_WORKERS	(1ULL << 1)
+
+/**
+ * @XPCOPY_CAP_GRANT_PIN: grants can be pinned (%XPCOPY_GRANT_PIN, see
+ * "Pinned grants")
+ */
+#define XPCOPY_CAP_GRANT_PIN	(1ULL << 2)
 
 #define XPCOPY_FEATURES	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_FEATURES, \
 			      struct xpcopy_features)
@@ -355,6 +404,9 @@ struct xpcopy_copy {
  * @XPCOPY_GRANT_SEQ: &xpcopy_grant.seq_addr names a sequence word
  * @XPCOPY_GRANT_EVENTFD: &xpcopy_grant.eventfd is signalled at every
  *	publication
+ * @XPCOPY_GRANT_PIN: pin the window's pages when the grant is made (see
+ *	"Pinned grants"), so that a copy through it touches no page table
+ *	and never waits for a page of the owner's
  *
  * At least one of @XPCOPY_GRANT_READ and @XPCOPY_GRANT_WRITE must be set.
  */
@@ -363,6 +415,7 @@ enum xpcopy_grant_flags {
 	XPCOPY_GRANT_WRITE = 1 << 1,
 	XPCOPY_GRANT_SEQ = 1 << 2,
 	XPCOPY_GRANT_EVENTFD = 1 << 3,
+	XPCOPY_GRANT_PIN = 1 << 8,
 };
 
 /**
