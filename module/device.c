@@ -929,9 +929,12 @@ static int __init xpc_init(void)
 	int ret;
 
 	xpc_stats_init();
-	ret = xpc_pool_start();
+	ret = xpc_grant_start();
 	if (ret)
 		return ret;
+	ret = xpc_pool_start();
+	if (ret)
+		goto err_grant;
 	ret = misc_register(&xpc_misc);
 	if (ret)
 		goto err_pool;
@@ -939,6 +942,8 @@ static int __init xpc_init(void)
 
 err_pool:
 	xpc_pool_stop();
+err_grant:
+	xpc_grant_stop();
 	return ret;
 }
 
@@ -950,6 +955,7 @@ static void __exit xpc_exit(void)
 	cancel_delayed_work_sync(&xpc_async_watcher);
 #endif
 	xpc_pool_stop();
+	xpc_grant_stop();
 	xpc_owner_exit();
 }
 

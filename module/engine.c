@@ -1520,6 +1520,9 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		if (err == -EAGAIN)
 			inl = false;
 	}
+	/* Pinned pages never wait: nothing for the workers to take over. */
+	if (WARN_ON_ONCE(x->pinned && err == -EAGAIN))
+		err = -EFAULT;
 	/*
 	 * Large: shared between the caller and idle workers, unless forced
 	 * onto the workers or after a page that would make the caller wait.

@@ -16,6 +16,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -25,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "engine.h"
@@ -36,18 +38,24 @@
 				 XPCOPY_GRANT_EVENTFD | XPCOPY_GRANT_PIN)
 /* Grants derived from derived grants: at most this deep. */
 #define XPC_GRANT_DEPTH_MAX	16
-/* Pages pinned per call while a pinned grant is made. */
+/* Pages pinned, or released, per call: between them the CPU is offered. */
 #define XPC_PIN_CHUNK		512
 
 /**
  * struct xpc_pin - the pages of a pinned grant's window
- * @users: 1 for the grant until its original is revoked, 1 per copy in
- *	flight; the pages are released when it falls to 0
- * @pages: every page of the window, the first holding address @start
+ * @users: 1 for the grant itself, until its original is revoked or its
+ *	owner is found gone; 1 per copy in flight. The last user releases
+ *	the pages (xpc_pin_put())
+ * @pages: every page of the window, the first holding address @start;
+ *	NULL once released
  * @nr: number of @pages
  * @start: the window's start, rounded down to a page
- * @write: pinned for writing (the grant has the write right)
+ * @write: the grant has the write right: release them dirty
  * @dropped: the grant's own user was dropped (under the publish lock)
+ * @deferred: puts left to @work by copies that may not sleep
+ * @work_queued: bit 0: @work is queued, and holds a reference on the source
+ * @work: drops the grant's own user once its owner is gone, and the
+ *	deferred puts, where it may sleep
  */
 struct xpc_pin {
 	refcount_t users;
@@ -56,6 +64,9 @@ struct xpc_pin {
 	u64 start;
 	bool write;
 	bool dropped;
+	atomic_t deferred;
+	unsigned long work_queued;
+	struct work_struct work;
 };
 
 struct xpc_grant_src {
@@ -68,7 +79,8 @@ struct xpc_grant_src {
 	u64 seq;			/* last value published */
 	u64 gen;			/* publications so far */
 	wait_queue_head_t wait;
-	struct xpc_pin pin;		/* pin.pages NULL: not pinned */
+	bool pinned;			/* XPCOPY_GRANT_PIN: pin holds the pages */
+	struct xpc_pin pin;
 };
 
 struct xpc_grant {
@@ -91,69 +103,174 @@ static void xpc_kref_noop(struct kref *kref)
 {
 }
 
+static struct workqueue_struct *xpc_grant_wq;
+
+/*
+ * May the pages of @vma be pinned for as long as a grant lives, and written
+ * through the kernel mapping? Anonymous and private memory (pinned for
+ * writing, so a private copy of the owner's), tmpfs, memfd, SysV shm and
+ * hugetlbfs are; a shared mapping of another file system's file is not:
+ * its writeback would not see the writes (Linux refuses it itself from 6.5
+ * on, not before).
+ */
+static bool xpc_vma_pinnable(struct vm_area_struct *vma)
+{
+	unsigned long magic;
+
+	if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file)
+		return true;
+	magic = file_inode(vma->vm_file)->i_sb->s_magic;
+	return magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC;
+}
+
+/* Release @nr pinned @pages, a chunk at a time. */
+static void xpc_unpin_chunked(struct page **pages, unsigned long nr,
+			      bool dirty)
+{
+	unsigned long done, n;
+
+	for (done = 0; done < nr; done += n) {
+		n = min_t(unsigned long, nr - done, XPC_PIN_CHUNK);
+		unpin_user_pages_dirty_lock(pages + done, n, dirty);
+		cond_resched();
+	}
+}
+
+/*
+ * Pin the pages of [@start, @start + @nr pages) of the caller into @pages
+ * under its mmap lock, every mapping checked first (xpc_vma_pinnable()).
+ * Return: 0, -EFAULT, -ENOMEM or -EINTR; on error nothing stays pinned.
+ */
+static int xpc_pin_locked(u64 start, unsigned long nr, struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	u64 end = start + (u64)nr * PAGE_SIZE, a;
+	unsigned long done = 0;
+	int ret = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for (a = start; a < end; ) {
+		struct vm_area_struct *vma = find_vma(mm, a);
+
+		if (!vma || vma->vm_start > a || !xpc_vma_pinnable(vma)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		a = vma->vm_end;
+	}
+	while (done < nr) {
+		int n = min_t(unsigned long, nr - done, XPC_PIN_CHUNK);
+		long got;
+
+		/*
+		 * For writing whatever the rights: a page shared copy-on-write
+		 * is made the owner's own first, so that what the owner
+		 * writes later is what the grant reads, on every kernel.
+		 * No lock drop (no locked argument): the mappings checked
+		 * above are the ones pinned.
+		 */
+		got = xpc_pin_remote(mm, start + done * PAGE_SIZE, n,
+				     FOLL_LONGTERM | FOLL_WRITE, pages + done,
+				     NULL);
+		if (got > 0)
+			done += got;
+		if (got <= 0) {
+			ret = got == -ENOMEM ? -ENOMEM : -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+out:
+	mmap_read_unlock(mm);
+	if (ret)
+		xpc_unpin_chunked(pages, done, false);
+	return ret;
+}
+
 /*
  * Pin the window [@addr, @addr + @len) of the caller, which is its owner,
- * into @p, charged to its locked memory. Return: 0, -EFAULT (a page not
- * mapped, not writable for @write, or not to be pinned for long), -ENOMEM
- * (beyond RLIMIT_MEMLOCK, or no memory) or -EINTR (a fatal signal).
+ * into @p, charged to its locked memory (first, so that a refused charge
+ * allocates nothing). Return: 0, -EFAULT (a page not mapped, not writable,
+ * or not to be pinned for long), -ENOMEM (beyond RLIMIT_MEMLOCK without
+ * CAP_IPC_LOCK, or no memory) or -EINTR (a fatal signal).
  */
 static int xpc_pin_window(struct xpc_pin *p, u64 addr, u64 len, bool write)
 {
-	unsigned int gup = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
 	u64 start = addr & PAGE_MASK;
 	u64 nr = (addr + len - 1 - start) / PAGE_SIZE + 1;
-	unsigned long done = 0;
 	int ret;
 
 	/* Beyond any user address space, and what kvmalloc() refuses. */
 	if (nr > INT_MAX / sizeof(*p->pages))
 		return -ENOMEM;
-	p->pages = kvmalloc_array(nr, sizeof(*p->pages), GFP_KERNEL_ACCOUNT);
-	if (!p->pages)
-		return -ENOMEM;
 	ret = account_locked_vm(current->mm, nr, true);
 	if (ret)
-		goto err_free;
-	while (done < nr) {
-		int n = min_t(u64, nr - done, XPC_PIN_CHUNK);
-		long got;
-
-		got = pin_user_pages_fast(start + done * PAGE_SIZE, n, gup,
-					  p->pages + done);
-		if (got > 0)
-			done += got;
-		if (got <= 0 || fatal_signal_pending(current)) {
-			ret = got == -ENOMEM ? -ENOMEM : -EFAULT;
-			if (fatal_signal_pending(current))
-				ret = -EINTR;
-			goto err_unpin;
-		}
+		return ret;
+	p->pages = kvmalloc_array(nr, sizeof(*p->pages), GFP_KERNEL_ACCOUNT);
+	if (!p->pages) {
+		ret = -ENOMEM;
+		goto err_charge;
 	}
+	ret = xpc_pin_locked(start, nr, p->pages);
+	if (ret)
+		goto err_free;
 	p->nr = nr;
 	p->start = start;
 	p->write = write;
 	refcount_set(&p->users, 1);
 	return 0;
 
-err_unpin:
-	unpin_user_pages(p->pages, done);
-	account_locked_vm(current->mm, nr, false);
 err_free:
 	kvfree(p->pages);
 	p->pages = NULL;
+err_charge:
+	account_locked_vm(current->mm, nr, false);
 	return ret;
 }
 
-/* Drop a user of the pinned pages of @src; the last releases them. */
+/*
+ * Drop a user of the pinned pages of @src; the last releases them and gives
+ * the charge back. Context: may sleep (the owner's mmap lock, page locks).
+ */
 static void xpc_pin_put(struct xpc_grant_src *src)
 {
 	struct xpc_pin *p = &src->pin;
 
 	if (!refcount_dec_and_test(&p->users))
 		return;
-	unpin_user_pages_dirty_lock(p->pages, p->nr, p->write);
+	xpc_unpin_chunked(p->pages, p->nr, p->write);
 	account_locked_vm(src->owner.mm, p->nr, false);
 	kvfree(p->pages);
+	p->pages = NULL;
+}
+
+/*
+ * Queue @src's pin work, once, with a reference on @src; nothing if @src is
+ * being freed (which releases the pages itself). Context: any.
+ */
+static void xpc_pin_kick(struct xpc_grant_src *src)
+{
+	if (test_and_set_bit(0, &src->pin.work_queued))
+		return;
+	if (!kref_get_unless_zero(&src->kref)) {
+		clear_bit(0, &src->pin.work_queued);
+		return;
+	}
+	queue_work(xpc_grant_wq, &src->pin.work);
+}
+
+/* Drop a user where sleeping is not allowed: maybe the last, so defer. */
+static void xpc_pin_put_nowait(struct xpc_grant_src *src)
+{
+	if (refcount_dec_not_one(&src->pin.users))
+		return;
+	atomic_inc(&src->pin.deferred);
+	xpc_pin_kick(src);
 }
 
 /*
@@ -162,7 +279,7 @@ static void xpc_pin_put(struct xpc_grant_src *src)
  */
 static bool xpc_pin_dropping(struct xpc_grant_src *src)
 {
-	if (!src->pin.pages || src->pin.dropped)
+	if (!src->pinned || src->pin.dropped)
 		return false;
 	src->pin.dropped = true;
 	return true;
@@ -180,6 +297,63 @@ static void xpc_src_free(struct kref *kref)
 		eventfd_ctx_put(src->efd);
 	xpc_owner_destroy(&src->owner);
 	kfree(src);
+}
+
+/*
+ * The pin work: once the owner is gone the grant can copy no more, so its
+ * own user of the pages goes (and with it, unless a copy is still in
+ * flight, the pages and the charge), as if the original were revoked:
+ * nobody can revoke it now. Then the puts deferred by copies.
+ */
+static void xpc_pin_work(struct work_struct *work)
+{
+	struct xpc_grant_src *src = container_of(work, struct xpc_grant_src,
+						 pin.work);
+	bool unpin = false;
+
+	clear_bit(0, &src->pin.work_queued);
+	smp_mb__after_atomic();	/* a kick from now on queues it again */
+	if (READ_ONCE(src->owner.gone)) {
+		mutex_lock(&src->publish_lock);
+		unpin = xpc_pin_dropping(src);
+		mutex_unlock(&src->publish_lock);
+	}
+	if (unpin)
+		xpc_pin_put(src);
+	while (atomic_dec_if_positive(&src->pin.deferred) >= 0)
+		xpc_pin_put(src);
+	kref_put(&src->kref, xpc_src_free);
+}
+
+/* The owner of @o is gone (any context): a pinned window can go. */
+static void xpc_src_owner_gone(struct xpc_owner *o)
+{
+	struct xpc_grant_src *src = container_of(o, struct xpc_grant_src,
+						 owner);
+
+	if (src->pinned)
+		xpc_pin_kick(src);
+}
+
+/**
+ * xpc_grant_start() - module init: the workqueue of pinned grants
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int xpc_grant_start(void)
+{
+	xpc_grant_wq = alloc_workqueue("xpcopy_grant", WQ_UNBOUND, 0);
+	return xpc_grant_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * xpc_grant_stop() - module exit: run what pinned grants left queued
+ *
+ * Context: no grant fd is open any more; before xpc_owner_exit().
+ */
+void xpc_grant_stop(void)
+{
+	destroy_workqueue(xpc_grant_wq);
 }
 
 /*
@@ -337,7 +511,8 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 	mutex_init(&src->publish_lock);
 	spin_lock_init(&src->lock);
 	init_waitqueue_head(&src->wait);
-	ret = xpc_owner_init(&src->owner, &src->wait);
+	INIT_WORK(&src->pin.work, xpc_pin_work);
+	ret = xpc_owner_init(&src->owner, &src->wait, xpc_src_owner_gone);
 	if (ret)
 		goto err_efd;
 	if (cmd->flags & XPCOPY_GRANT_PIN) {
@@ -345,6 +520,7 @@ int xpc_grant_create(struct xpcopy_grant *cmd,
 				     cmd->flags & XPCOPY_GRANT_WRITE);
 		if (ret)
 			goto err_owner;
+		src->pinned = true;
 	}
 
 	kref_init(&g->kref);
@@ -484,7 +660,7 @@ int xpc_grant_info(struct xpcopy_grant_info *cmd)
 		cmd->rights |= XPCOPY_GRANT_SEQ;
 	if (g->src->efd)
 		cmd->rights |= XPCOPY_GRANT_EVENTFD;
-	if (g->src->pin.pages)
+	if (g->src->pinned)
 		cmd->rights |= XPCOPY_GRANT_PIN;
 	cmd->len = g->len;
 	spin_lock(&g->src->lock);
@@ -533,7 +709,7 @@ struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 	if (publish && !g->src->seq_addr)
 		goto err;
 	ret = -EINVAL;	/* a pinned grant's copies are the caller's own */
-	if (g->src->pin.pages && (x->bounce || x->path == XPC_PATH_WORKER))
+	if (g->src->pinned && (x->bounce || x->path == XPC_PATH_WORKER))
 		goto err;
 	ret = -ERANGE;
 	for (i = 0; i < x->rcnt; i++) {
@@ -548,8 +724,9 @@ struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 	x->mm = g->src->owner.mm;
 	x->check = xpc_grant_check;
 	x->check_arg = g;
-	if (g->src->pin.pages) {
-		ret = -ESTALE;	/* revoked since the check above */
+	if (g->src->pinned) {
+		/* Revoked, or the owner found gone, since the checks above. */
+		ret = READ_ONCE(g->src->owner.gone) ? -ESRCH : -ESTALE;
 		if (!refcount_inc_not_zero(&g->src->pin.users))
 			goto err_mm;
 		x->pinned = g->src->pin.pages;
@@ -607,7 +784,10 @@ int xpc_grant_publish(struct xpc_grant *g, u64 seq)
  */
 void xpc_grant_finish(struct xpc_grant *g, struct xpc_xfer *x)
 {
-	if (x->pinned)
+	/* The last user releases the pages: not in io_uring's submission. */
+	if (x->pinned && x->nonblock)
+		xpc_pin_put_nowait(g->src);
+	else if (x->pinned)
 		xpc_pin_put(g->src);
 	mmput_async(x->mm);	/* its last user may be a worker */
 	xpc_grant_put(g);

@@ -10,6 +10,8 @@
 struct xpc_grant;
 struct xpc_xfer;
 
+int xpc_grant_start(void);
+void xpc_grant_stop(void);
 int xpc_grant_create(struct xpcopy_grant *cmd,
 		     struct xpcopy_grant __user *ucmd);
 int xpc_grant_derive(struct xpcopy_grant_derive *cmd,

@@ -48,6 +48,8 @@ static void xpc_owner_set_gone(struct xpc_owner *o)
 		return;
 	WRITE_ONCE(o->gone, true);
 	wake_up_interruptible_all(o->wait);
+	if (o->on_gone)
+		o->on_gone(o);
 }
 
 /* The mm's last user left: every owner of it has exec'd or exited. */
@@ -88,13 +90,16 @@ static const struct mmu_notifier_ops xpc_owner_mm_ops = {
  * xpc_owner_init() - make the calling process the owner
  * @o: the owner to fill
  * @wait: woken when the owner is found gone
+ * @on_gone: called then too (in any context, perhaps more than once), or
+ *	NULL
  *
  * Context: process context of a task with an mm. Takes the mm's mmap lock
  * for writing.
  *
  * Return: 0, -ENOMEM or -EINTR.
  */
-int xpc_owner_init(struct xpc_owner *o, wait_queue_head_t *wait)
+int xpc_owner_init(struct xpc_owner *o, wait_queue_head_t *wait,
+		   void (*on_gone)(struct xpc_owner *o))
 {
 	struct mmu_notifier *mn;
 
@@ -106,6 +111,7 @@ int xpc_owner_init(struct xpc_owner *o, wait_queue_head_t *wait)
 	o->tgid = get_pid(task_tgid(current));
 	o->gone = false;
 	o->wait = wait;
+	o->on_gone = on_gone;
 	o->watch = container_of(mn, struct xpc_owner_mm, mn);
 	spin_lock(&o->watch->lock);
 	list_add(&o->node, &o->watch->owners);

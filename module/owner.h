@@ -23,6 +23,8 @@ struct xpc_owner_mm;
  * @wait: woken when @gone is set
  * @watch: the subscription to @mm's teardown, shared by every owner of @mm
  * @node: on @watch's list
+ * @on_gone: if set, called (in any context, maybe more than once) once
+ *	@gone is set
  */
 struct xpc_owner {
 	struct mm_struct *mm;
@@ -31,9 +33,11 @@ struct xpc_owner {
 	wait_queue_head_t *wait;
 	struct xpc_owner_mm *watch;
 	struct list_head node;
+	void (*on_gone)(struct xpc_owner *o);
 };
 
-int xpc_owner_init(struct xpc_owner *o, wait_queue_head_t *wait);
+int xpc_owner_init(struct xpc_owner *o, wait_queue_head_t *wait,
+		   void (*on_gone)(struct xpc_owner *o));
 void xpc_owner_destroy(struct xpc_owner *o);
 bool xpc_owner_alive(struct xpc_owner *o);
 bool xpc_process_runs_on(struct pid *tgid, struct mm_struct *mm);

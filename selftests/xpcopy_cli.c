@@ -344,7 +344,8 @@ TEST_F(cli, copy_errors_are_one_line)
 
 /*
  * xpcopy grant runs a command with the grant fd; the command is xpcopy
- * copy --grant-fd, which writes a file into the window and publishes.
+ * copy --grant-fd, which writes a file into the window and publishes; the
+ * same with the window pinned (--pin).
  */
 TEST_F_TIMEOUT(cli, grant_runs_a_command, 120)
 {
@@ -363,21 +364,28 @@ TEST_F_TIMEOUT(cli, grant_runs_a_command, 120)
 	snprintf(script, sizeof(script),
 		 "exec '%s' copy --from '%s' --grant-fd \"$XPCOPY_GRANT_FD:%d\" --publish 7",
 		 self->path, in, OFF);
-	ret = XPCOPY("grant", "--size", "64K", "--out", saved, "--json", "--",
-		     "sh", "-c", script);
-	ASSERT_EQ(0, ret) TH_LOG("stdout: %s stderr: %s", out, err);
-	/* The command's own line comes first, then the grant's JSON. */
-	j = strstr(out, "{\"command\":\"grant\"");
-	ASSERT_NE(NULL, j) TH_LOG("stdout: %s", out);
-	ASSERT_TRUE(json_looks_valid(j)) TH_LOG("%s", j);
-	ASSERT_NE(NULL, strstr(j, "\"seq_word\":7")) TH_LOG("%s", j);
-	ASSERT_NE(NULL, strstr(j, "\"exit_status\":0"));
-	ASSERT_EQ(0, read_file(saved, win, WIN));
-	for (int i = 0; i < OFF; i++)
-		ASSERT_EQ(0, win[i]);
-	ASSERT_EQ(-1, xp_cmp(win + OFF, data, LEN));
-	for (int i = OFF + LEN; i < WIN; i++)
-		ASSERT_EQ(0, win[i]);
+	/* Once as it is, once pinned (--pin): the same bytes land. */
+	for (int pin = 0; pin < 2; pin++) {
+		ret = pin ? XPCOPY("grant", "--size", "64K", "--pin", "--out",
+				   saved, "--json", "--", "sh", "-c", script) :
+			    XPCOPY("grant", "--size", "64K", "--out", saved,
+				   "--json", "--", "sh", "-c", script);
+		ASSERT_EQ(0, ret) TH_LOG("pin %d stdout: %s stderr: %s", pin,
+					 out, err);
+		/* The command's own line comes first, then the grant's JSON. */
+		j = strstr(out, "{\"command\":\"grant\"");
+		ASSERT_NE(NULL, j) TH_LOG("stdout: %s", out);
+		ASSERT_TRUE(json_looks_valid(j)) TH_LOG("%s", j);
+		ASSERT_NE(NULL, strstr(j, "\"seq_word\":7")) TH_LOG("%s", j);
+		ASSERT_NE(NULL, strstr(j, "\"exit_status\":0"));
+		memset(win, 0xee, WIN);
+		ASSERT_EQ(0, read_file(saved, win, WIN));
+		for (int i = 0; i < OFF; i++)
+			ASSERT_EQ(0, win[i]);
+		ASSERT_EQ(-1, xp_cmp(win + OFF, data, LEN));
+		for (int i = OFF + LEN; i < WIN; i++)
+			ASSERT_EQ(0, win[i]);
+	}
 
 	/* The command's status is passed on. */
 	ret = XPCOPY("grant", "--size", "4K", "--dump", "0", "--", "sh", "-c",

@@ -6,7 +6,10 @@
  * owner's exit, exec and munmap, and revocation, during copies.
  * xpcopy_grant.h describes the fixture and the helpers.
  */
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 
 #include "xpcopy_grant.h"
 
@@ -1201,6 +1204,22 @@ static long long pins_out(void)
 	return seen == 2 ? (long long)(acq - rel) : -1;
 }
 
+/* This process's locked memory (VmLck), in KiB; -1 if unread. */
+static long long locked_kb(void)
+{
+	long long kb = -1;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 #define REQUIRE_PIN_COUNTS(p0) do {					\
 	(p0) = pins_out();						\
 	if ((p0) < 0)							\
@@ -1219,15 +1238,18 @@ TEST_F(grant, pin_write_read)
 	};
 	struct xpcopy_grant_info in;
 	uint8_t back[300];
-	long long p0;
+	long long p0, kb0;
 	__u64 copied;
 	int gfd;
 
 	REQUIRE_PIN_COUNTS(p0);
+	kb0 = locked_kb();
 	gfd = grant(self->dev, GRW | GPIN, self->buf + self->page,
 		    2 * self->page);
 	ASSERT_LE(0, gfd);
 	EXPECT_EQ(p0 + 2, pins_out());
+	/* Charged to the owner's locked memory. */
+	EXPECT_EQ(kb0 + (long long)(2 * self->page / 1024), locked_kb());
 	ASSERT_EQ(0, info(self->dev, gfd, &in));
 	EXPECT_EQ((__u32)(GRW | GPIN), in.rights);
 	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 300, 5, 0,
@@ -1242,6 +1264,7 @@ TEST_F(grant, pin_write_read)
 	EXPECT_EQ(p0 + 2, pins_out());
 	close(gfd);
 	EXPECT_EQ(p0, pins_out());
+	EXPECT_EQ(kb0, locked_kb());
 }
 
 /* Many ranges over 4 MiB, both ways: every byte in place, count exact. */
@@ -1308,24 +1331,173 @@ TEST_F(grant, pin_window_unmapped)
 	close(gfd);
 }
 
-/* A write grant pins for writing: read-only memory is EFAULT, unless read. */
+/*
+ * Pages are pinned for writing whatever the rights (so that the owner's
+ * later writes stay visible): read-only memory is EFAULT even for a
+ * read-only grant, and nothing stays pinned.
+ */
 TEST_F(grant, pin_readonly_memory)
 {
 	long long p0;
 	void *ro;
-	int gfd;
 
 	REQUIRE_PIN_COUNTS(p0);
 	ro = mmap(NULL, self->page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 		  -1, 0);
 	ASSERT_NE(MAP_FAILED, ro);
 	EXPECT_EQ(-EFAULT, grant(self->dev, GRW | GPIN, ro, self->page));
+	EXPECT_EQ(-EFAULT, grant(self->dev, XPCOPY_GRANT_READ | GPIN, ro,
+				 self->page));
 	EXPECT_EQ(p0, pins_out());
-	gfd = grant(self->dev, XPCOPY_GRANT_READ | GPIN, ro, self->page);
+	munmap(ro, self->page);
+}
+
+/*
+ * A read-only pinned grant of memory the owner has not touched yet (the
+ * zero page), and of memory it shares copy-on-write with a child: what the
+ * owner writes afterwards is what a holder reads through the grant.
+ */
+TEST_F(grant, pin_readonly_sees_owner_writes)
+{
+	const size_t p = self->page;
+	uint8_t back[64], *fresh, *shared;
+	pid_t kid;
+	__u64 copied;
+	int gfd, i, status;
+	size_t k;
+
+	fresh = mmap(NULL, 2 * p, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, fresh);
+	ASSERT_EQ(0, ((volatile uint8_t *)fresh)[0]);	/* the zero page */
+	shared = fresh + p;
+	memset(shared, 0x22, p);
+	kid = fork();	/* shared: copy-on-write with the child */
+	ASSERT_LE(0, kid);
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	gfd = grant(self->dev, XPCOPY_GRANT_READ | GPIN, fresh, 2 * p);
+	ASSERT_LE(0, gfd);
+	memset(fresh, 0x5a, 64);
+	memset(shared, 0x6b, 64);
+	for (i = 0; i < 2; i++) {
+		memset(back, 0, sizeof(back));
+		ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 64, i * p, 0,
+				   &copied));
+		ASSERT_EQ(64ULL, copied);
+		for (k = 0; k < sizeof(back) && back[k] == (i ? 0x6b : 0x5a);)
+			k++;
+		ASSERT_EQ(sizeof(back), k)
+			TH_LOG("page %d byte %zu: the grant reads a page the owner no longer has",
+			       i, k);
+	}
+	close(gfd);
+	kill(kid, SIGKILL);
+	waitpid(kid, &status, 0);
+	munmap(fresh, 2 * p);
+}
+
+/*
+ * A shared mapping of a file: on tmpfs it can be pinned, on another file
+ * system (whose writeback would not see writes through the pins) EFAULT.
+ * The file is made where the tests run; its file system says which.
+ */
+TEST_F(grant, pin_shared_file_mapping)
+{
+	char path[] = "./xpcopy-pin-XXXXXX";
+	struct statfs sf;
+	long long p0;
+	void *map;
+	int fd, gfd;
+
+	REQUIRE_PIN_COUNTS(p0);
+	fd = mkstemp(path);
+	if (fd < 0)
+		SKIP(return, "mkstemp in the working directory: %s",
+		     strerror(errno));
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, self->page));
+	ASSERT_EQ(0, fstatfs(fd, &sf));
+	map = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
+	ASSERT_NE(MAP_FAILED, map);
+	gfd = grant(self->dev, GRW | GPIN, map, self->page);
+	if (sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC) {
+		EXPECT_LE(0, gfd) TH_LOG("tmpfs: %s", strerror(-gfd));
+		close(gfd);
+	} else {
+		EXPECT_EQ(-EFAULT, gfd)
+			TH_LOG("file system 0x%lx", (unsigned long)sf.f_type);
+	}
+	/* A memfd (tmpfs) shared mapping always can. */
+	munmap(map, self->page);
+	close(fd);
+	fd = memfd_create("xpcopy-pin", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, self->page));
+	map = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
+	ASSERT_NE(MAP_FAILED, map);
+	gfd = grant(self->dev, GRW | GPIN, map, self->page);
 	EXPECT_LE(0, gfd);
 	close(gfd);
 	EXPECT_EQ(p0, pins_out());
-	munmap(ro, self->page);
+	munmap(map, self->page);
+	close(fd);
+}
+
+/*
+ * The owner exits while the holder keeps the grant fd: the grant can copy
+ * no more (ESRCH), so its pages are released (nobody could revoke it now)
+ * with the fd still open.
+ */
+TEST_F_TIMEOUT(grant, pin_released_when_owner_exits, GRANT_TIMEOUT)
+{
+	struct xpcopy_grant_info in;
+	int sv[2], gfd = -1, status;
+	long long p0, now = -1;
+	__u64 copied;
+	pid_t kid;
+	char c;
+
+	REQUIRE_PIN_COUNTS(p0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				sv));
+	kid = fork();
+	ASSERT_LE(0, kid);
+	if (kid == 0) {
+		int fd;
+
+		close(sv[0]);
+		fd = grant(self->dev, GRW | GPIN, self->buf, self->total);
+		if (fd < 0 || xp_msg_send(sv[1], "g", 1, fd))
+			_exit(2);
+		/* Wait for the parent to have the fd, then exit. */
+		_exit(xp_msg_recv(sv[1], &c, 1, NULL, 60000) ? 3 : 0);
+	}
+	close(sv[1]);
+	ASSERT_EQ(0, xp_msg_recv(sv[0], &c, 1, &gfd, 60000));
+	ASSERT_LE(0, gfd);
+	EXPECT_EQ(p0 + NPAGES, pins_out());
+	ASSERT_EQ(0, xp_msg_send(sv[0], "x", 1, -1));
+	ASSERT_EQ(kid, xp_waitpid_ms(kid, &status, 60000));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The first use finds it gone; the release follows on a worker. */
+	EXPECT_EQ(-ESRCH, gcopy(self->dev, CR, gfd, self->data, 8, 0, 0,
+				&copied));
+	for (int i = 0; i < 500 && now != p0; i++) {
+		now = pins_out();
+		if (now != p0)
+			xp_sleep_ms(10);
+	}
+	EXPECT_EQ(p0, now) TH_LOG("pins kept after the owner exited");
+	ASSERT_EQ(0, info(self->dev, gfd, &in));
+	EXPECT_EQ(2U, in.revoked);
+	EXPECT_EQ((__u32)(GRW | GPIN), in.rights);
+	close(gfd);
+	close(sv[0]);
 }
 
 /*
@@ -1434,34 +1606,49 @@ TEST_F(grant, pin_revoke_releases)
  */
 TEST_F(grant, pin_survives_munmap)
 {
-	const size_t p = self->page;
-	uint8_t back[64], *win, *again;
-	long long p0;
+	const size_t p = self->page, sizes[] = { 64, 1 * MiB + 100 };
+	uint8_t *win, *again, *mine, *back;
+	long long p0, d;
 	__u64 copied;
 	int gfd;
 
 	REQUIRE_PIN_COUNTS(p0);
-	win = mmap(NULL, p, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, win);
-	memset(win, 0x11, p);
-	gfd = grant(self->dev, GRW | GPIN, win, p);
-	ASSERT_LE(0, gfd);
-	ASSERT_EQ(0, munmap(win, p));
-	again = mmap(win, p, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	ASSERT_EQ(win, again);
-	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 64, 0, 0,
-			   &copied));
-	ASSERT_EQ(64ULL, copied);
-	EXPECT_EQ(-1, zero_check(again, p));
-	memset(back, 0, sizeof(back));
-	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 64, 0, 0, &copied));
-	EXPECT_EQ(-1, xp_check(back, 64, S_DATA, 0));
-	EXPECT_EQ(p0 + 1, pins_out());
-	close(gfd);
-	EXPECT_EQ(p0, pins_out());
-	munmap(again, p);
+	mine = xp_map_filled(2 * MiB, S_DATA);
+	back = xp_map_guarded(2 * MiB);
+	ASSERT_NE(NULL, mine);
+	ASSERT_NE(NULL, back);
+	/* One page and 64 bytes; then 1 MiB, many of the caller's rounds. */
+	for (int i = 0; i < 2; i++) {
+		size_t len = sizes[i], wlen = (len + 5 + p - 1) / p * p;
+
+		win = mmap(NULL, wlen, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, win);
+		memset(win, 0x11, wlen);
+		gfd = grant(self->dev, GRW | GPIN, win, wlen);
+		ASSERT_LE(0, gfd);
+		ASSERT_EQ(0, munmap(win, wlen));
+		again = mmap(win, wlen, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		ASSERT_EQ(win, again);
+		ASSERT_EQ(0, gcopy(self->dev, CW, gfd, mine, len, 5, 0,
+				   &copied));
+		ASSERT_EQ(len, copied);
+		EXPECT_EQ(-1, zero_check(again, wlen))
+			TH_LOG("size %zu: the copy reached the new mapping", len);
+		memset(back, 0, len);
+		ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, len, 5, 0,
+				   &copied));
+		ASSERT_EQ(len, copied);
+		d = xp_check(back, len, S_DATA, 0);
+		EXPECT_EQ(-1, d) TH_LOG("size %zu: byte %lld", len, d);
+		EXPECT_EQ(p0 + (long long)(wlen / p), pins_out());
+		close(gfd);
+		EXPECT_EQ(p0, pins_out());
+		munmap(again, wlen);
+	}
+	munmap(mine, 2 * MiB);
+	munmap(back, 2 * MiB);
 }
 
 

@@ -70,6 +70,7 @@ struct method {
 	bool module;		/* goes through /dev/xpcopy: read its counters */
 	bool local;		/* the target buffer is in this process */
 	bool shm;		/* needs the shared memfd mapping */
+	bool pin;		/* through the pinned grant (XPCOPY_GRANT_PIN) */
 	unsigned long arg;	/* for the method's own functions */
 	/* 0 ready, 1 skip (reason written to why), -1 error (errmsg) */
 	int (*setup)(const struct method *m, char *why, size_t whylen);
@@ -134,6 +135,13 @@ static const struct method methods[] = {
 		.setup = msgs_grant_setup, .copy = msgs_copy,
 		.teardown = msgs_grant_teardown,
 	}, {
+		.name = "xpcopy-msgs-pin",
+		.help = "xpcopy-msgs through a pinned grant (XPCOPY_GRANT_PIN) of the target's buffer: no page-table walk or pin per copy",
+		.dirs = D_WRITE | D_READ, .module = true, .pin = true,
+		.arg = XPCOPY_COPY_GRANT,
+		.setup = msgs_grant_setup, .copy = msgs_copy,
+		.teardown = msgs_grant_teardown,
+	}, {
 		.name = "pvw-msgs",
 		.help = "--uring-qd process_vm_writev / readv calls of the size, one after the other (one call = that many messages)",
 		.dirs = D_WRITE | D_READ,
@@ -160,6 +168,13 @@ static const struct method methods[] = {
 		.name = "xpcopy-grant",
 		.help = "XPCOPY_COPY through a grant fd of the target's buffer (no ptrace right needed)",
 		.dirs = D_WRITE | D_READ, .module = true,
+		.arg = XPCOPY_COPY_GRANT,
+		.setup = grant_setup, .copy = xp_copy,
+		.teardown = grant_teardown,
+	}, {
+		.name = "xpcopy-grant-pin",
+		.help = "XPCOPY_COPY through a pinned grant (XPCOPY_GRANT_PIN): the target's pages pinned once, when it made the grant",
+		.dirs = D_WRITE | D_READ, .module = true, .pin = true,
 		.arg = XPCOPY_COPY_GRANT,
 		.setup = grant_setup, .copy = xp_copy,
 		.teardown = grant_teardown,
@@ -253,6 +268,7 @@ static struct {
 	int xfd;		/* /dev/xpcopy */
 	int memfd;		/* /proc/<child>/mem */
 	int grant_fd;		/* a grant of the child's buffer */
+	int pin_fd;		/* a pinned grant of it */
 	bool have_feat;
 	struct xpcopy_features feat;
 
@@ -264,7 +280,8 @@ static struct {
 	uint64_t seed;
 	int64_t pinned_now_end;
 	bool have_pinned_now_end;
-} g = { .cmd_fd = -1, .rep_fd = -1, .xfd = -1, .memfd = -1, .grant_fd = -1 };
+} g = { .cmd_fd = -1, .rep_fd = -1, .xfd = -1, .memfd = -1, .grant_fd = -1,
+      .pin_fd = -1 };
 
 static volatile sig_atomic_t timed_out;
 static volatile pid_t child_pid;	/* for the signal handlers */
@@ -414,7 +431,7 @@ enum child_op {
 	OP_SHM_IN,	/* memcpy shm -> buf (the receiving side of a write) */
 	OP_SHM_OUT,	/* memcpy buf -> shm (the sending side of a read) */
 	OP_SHM_RTT,	/* receive a request, send the same bytes back */
-	OP_GRANT,	/* make a read-write grant of buf; reply its fd */
+	OP_GRANT,	/* make a read-write grant of buf (len 1: pinned); reply its fd */
 	OP_EXIT,
 };
 
@@ -478,11 +495,12 @@ static void touch_pages(unsigned char *buf, size_t len)
 }
 
 /* A grant of the whole buffer, kept open in the child for the parent. */
-static int child_grant(unsigned char *buf)
+static int child_grant(unsigned char *buf, bool pin)
 {
 	struct xpcopy_grant gr = {
 		.size = sizeof(gr),
-		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE,
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE |
+			 (pin ? XPCOPY_GRANT_PIN : 0),
 		.addr = (uintptr_t)buf,
 		.len = g.bufsize,
 	};
@@ -549,7 +567,7 @@ child_main(pid_t parent, int cmd_fd, int rep_fd)
 				memcpy(g.shm, buf, msg.len);
 				break;
 			case OP_GRANT:
-				rep.val = child_grant(buf);
+				rep.val = child_grant(buf, msg.len == 1);
 				if (rep.val < 0)
 					rep.status = errno;
 				break;
@@ -863,7 +881,7 @@ static int xp_copy(const struct method *m, enum dir dir, size_t len)
 		};
 
 		if (m->arg & XPCOPY_COPY_GRANT)
-			c.grant_fd = g.grant_fd;
+			c.grant_fd = m->pin ? g.pin_fd : g.grant_fd;
 		else
 			c.pid = g.child;
 
@@ -936,7 +954,7 @@ static void uring_teardown(const struct method *m)
  * Slot @i's SQE: one XPCOPY_COPY of @len bytes between @local and @remote
  * (with XPCOPY_COPY_GRANT in @flags an offset into the grant's window).
  */
-static int uring_prep(long i, __u32 flags, unsigned char *local,
+static int uring_prep(long i, __u32 flags, int gfd, unsigned char *local,
 		      uint64_t remote, size_t len)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
@@ -952,7 +970,7 @@ static int uring_prep(long i, __u32 flags, unsigned char *local,
 	c->size = sizeof(*c);
 	c->flags = flags;
 	if (flags & XPCOPY_COPY_GRANT)
-		c->grant_fd = g.grant_fd;
+		c->grant_fd = gfd;
 	else
 		c->pid = g.child;
 	c->local_cnt = 1;
@@ -1004,8 +1022,8 @@ static int uring_copy(const struct method *m, enum dir dir, size_t len)
 			size_t l = left - i * slice < slice ?
 				   left - i * slice : slice;
 
-			if (uring_prep(i, flags, local + off, g.remote + off,
-				       l))
+			if (uring_prep(i, flags, g.grant_fd, local + off,
+				       g.remote + off, l))
 				return -1;
 		}
 		if (io_uring_submit(&ur.ring) != n)
@@ -1044,7 +1062,7 @@ static int uring_copy(const struct method *m, enum dir dir, size_t len)
 static int grant_setup(const struct method *m, char *why, size_t whylen)
 {
 	int64_t cfd;
-	int pidfd, ret = xp_setup(m, why, whylen);
+	int *fdp, pidfd, ret = xp_setup(m, why, whylen);
 
 	if (ret)
 		return ret;
@@ -1052,9 +1070,14 @@ static int grant_setup(const struct method *m, char *why, size_t whylen)
 		snprintf(why, whylen, "the module has no XPCOPY_GRANT");
 		return 1;
 	}
-	if (g.grant_fd >= 0)
+	if (m->pin && !(g.feat.caps & XPCOPY_CAP_GRANT_PIN)) {
+		snprintf(why, whylen, "the module has no pinned grants");
+		return 1;
+	}
+	fdp = m->pin ? &g.pin_fd : &g.grant_fd;
+	if (*fdp >= 0)
 		return 0;
-	if (child_cmd(OP_GRANT, 0, 0, &cfd)) {
+	if (child_cmd(OP_GRANT, m->pin, 0, &cfd)) {
 		snprintf(why, whylen, "XPCOPY_GRANT in the target: %s", errmsg);
 		return 1;
 	}
@@ -1063,19 +1086,20 @@ static int grant_setup(const struct method *m, char *why, size_t whylen)
 		snprintf(why, whylen, "pidfd_open: %s", strerror(errno));
 		return 1;
 	}
-	g.grant_fd = syscall(SYS_pidfd_getfd, pidfd, (int)cfd, 0);
-	if (g.grant_fd < 0)
+	*fdp = syscall(SYS_pidfd_getfd, pidfd, (int)cfd, 0);
+	if (*fdp < 0)
 		snprintf(why, whylen, "pidfd_getfd: %s", strerror(errno));
 	close(pidfd);
-	return g.grant_fd < 0 ? 1 : 0;
+	return *fdp < 0 ? 1 : 0;
 }
 
 static void grant_teardown(const struct method *m)
 {
-	(void)m;
-	if (g.grant_fd >= 0)
-		close(g.grant_fd);
-	g.grant_fd = -1;
+	int *fdp = m->pin ? &g.pin_fd : &g.grant_fd;
+
+	if (*fdp >= 0)
+		close(*fdp);
+	*fdp = -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1147,7 +1171,8 @@ static int msgs_copy(const struct method *m, enum dir dir, size_t len)
 	long n = g.uring_qd, i;
 
 	for (i = 0; i < n; i++)
-		if (uring_prep(i, flags, local, remote, len))
+		if (uring_prep(i, flags, m->pin ? g.pin_fd : g.grant_fd,
+			       local, remote, len))
 			return -1;
 	if (io_uring_submit_and_wait(&ur.ring, n) != n)
 		return fail("io_uring_submit_and_wait: short");

@@ -1274,6 +1274,9 @@ static void grant_usage(FILE *f)
 "  --size N        window size (suffixes K, M, G)\n"
 "  --read-only     holders may only read the window (default: read, write)\n"
 "  --write-only    holders may only write it\n"
+"  --pin           pin the window's pages now (XPCOPY_GRANT_PIN): copies\n"
+"                  through the grant walk no page table; needs the size\n"
+"                  within RLIMIT_MEMLOCK, or CAP_IPC_LOCK\n"
 "  --init FILE     fill the window from FILE first\n"
 "  --dump N        hexdump the first N bytes (default 256; 0: none)\n"
 "  --out FILE      save the whole window to FILE after CMD\n"
@@ -1324,11 +1327,12 @@ static void hexdump(const uint8_t *p, uint64_t len, uint64_t total)
 
 static int cmd_grant(int argc, char **argv)
 {
-	enum { O_SIZE = 256, O_RO, O_WO, O_INIT, O_DUMP, O_OUT, O_JSON };
+	enum { O_SIZE = 256, O_RO, O_WO, O_INIT, O_DUMP, O_OUT, O_JSON, O_PIN };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "read-only", no_argument, NULL, O_RO },
 		{ "write-only", no_argument, NULL, O_WO },
+		{ "pin", no_argument, NULL, O_PIN },
 		{ "init", required_argument, NULL, O_INIT },
 		{ "dump", required_argument, NULL, O_DUMP },
 		{ "out", required_argument, NULL, O_OUT },
@@ -1336,7 +1340,7 @@ static int cmd_grant(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	unsigned int rights = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE;
+	unsigned int rights = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE, pin = 0;
 	const char *init = NULL, *out = NULL;
 	uint64_t size = 0, dump = 256, nonzero = 0;
 	static uint64_t seq_word;	/* outside the window */
@@ -1357,6 +1361,7 @@ static int cmd_grant(int argc, char **argv)
 			break;
 		case O_RO: rights = XPCOPY_GRANT_READ; break;
 		case O_WO: rights = XPCOPY_GRANT_WRITE; break;
+		case O_PIN: pin = XPCOPY_GRANT_PIN; break;
 		case O_INIT: init = optarg; break;
 		case O_DUMP:
 			if (parse_size(optarg, &dump))
@@ -1396,7 +1401,8 @@ static int cmd_grant(int argc, char **argv)
 		report_err(NULL, dev, XPCOPY_OP_OPEN);
 		return 1;
 	}
-	gfd = xpcopy_grant_create(dev, win, maplen, rights, &seq_word, -1);
+	gfd = xpcopy_grant_create(dev, win, maplen, rights | pin, &seq_word,
+				  -1);
 	if (gfd < 0) {
 		report_err("XPCOPY_GRANT", gfd, XPCOPY_OP_GRANT_CREATE);
 		return 1;

@@ -382,7 +382,7 @@ static const struct err_msg err_msgs[] = {
 	M(COPY, EBADF, "the /dev/xpcopy fd is not open"),
 
 	M(GRANT_COPY, EBADF, "the grant fd is not open"),
-	M(GRANT_COPY, EINVAL, "not a grant fd, a range that wraps, PUBLISH on a grant without a sequence word, an unknown flag, or more than 1024 segments"),
+	M(GRANT_COPY, EINVAL, "not a grant fd, a range that wraps, PUBLISH on a grant without a sequence word, WORKER or BOUNCE through a pinned grant, an unknown flag, or more than 1024 segments"),
 	M(GRANT_COPY, ERANGE, "a range reaches outside the grant's window"),
 	M(GRANT_COPY, EACCES, "the grant lacks the right: read to read from it, write to write into it"),
 	M(GRANT_COPY, ESTALE, "the grant, or one it was derived from, was revoked"),
@@ -391,7 +391,8 @@ static const struct err_msg err_msgs[] = {
 	M(GRANT_COPY, EINTR, "a signal arrived before any byte was copied, or before the publication (the data landed: repeating the copy is safe)"),
 
 	M(GRANT_CREATE, EINVAL, "an empty or wrapping window, neither read nor write right, an unaligned sequence word, an fd that is not an eventfd, or an unknown flag"),
-	M(GRANT_CREATE, EFAULT, "the sequence word is not writable memory of this process"),
+	M(GRANT_CREATE, EFAULT, "the sequence word is not writable memory of this process; or, pinned (XPCOPY_GRANT_PIN), a page of the window is unmapped, read-only for a write grant, or not to be pinned for long (DAX, a shared file mapping written back)"),
+	M(GRANT_CREATE, ENOMEM, "out of memory; or, pinned (XPCOPY_GRANT_PIN), the window would take locked memory past RLIMIT_MEMLOCK (no CAP_IPC_LOCK)"),
 	M(GRANT_CREATE, EBADF, "the eventfd, or the /dev/xpcopy fd, is not open"),
 	M(GRANT_CREATE, EMFILE, "no free file descriptor for the grant"),
 

@@ -145,37 +145,43 @@
  * A grant made with %XPCOPY_GRANT_PIN pins every page of its window once,
  * when it is made, as io_uring's registered buffers and RDMA memory
  * regions do. A copy through it (or through a grant derived from it) then
- * takes the owner's pages from the grant: no page-table walk, no lock of
- * the owner's address space, no wait for a page of the owner's, whatever
+ * takes the owner's pages from the grant: no page-table walk, no lock or
+ * pin of the owner's memory, no wait for a page of the owner's, whatever
  * the owner's memory is doing. It is the way to many small messages at the
- * lowest cost (a 4 KiB copy through io_uring completes in its submission).
+ * lowest cost: a 4 KiB copy through io_uring completes in its submission.
  *
- * - The whole window must be mapped when the grant is made, and writable
- *   for %XPCOPY_GRANT_WRITE: else ``EFAULT`` (also for pages the kernel
- *   will not pin for long: DAX, and on recent kernels file mappings
- *   shared for writing that need writeback tracking; anonymous memory,
- *   tmpfs, shmem and hugetlbfs are fine).
+ * - The whole window must be mapped when the grant is made, and writable,
+ *   whatever the rights: pages are pinned for writing, so that a page the
+ *   owner shares copy-on-write (with a child, or the zero page) is first
+ *   made its own, and what the owner writes later is what holders read.
+ *   Anonymous and private mappings, tmpfs, memfd, SysV shared memory and
+ *   hugetlbfs can be pinned; a shared mapping of another file system's
+ *   file cannot (its writeback would not see the writes), nor can DAX.
+ *   Else ``EFAULT``, and nothing stays pinned.
  * - The pages are charged to the owner's ``RLIMIT_MEMLOCK`` (its
  *   ``locked_vm``, as by vfio); beyond it, without ``CAP_IPC_LOCK``:
  *   ``ENOMEM``.
  * - The grant copies to and from the pages pinned when it was made. If
- *   the owner unmaps, remaps or ``MADV_DONTNEED``\ s part of the window,
- *   copies go on reaching the old pages, which it no longer sees: the
- *   owner keeps the window mapped as long as it uses the grant.
+ *   the owner later replaces pages of the window (munmap(2), mremap(2),
+ *   ``MADV_DONTNEED``, ``MADV_FREE``, a new mapping over it), copies go on
+ *   reaching the old pages, which the owner no longer sees: the owner keeps
+ *   the window mapped, and leaves its pages alone, while the grant is used.
  * - The pages stay pinned until the original grant is revoked (derived
- *   grants then end with it) or its last fd, and those of every grant
- *   derived from it, is closed, and then until the copies in flight end
- *   (at their next batch boundary). Revoking a derived grant releases
- *   nothing. A grant whose owner exited or executed stops copying
- *   (``ESRCH``) but keeps its pages pinned until one of those.
+ *   grants then end with it), or its owner has exited or executed (the
+ *   grant can copy no more), or its last fd, and those of every grant
+ *   derived from it, is closed; in each case once the copies in flight
+ *   end (at their next 16-page step). Revoking a derived grant releases
+ *   nothing.
  * - Every rule of grants holds: rights, attenuation, revocation, ordered
  *   completion (the sequence word is stored through the owner's address
  *   space, not pinned), the owner's exec ending the grant.
- * - A copy through a pinned grant runs in the caller's context at any
- *   size (no worker shares it; nothing of the owner's can stall it), so
+ * - A copy through a pinned grant is the caller's at any size: no worker
+ *   shares it, and nothing of the owner's can stall it. So
  *   %XPCOPY_COPY_WORKER and %XPCOPY_COPY_BOUNCE are ``EINVAL`` with it.
  *   Through io_uring a copy of at most ``inline_max`` bytes completes in
- *   the submission unless a page of the caller's own is not present.
+ *   the submission unless a page of the caller's own is not present; a
+ *   larger one is handed to a module worker that stands in for the
+ *   submitter, as any large copy.
  * - %XPCOPY_GRANT_INFO reports %XPCOPY_GRANT_PIN among the rights of a
  *   pinned grant and of every grant derived from it.
  *
