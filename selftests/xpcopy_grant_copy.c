@@ -17,18 +17,19 @@
  * Copies through a grant
  */
 
-/* The owner through its own grant: bytes land at window start + offset. */
-TEST_F(grant, write_read_offsets)
+/*
+ * Through @gfd, a grant of the owner's pages 1-2: 300 bytes written at
+ * offset 5 land there (and nowhere else), and read back the same.
+ */
+static void write_read_300(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(grant) *self, int gfd)
 {
 	uint8_t back[300];
 	struct region rg[] = {
 		{ self->page + 5, 300, S_DATA, 0 },
 	};
 	__u64 copied;
-	int gfd;
 
-	gfd = grant(self->dev, GRW, self->buf + self->page, 2 * self->page);
-	ASSERT_LE(0, gfd);
 	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 300, 5, 0,
 			   &copied));
 	ASSERT_EQ(300ULL, copied);
@@ -37,6 +38,16 @@ TEST_F(grant, write_read_offsets)
 	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 300, 5, 0, &copied));
 	ASSERT_EQ(300ULL, copied);
 	ASSERT_EQ(-1, xp_check(back, 300, S_DATA, 0));
+}
+
+/* The owner through its own grant: bytes land at window start + offset. */
+TEST_F(grant, write_read_offsets)
+{
+	int gfd;
+
+	gfd = grant(self->dev, GRW, self->buf + self->page, 2 * self->page);
+	ASSERT_LE(0, gfd);
+	write_read_300(_metadata, self, gfd);
 }
 
 /* Several remote ranges: each is an offset into the window. */
@@ -1233,13 +1244,8 @@ static long long locked_kb(void)
  */
 TEST_F(grant, pin_write_read)
 {
-	struct region rg[] = {
-		{ self->page + 5, 300, S_DATA, 0 },
-	};
 	struct xpcopy_grant_info in;
-	uint8_t back[300];
 	long long p0, kb0;
-	__u64 copied;
 	int gfd;
 
 	REQUIRE_PIN_COUNTS(p0);
@@ -1252,14 +1258,7 @@ TEST_F(grant, pin_write_read)
 	EXPECT_EQ(kb0 + (long long)(2 * self->page / 1024), locked_kb());
 	ASSERT_EQ(0, info(self->dev, gfd, &in));
 	EXPECT_EQ((__u32)(GRW | GPIN), in.rights);
-	ASSERT_EQ(0, gcopy(self->dev, CW, gfd, self->data, 300, 5, 0,
-			   &copied));
-	ASSERT_EQ(300ULL, copied);
-	ASSERT_IMAGE(rg, 1);
-	memset(back, 0, sizeof(back));
-	ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back, 300, 5, 0, &copied));
-	ASSERT_EQ(300ULL, copied);
-	ASSERT_EQ(-1, xp_check(back, 300, S_DATA, 0));
+	write_read_300(_metadata, self, gfd);
 	/* The pages stay pinned between copies; the last close frees them. */
 	EXPECT_EQ(p0 + 2, pins_out());
 	close(gfd);
