@@ -753,9 +753,12 @@ out:
  * Bring in the caller's page at @lit, where a copy with page faults disabled
  * stopped, @want bytes at most being left: 0 when it is there now (the copy
  * goes on), -EINTR on a signal, -EFAULT when it cannot be (unmapped,
- * PROT_NONE, read-only for a read).
+ * PROT_NONE, read-only for a read). A worker helping the caller (@helper,
+ * in the caller's mm) brings it in through GUP's fault path, killably, as
+ * the workers do (xpc_fault_in()).
  */
-static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
+static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want,
+			      bool helper)
 {
 	const struct xpcopy_iovec *v = xpc_iter_seg(lit);
 	char __user *u;
@@ -768,9 +771,13 @@ static int xpc_fault_in_local(struct xpc_iter *lit, bool to_user, u64 want)
 	u = u64_to_user_ptr(addr);
 	n = min3(want, v->len - lit->off,
 		 (u64)(PAGE_SIZE - offset_in_page(addr)));
-	if ((to_user ? xpc_fault_in_writeable(u, n) :
-		       xpc_fault_in_readable(u, n)) < n)
+	if (helper) {
+		if (!xpc_fault_in(addr, to_user))
+			return 0;
+	} else if ((to_user ? xpc_fault_in_writeable(u, n) :
+			      xpc_fault_in_readable(u, n)) < n) {
 		return 0;
+	}
 	return signal_pending(current) ? -EINTR : -EFAULT;
 }
 
@@ -815,9 +822,15 @@ static long xpc_caller_pin(const struct xpc_xfer *x, unsigned long start,
  * waits as CMA does (killably), unless @x->nowait (io_uring, whose
  * cancellation is no fatal signal). With @x->pinned the other side's pages
  * are taken from there instead: no lock, no pin, no wait.
+ *
+ * A worker helping with a shared copy through @x->pinned copies its share
+ * this way too (@helper), in the caller's mm: its bytes are not counted as
+ * the caller's, and the caller's missing pages are brought in as a
+ * worker's are.
  */
 static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
-			   struct xpc_iter *rit, u64 len, u64 *moved)
+			   struct xpc_iter *rit, u64 len, u64 *moved,
+			   bool helper)
 {
 	unsigned int max = min(xpc_batch_pages(), XPC_INLINE_PAGES);
 	unsigned int gup_flags = x->write ? FOLL_WRITE : 0;
@@ -879,10 +892,12 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 		done += step;
 		*moved += step;
 		rit->off += step;
-		xpc_stat_add(XPC_CALLER_BYTES, step);
+		if (!helper)
+			xpc_stat_add(XPC_CALLER_BYTES, step);
 		if (err == -EFAULT) {
 			err = x->nonblock ? -EAGAIN :
-			      xpc_fault_in_local(lit, !x->write, n - step);
+			      xpc_fault_in_local(lit, !x->write, n - step,
+						 helper);
 			/* That wait may have outlasted the grant: ask again. */
 			if (!err && x->recheck)
 				err = x->recheck(x->check_arg);
@@ -1039,6 +1054,16 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 	int err = 0;
 
 	xpc_iters_at(x, sh->base + (u64)i * sh->share, &lit, &rit);
+	/*
+	 * Through pinned pages the share is copied as the caller copies, in
+	 * the caller's mm, which this worker adopted: the other side's pages
+	 * from the array, the caller's through its own page tables. Nothing
+	 * goes through x->mm, which may no longer map them.
+	 */
+	if (x->pinned) {
+		err = xpc_caller_copy(x, &lit, &rit, len, done, true);
+		goto out;
+	}
 	/* The mappings the workers must not touch end the share there. */
 	len = xpc_remote_allowed(x->mm, &rit, len, &err);
 	while (*done < len && !err) {
@@ -1082,6 +1107,7 @@ static int xpc_help_share(struct xpc_helper *tok, u32 i, u64 *done)
 		if (!c.len || c.done < c.len)
 			break;
 	}
+out:
 	if (!err && *done < len && xpc_req_cancelled(tok->job.req))
 		err = -EINTR;
 	return err;
@@ -1143,6 +1169,9 @@ static int xpc_share_rest(struct xpc_shared *sh, u32 i, u64 *moved)
 	u64 at = start + *moved;
 	int err = -EAGAIN;
 
+	/* Pinned pages never make anyone wait; the batch path takes x->mm. */
+	if (WARN_ON_ONCE(sh->x->pinned))
+		return -EFAULT;
 	if (sh->x->stand_in)
 		err = xpc_stand_in_copy(sh->x, start + xpc_share_len(sh, i),
 					&at);
@@ -1174,6 +1203,11 @@ static int xpc_share_rest(struct xpc_shared *sh, u32 i, u64 *moved)
  * batch: a revocation ends the count at a batch boundary and no share past
  * it is started, as on the batch path. The shares of one batch are copied
  * side by side, as they are without a grant.
+ *
+ * Through pinned pages (@x->pinned) the helpers enter the caller's mm, not
+ * @x->mm, and copy their shares as the caller copies (xpc_caller_copy()):
+ * no page of either side is pinned for it, and no page makes anyone wait
+ * but the caller's own, after which the grant is asked again.
  *
  * A page that would make the caller wait gives the rest of its share to
  * the workers (xpc_share_rest()); the caller then goes on. With
@@ -1215,12 +1249,16 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	}
 	sh.per_check = 1;
 	if (!toks || !pages || !frags) {
-		/* No help: the copy is the caller's alone, in batches if ordered. */
+		/*
+		 * No help: the copy is the caller's alone, in batches if
+		 * ordered; through pinned pages as a small one, its check
+		 * asked every round.
+		 */
 		k = 0;
-		if (!sh.ordered) {
+		if (!sh.ordered || x->pinned) {
 			xpc_iters_at(x, *done, &lit, &rit);
 			err = xpc_caller_copy(x, &lit, &rit, total - *done,
-					      done);
+					      done, false);
 			goto out_free;
 		}
 		sh.share = (u64)cap * PAGE_SIZE;
@@ -1236,13 +1274,25 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	sh.pages = ppw;
 	nshares = div64_u64(total - *done + sh.share - 1, sh.share);
 	if (nshares > INT_MAX) {
-		err = -EAGAIN;	/* more shares than indices: the batch path */
+		/* More shares than indices: the batch path (pinned: alone). */
+		if (x->pinned) {
+			xpc_iters_at(x, *done, &lit, &rit);
+			err = xpc_caller_copy(x, &lit, &rit, total - *done,
+					      done, false);
+		} else {
+			err = -EAGAIN;
+		}
 		goto out_free;
 	}
 	sh.nshares = nshares;
 	sh.back = sh.nshares;
 	sh.short_idx = sh.nshares;
-	xpc_req_init(&req, x->mm);
+	/*
+	 * The helpers enter the other mm and take the caller's pages; through
+	 * pinned pages they enter the caller's mm instead (kept alive by the
+	 * caller, who waits for them), and never touch x->mm.
+	 */
+	xpc_req_init(&req, x->pinned ? current->mm : x->mm);
 	req.last = true;
 	for (i = 0; i < k; i++) {
 		toks[i].job.req = &req;
@@ -1262,7 +1312,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		i = ret;
 		xpc_iters_at(sh.x, sh.base + (u64)i * sh.share, &lit, &rit);
 		ret = xpc_caller_copy(sh.x, &lit, &rit, xpc_share_len(&sh, i),
-				      &moved);
+				      &moved, false);
 		if (ret == -EAGAIN) {
 			r0 = ktime_get_ns();
 			ret = xpc_share_rest(&sh, i, &moved);
@@ -1432,7 +1482,7 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
 	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
 
-	return xpc_caller_copy(x, &lit, &rit, total, done);
+	return xpc_caller_copy(x, &lit, &rit, total, done, false);
 }
 
 /*
@@ -1455,7 +1505,8 @@ static int xpc_stand_in_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	if (err)
 		return err;
 	xpc_iters_at(x, *done, &lit, &rit);
-	err = xpc_caller_copy(&waiting, &lit, &rit, total - *done, done);
+	err = xpc_caller_copy(&waiting, &lit, &rit, total - *done, done,
+			      false);
 	/* Not even a waiting pin took the page: it is not to be had. */
 	return err == -EAGAIN ? -EFAULT : err;
 }
@@ -1480,8 +1531,10 @@ bool xpc_engine_too_large(const struct xpc_xfer *x)
  * @copied: out, bytes copied in order
  *
  * Small copies run in the caller's context (no hand-off to a worker), larger
- * ones on the workers; @x->path can force either. A copy to or from pinned
- * pages (@x->pinned) is the caller's at any size.
+ * ones on the workers; @x->path can force either. A large copy to or from
+ * pinned pages (@x->pinned) is shared with idle workers as a large copy by
+ * pid is, the helpers in the caller's mm; forced or bounced, or with none
+ * idle, it is the caller's alone.
  *
  * Context: process context of the caller, whose pages are pinned, or a
  * worker standing in for it in its mm (@x->stand_in). Sleeps.
@@ -1507,9 +1560,12 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 			    (total > READ_ONCE(inline_max) &&
 			     !x->nonblock_large)))
 		return -EAGAIN;
-	inl = x->path == XPC_PATH_INLINE || x->pinned ||
+	inl = x->path == XPC_PATH_INLINE ||
 	      (x->path == XPC_PATH_AUTO && !x->bounce &&
 	       (total <= READ_ONCE(inline_max) || x->nonblock));
+	/* Pinned: the caller's, or shared (neither forced nor bounced). */
+	if (x->pinned && (x->path != XPC_PATH_AUTO || x->bounce))
+		inl = true;
 	if (inl) {
 		u64 t0 = ktime_get_ns();
 
@@ -1520,9 +1576,6 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		if (err == -EAGAIN)
 			inl = false;
 	}
-	/* Pinned pages never wait: nothing for the workers to take over. */
-	if (WARN_ON_ONCE(x->pinned && err == -EAGAIN))
-		err = -EFAULT;
 	/*
 	 * Large: shared between the caller and idle workers, unless forced
 	 * onto the workers or after a page that would make the caller wait.
@@ -1534,6 +1587,12 @@ int xpc_engine_copy(const struct xpc_xfer *x, u64 *copied)
 		err = xpc_shared_copy(x, total, &done);
 	else if (!inl)
 		err = -EAGAIN;
+	/*
+	 * Pinned pages never wait: nothing for the workers' batch path (or a
+	 * stand-in's wait) to take over, and it would go through x->mm.
+	 */
+	if (WARN_ON_ONCE(x->pinned && err == -EAGAIN))
+		err = -EFAULT;
 	if (err == -EAGAIN && x->stand_in)
 		err = xpc_stand_in_copy(x, total, &done);
 	if (err == -EAGAIN)

@@ -50,7 +50,9 @@ enum xpc_path {
  *	pinned grant's): the page holding address @pinned_start is
  *	@pinned[0], and every remote range lies within them. The copy takes
  *	them from here, never @mm's page tables, so nothing of @mm can make it
- *	wait; it runs in the caller's context whatever its size
+ *	wait, and nothing touches @mm: a small one runs in the caller's
+ *	context, a large one is shared with idle workers that enter the
+ *	caller's mm, not @mm, and copy their shares as the caller does
  * @pinned_start: see @pinned; page-aligned
  * @recheck: the engine's own, in the copy of the transfer the copiers of a
  *	grant's shared copy use: its batches are checked before their first

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
+#include <sched.h>
 
 #include "xpcopy_grant.h"
 
@@ -1079,6 +1080,7 @@ struct stall_copy {
 	int dev, gfd;
 	const void *src;
 	__u64 len, copied;
+	__u32 flags;		/* besides CW */
 	int ret;
 };
 
@@ -1086,7 +1088,8 @@ static void *stall_copy_run(void *arg)
 {
 	struct stall_copy *c = arg;
 
-	c->ret = gcopy(c->dev, CW, c->gfd, c->src, c->len, 0, 0, &c->copied);
+	c->ret = gcopy(c->dev, CW | c->flags, c->gfd, c->src, c->len, 0, 0,
+		       &c->copied);
 	return NULL;
 }
 
@@ -1656,11 +1659,16 @@ TEST_F(grant, pin_survives_munmap)
  * (stalled on a page of its own buffer that the caller's userfaultfd
  * holds) keeps the pages pinned until it ends; then they are all released,
  * the fds still open. The copy, released, stops at the page with a short
- * count: every byte before it in place, none after.
+ * count: every byte before it in place, none after. Forced into the
+ * caller's context the page is in the middle (many of the caller's
+ * rounds); on the automatic path, where idle workers share the copy and
+ * the shares of one batch are copied side by side, it is the last page.
  */
-TEST_F_TIMEOUT(grant, pin_revoke_in_flight, GRANT_TIMEOUT)
+static void pin_revoke_in_flight_run(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(grant) *self, __u32 flags,
+				     size_t stall)
 {
-	const size_t len = 1 * MiB, stall = 256 * KiB;
+	const size_t len = 1 * MiB;
 	struct uffdio_zeropage zp = { 0 };
 	struct stall_copy c = { 0 };
 	const char *stage;
@@ -1686,6 +1694,7 @@ TEST_F_TIMEOUT(grant, pin_revoke_in_flight, GRANT_TIMEOUT)
 		     strerror(-uffd));
 	c.dev = self->dev;
 	c.len = len;
+	c.flags = flags;
 	c.gfd = grant(self->dev, GRW | GPIN, win, len);
 	ASSERT_LE(0, c.gfd);
 	ASSERT_EQ(p0 + (long long)(len / self->page), pins_out());
@@ -1710,6 +1719,168 @@ TEST_F_TIMEOUT(grant, pin_revoke_in_flight, GRANT_TIMEOUT)
 	EXPECT_EQ(-1, big_check(win, c.copied, S_DATA));
 	EXPECT_EQ(-1, zero_check(win + c.copied, len - c.copied));
 	close(c.gfd);
+	munmap(win, len);
+	munmap((void *)c.src, len);
+}
+
+TEST_F_TIMEOUT(grant, pin_revoke_in_flight, GRANT_TIMEOUT)
+{
+	pin_revoke_in_flight_run(_metadata, self, XPCOPY_COPY_INLINE,
+				 256 * KiB);
+	pin_revoke_in_flight_run(_metadata, self, 0, 1 * MiB - self->page);
+}
+
+/* Did workers help with the last copy? caller_bytes grew by less. */
+static bool pin_helped(uint64_t cb0, __u64 copied)
+{
+	uint64_t cb1 = 0;
+
+	return !xp_stat("caller_bytes", &cb1) && cb1 - cb0 < copied;
+}
+
+/*
+ * A large copy through a pinned grant is shared like one by pid: idle
+ * workers, in the caller's address space, copy shares between the grant's
+ * pinned pages and the caller's memory. Of up to 20 copies of 16 MiB
+ * each way (unaligned on both sides), some find a worker (caller_bytes
+ * grows by less than the copy); every one is byte-exact with the count
+ * exact, and the grant's pins are all that stays pinned.
+ */
+TEST_F_TIMEOUT(grant, pin_shared_large, GRANT_TIMEOUT)
+{
+	const size_t len = 16 * MiB, n = len - self->page - 16;
+	bool helped_w = false, helped_r = false;
+	uint8_t *win, *mine, *back;
+	uint64_t cb0 = 0;
+	struct xp_stats s0;
+	long long p0, d;
+	__u64 copied;
+	int gfd, i;
+
+	REQUIRE_PIN_COUNTS(p0);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no worker helps a caller");
+	win = xp_map(len, PROT_READ | PROT_WRITE);
+	mine = xp_map(len, PROT_READ | PROT_WRITE);
+	back = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, win);
+	ASSERT_NE(NULL, mine);
+	ASSERT_NE(NULL, back);
+	gfd = grant(self->dev, GRW | GPIN, win, len);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(0, xp_stats_read(&s0));
+	for (i = 0; i < 20 && !(helped_w && helped_r); i++) {
+		memset(win, 0, len);
+		big_fill(mine + 3, n, S_DATA + i);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+		ASSERT_EQ(0, gcopy(self->dev, CW, gfd, mine + 3, n, 7, 0,
+				   &copied));
+		ASSERT_EQ((__u64)n, copied);
+		helped_w |= pin_helped(cb0, copied);
+		d = big_check(win + 7, n, S_DATA + i);
+		ASSERT_EQ(-1, d) TH_LOG("copy %d, written: byte %lld", i, d);
+		ASSERT_EQ(-1, zero_check(win, 7));
+		ASSERT_EQ(-1, zero_check(win + 7 + n, len - 7 - n));
+
+		memset(back, 0, len);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+		ASSERT_EQ(0, gcopy(self->dev, CR, gfd, back + 5, n, 7, 0,
+				   &copied));
+		ASSERT_EQ((__u64)n, copied);
+		helped_r |= pin_helped(cb0, copied);
+		d = big_check(back + 5, n, S_DATA + i);
+		ASSERT_EQ(-1, d) TH_LOG("copy %d, read: byte %lld", i, d);
+		ASSERT_EQ(-1, zero_check(back, 5));
+		ASSERT_EQ(-1, zero_check(back + 5 + n, len - 5 - n));
+	}
+	TH_LOG("%d copies each way", i);
+	EXPECT_TRUE(helped_w) TH_LOG("no worker helped a write");
+	EXPECT_TRUE(helped_r) TH_LOG("no worker helped a read");
+	/* The grant's own pins, no more; the module's all given back. */
+	EXPECT_EQ(p0 + (long long)(len / self->page), pins_out());
+	XP_EXPECT_PINS_BACK(s0, 2000);
+	close(gfd);
+	EXPECT_EQ(p0, pins_out());
+	munmap(win, len);
+	munmap(mine, len);
+	munmap(back, len);
+}
+
+/*
+ * The grant revoked while a large pinned copy is shared: the count ends
+ * where the rules of a grant copy put it (shared: at a batch boundary, each
+ * batch checked before its first share; the caller's alone: at one of its
+ * 16-page rounds), every byte before it in place, none after, and the
+ * pins go once the copy ends and the grant is closed. Tried until one
+ * copy a worker helped was cut short (up to 10 times).
+ */
+TEST_F_TIMEOUT(grant, pin_revoke_shared, GRANT_TIMEOUT)
+{
+	const size_t len = BIG;
+	unsigned int batch = batch_pages(self->dev);
+	__u64 bb = (__u64)batch * self->page, round = 16 * self->page;
+	struct stall_copy c = { 0 };
+	bool cut_helped = false;
+	uint64_t cb0 = 0;
+	long long p0, d;
+	uint8_t *win;
+	pthread_t th;
+	int i;
+
+	REQUIRE_PIN_COUNTS(p0);
+	ASSERT_LT(0U, batch);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: no worker helps a caller");
+	win = xp_map(len, PROT_READ | PROT_WRITE);
+	c.src = xp_map(len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, win);
+	ASSERT_NE(NULL, c.src);
+	big_fill((void *)c.src, len, S_DATA);
+	mlock(c.src, len);	/* best effort: no wait on the caller's pages */
+	c.dev = self->dev;
+	c.len = len;
+	for (i = 0; i < 10 && !cut_helped; i++) {
+		bool helped;
+
+		memset(win, 0, len);
+		c.gfd = grant(self->dev, GW | GPIN, win, len);
+		ASSERT_LE(0, c.gfd);
+		ASSERT_EQ(0, xp_stat("caller_bytes", &cb0));
+		ASSERT_EQ(0, pthread_create(&th, NULL, stall_copy_run, &c));
+		/* Revoke once a quarter of it landed. */
+		while (!*(volatile uint64_t *)(win + len / 4))
+			sched_yield();
+		ASSERT_EQ(0, grant_revoke(self->dev, c.gfd));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_EQ(0, c.ret) TH_LOG("copy: %s", strerror(-c.ret));
+		ASSERT_GE((__u64)len, c.copied);
+		ASSERT_LE((__u64)len / 4, c.copied);
+		helped = pin_helped(cb0, c.copied);
+		if (c.copied < len) {
+			__u64 unit = helped ? bb : round;
+
+			ASSERT_EQ(0ULL, c.copied % unit)
+				TH_LOG("%llu bytes: not a boundary of %llu (%s)",
+				       (unsigned long long)c.copied,
+				       (unsigned long long)unit,
+				       helped ? "shared" : "the caller's");
+			cut_helped = helped;
+		}
+		d = big_check(win, c.copied, S_DATA);
+		ASSERT_EQ(-1, d) TH_LOG("byte %lld", d);
+		d = zero_check(win + c.copied, len - c.copied);
+		ASSERT_EQ(-1, d) TH_LOG("byte %lld past the count landed", d);
+		TH_LOG("copy %d: %llu of %llu bytes, %s", i,
+		       (unsigned long long)c.copied, (unsigned long long)len,
+		       helped ? "shared" : "the caller's alone");
+		/* The copy ended: the revoked grant's pins are gone. */
+		EXPECT_EQ(p0, pins_out());
+		close(c.gfd);
+	}
+	EXPECT_TRUE(cut_helped)
+		TH_LOG("no shared copy was cut short by the revocation");
+	EXPECT_EQ(p0, pins_out());
+	ASSERT_EQ(0ULL, xp_wait_unpinned(5000)) TH_LOG("pages still pinned");
 	munmap(win, len);
 	munmap((void *)c.src, len);
 }

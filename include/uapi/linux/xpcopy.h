@@ -170,13 +170,18 @@
  *   grants then end with it), or its owner has exited or executed (the
  *   grant can copy no more), or its last fd, and those of every grant
  *   derived from it, is closed; in each case once the copies in flight
- *   end (at their next 16-page step). Revoking a derived grant releases
- *   nothing.
+ *   end (at their next 16-page step, or a shared copy's at the end of
+ *   the batch under way). Revoking a derived grant releases nothing.
  * - Every rule of grants holds: rights, attenuation, revocation, ordered
  *   completion (the sequence word is stored through the owner's address
  *   space, not pinned), the owner's exec ending the grant.
- * - A copy through a pinned grant is the caller's at any size: no worker
- *   shares it, and nothing of the owner's can stall it. So
+ * - Nothing of the owner's can stall a copy through a pinned grant. A
+ *   small one is the caller's; a large one is shared with idle module
+ *   workers as a large copy by pid is, the workers copying their shares
+ *   between the pinned pages and the caller's memory in the caller's
+ *   address space (never the owner's), and checking the grant before each
+ *   batch in order as every shared grant copy does. With
+ *   %XPCOPY_COPY_INLINE it is the caller's at any size.
  *   %XPCOPY_COPY_WORKER and %XPCOPY_COPY_BOUNCE are ``EINVAL`` with it.
  *   Through io_uring a copy of at most ``inline_max`` bytes completes in
  *   the submission unless a page of the caller's own is not present; a
