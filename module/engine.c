@@ -971,6 +971,19 @@ static void xpc_iters_at(const struct xpc_xfer *x, u64 off,
 }
 
 /*
+ * The caller-context path: the copy from *@done to @total in the caller's
+ * context alone (see xpc_caller_copy()); the whole of a small copy, or the
+ * rest of one no worker helps.
+ */
+static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
+{
+	struct xpc_iter lit, rit;
+
+	xpc_iters_at(x, *done, &lit, &rit);
+	return xpc_caller_copy(x, &lit, &rit, total - *done, done, false);
+}
+
+/*
  * Take the next share from the front (a helper) or the back (the caller);
  * an ordered copy's from the front only, a batch's first share once the
  * check allowed the batch. A refusal ends the count at that batch: no
@@ -1256,9 +1269,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 		 */
 		k = 0;
 		if (!sh.ordered || x->pinned) {
-			xpc_iters_at(x, *done, &lit, &rit);
-			err = xpc_caller_copy(x, &lit, &rit, total - *done,
-					      done, false);
+			err = xpc_inline_copy(x, total, done);
 			goto out_free;
 		}
 		sh.share = (u64)cap * PAGE_SIZE;
@@ -1275,13 +1286,7 @@ static int xpc_shared_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	nshares = div64_u64(total - *done + sh.share - 1, sh.share);
 	if (nshares > INT_MAX) {
 		/* More shares than indices: the batch path (pinned: alone). */
-		if (x->pinned) {
-			xpc_iters_at(x, *done, &lit, &rit);
-			err = xpc_caller_copy(x, &lit, &rit, total - *done,
-					      done, false);
-		} else {
-			err = -EAGAIN;
-		}
+		err = x->pinned ? xpc_inline_copy(x, total, done) : -EAGAIN;
 		goto out_free;
 	}
 	sh.nshares = nshares;
@@ -1474,18 +1479,6 @@ out_free:
 }
 
 /*
- * The caller-context path, for small copies: the whole copy in the caller's
- * context (see xpc_caller_copy()).
- */
-static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
-{
-	struct xpc_iter lit = { .iov = x->liov, .cnt = x->lcnt };
-	struct xpc_iter rit = { .iov = x->riov, .cnt = x->rcnt };
-
-	return xpc_caller_copy(x, &lit, &rit, total, done, false);
-}
-
-/*
  * The rest of a copy whose caller is a worker standing in for an io_uring
  * submitter, after a page that would make it wait: it waits itself, as the
  * forced caller-context path does (killably), rather than hand the rest to
@@ -1496,7 +1489,6 @@ static int xpc_inline_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 static int xpc_stand_in_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 {
 	struct xpc_xfer waiting = *x;
-	struct xpc_iter lit, rit;
 	int err;
 
 	waiting.path = XPC_PATH_INLINE;
@@ -1504,9 +1496,7 @@ static int xpc_stand_in_copy(const struct xpc_xfer *x, u64 total, u64 *done)
 	err = xpc_between_batches(x);
 	if (err)
 		return err;
-	xpc_iters_at(x, *done, &lit, &rit);
-	err = xpc_caller_copy(&waiting, &lit, &rit, total - *done, done,
-			      false);
+	err = xpc_inline_copy(&waiting, total, done);
 	/* Not even a waiting pin took the page: it is not to be had. */
 	return err == -EAGAIN ? -EFAULT : err;
 }
