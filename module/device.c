@@ -769,7 +769,7 @@ static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		ucmd.ioucmd = ioucmd;
 		ucmd.issue_flags = issue_flags;
 	}
-	memcpy(&uc, xpc_uring_cmd_bytes(ioucmd), sizeof(uc));
+	memcpy(&uc, xpc_uring_cmd_bytes(ioucmd, issue_flags), sizeof(uc));
 	if (uc.__reserved) {
 		ret = -EINVAL;
 	} else {
