@@ -40,7 +40,9 @@
  * submission, where nothing may wait (-EAGAIN: run it again on an io-wq
  * thread); @ioucmd, @issue_flags: set in that submission where a copy too
  * large for it can be handed to the workers (xpc_uring_async()); @copied:
- * set by a successful XPCOPY_COPY, the CQE's result.
+ * set by a successful XPCOPY_COPY, the CQE's result; @sqe_iov: the local
+ * and the remote range of an XPCOPY_SQE_COPY, read from its SQE, whose
+ * @ubuffer is NULL: it has no struct of the caller's to read or write.
  */
 struct xpc_ucmd {
 	void __user *ubuffer;
@@ -51,6 +53,7 @@ struct xpc_ucmd {
 	struct io_uring_cmd *ioucmd;
 	unsigned int issue_flags;
 	u64 copied;
+	const struct xpcopy_iovec *sqe_iov;
 };
 
 union xpc_ucmd_buffer {
@@ -129,6 +132,8 @@ static int xpc_features(struct xpc_ucmd *ucmd)
 	if (XPC_URING_ASYNC)
 		f->caps |= XPCOPY_CAP_URING_WORKERS;
 	f->caps |= XPCOPY_CAP_GRANT_PIN;
+	if (XPC_URING_CMD)
+		f->caps |= XPCOPY_CAP_SQE_COPY;
 	return xpc_ucmd_respond(ucmd, sizeof(*f));
 }
 
@@ -142,17 +147,28 @@ static void xpc_free_iov(const struct xpcopy_iovec *iov,
 		kvfree(iov);
 }
 
+/* Check ranges: each must not wrap, nor their sum. 0 or -EINVAL. */
+static int xpc_check_iov(const struct xpcopy_iovec *iov, u32 cnt)
+{
+	u64 total = 0, end;
+	u32 i;
+
+	for (i = 0; i < cnt; i++)
+		if (check_add_overflow(iov[i].addr, iov[i].len, &end) ||
+		    check_add_overflow(total, iov[i].len, &total))
+			return -EINVAL;
+	return 0;
+}
+
 /*
- * Read and check an array of ranges: each must not wrap, nor their sum.
- * Short arrays land in @fast (XPC_FAST_IOV entries), longer ones are
- * allocated; xpc_free_iov() tells them apart.
+ * Read and check an array of ranges (xpc_check_iov()). Short arrays land
+ * in @fast (XPC_FAST_IOV entries), longer ones are allocated;
+ * xpc_free_iov() tells them apart.
  */
 static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
 					   struct xpcopy_iovec *fast)
 {
 	struct xpcopy_iovec *iov = fast;
-	u64 total = 0, end;
-	u32 i;
 
 	if (cnt > XPCOPY_IOV_MAX)
 		return ERR_PTR(-EINVAL);
@@ -174,12 +190,9 @@ static struct xpcopy_iovec *xpc_import_iov(u64 uptr, u32 cnt,
 		xpc_free_iov(iov, fast);
 		return ERR_PTR(-EFAULT);
 	}
-	for (i = 0; i < cnt; i++) {
-		if (check_add_overflow(iov[i].addr, iov[i].len, &end) ||
-		    check_add_overflow(total, iov[i].len, &total)) {
-			xpc_free_iov(iov, fast);
-			return ERR_PTR(-EINVAL);
-		}
+	if (xpc_check_iov(iov, cnt)) {
+		xpc_free_iov(iov, fast);
+		return ERR_PTR(-EINVAL);
 	}
 	return iov;
 }
@@ -287,6 +300,37 @@ struct xpc_copy_state {
 };
 
 /*
+ * The ranges of a copy: read from the caller's arrays, or an
+ * XPCOPY_SQE_COPY's one a side. On success xpc_free_iov() frees them.
+ */
+static int xpc_copy_ranges(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
+{
+	const struct xpcopy_copy *cmd = ucmd->cmd;
+	struct xpc_xfer *x = &st->x;
+	int ret;
+
+	x->lcnt = cmd->local_cnt;
+	x->rcnt = cmd->remote_cnt;
+	if (ucmd->sqe_iov) {
+		st->lfast[0] = ucmd->sqe_iov[0];
+		st->rfast[0] = ucmd->sqe_iov[1];
+		x->liov = st->lfast;
+		x->riov = st->rfast;
+		return xpc_check_iov(x->liov, 1) ?: xpc_check_iov(x->riov, 1);
+	}
+	x->liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt, st->lfast);
+	if (IS_ERR(x->liov))
+		return PTR_ERR(x->liov);
+	x->riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt, st->rfast);
+	if (IS_ERR(x->riov)) {
+		ret = PTR_ERR(x->riov);
+		xpc_free_iov(x->liov, st->lfast);
+		return ret;
+	}
+	return 0;
+}
+
+/*
  * Check a copy command, read its ranges and resolve its other side, with
  * the caller's credentials and files. On success xpc_copy_release() drops
  * what it took.
@@ -331,25 +375,14 @@ static int xpc_copy_prepare(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
 		x->path = XPC_PATH_INLINE;
 	else if (cmd->flags & XPCOPY_COPY_WORKER)
 		x->path = XPC_PATH_WORKER;
-	x->lcnt = cmd->local_cnt;
-	x->rcnt = cmd->remote_cnt;
-	x->liov = xpc_import_iov(cmd->local_iov, cmd->local_cnt, st->lfast);
-	if (IS_ERR(x->liov))
-		return PTR_ERR(x->liov);
-	x->riov = xpc_import_iov(cmd->remote_iov, cmd->remote_cnt, st->rfast);
-	if (IS_ERR(x->riov)) {
-		ret = PTR_ERR(x->riov);
-		goto err_liov;
-	}
-	ret = xpc_target_resolve(&st->target, cmd, x, ucmd->nonblock);
+	ret = xpc_copy_ranges(ucmd, st);
 	if (ret)
-		goto err_riov;
-	return 0;
-
-err_riov:
-	xpc_free_iov(x->riov, st->rfast);
-err_liov:
-	xpc_free_iov(x->liov, st->lfast);
+		return ret;
+	ret = xpc_target_resolve(&st->target, cmd, x, ucmd->nonblock);
+	if (ret) {
+		xpc_free_iov(x->riov, st->rfast);
+		xpc_free_iov(x->liov, st->lfast);
+	}
 	return ret;
 }
 
@@ -375,9 +408,14 @@ static void xpc_copy_release(struct xpc_copy_state *st)
 	xpc_free_iov(st->x.liov, st->lfast);
 }
 
-/* Where a copy command's count goes in the caller's struct. */
+/*
+ * Where a copy command's count goes in the caller's struct; NULL for an
+ * XPCOPY_SQE_COPY, whose count is only the CQE's.
+ */
 static u64 __user *xpc_copied_uptr(void __user *ubuffer)
 {
+	if (!ubuffer)
+		return NULL;
 	return ubuffer + offsetof(struct xpcopy_copy, copied);
 }
 
@@ -435,7 +473,8 @@ static int xpc_copy(struct xpc_ucmd *ucmd)
 	ret = xpc_copy_run(&st, publish, cmd->seq);
 out:
 	xpc_copy_release(&st);
-	if (!ret && put_user(st.copied, xpc_copied_uptr(ucmd->ubuffer)))
+	if (!ret && ucmd->ubuffer &&
+	    put_user(st.copied, xpc_copied_uptr(ucmd->ubuffer)))
 		ret = -EFAULT;
 	ucmd->copied = st.copied;
 	return ret;
@@ -466,13 +505,23 @@ static int xpc_info(struct xpc_ucmd *ucmd)
 }
 
 /*
+ * Is @cmd (an ioctl number, or an io_uring cmd_op) the command @ioctl_num,
+ * whatever its size bits say? The size that counts is the struct's own.
+ */
+static bool xpc_is_cmd(unsigned int cmd, unsigned int ioctl_num)
+{
+	const unsigned int size_mask = _IOC_SIZEMASK << _IOC_SIZESHIFT;
+
+	return (cmd & ~size_mask) == (ioctl_num & ~size_mask);
+}
+
+/*
  * Run command @cmd (an ioctl number, or an io_uring cmd_op) on the struct
  * at @ubuffer. The ioctl and io_uring paths share every check.
  */
 static int xpc_dispatch(unsigned int cmd, void __user *ubuffer,
 			struct xpc_ucmd *ucmd)
 {
-	const unsigned int size_mask = _IOC_SIZEMASK << _IOC_SIZESHIFT;
 	const struct xpc_ioctl_op *op;
 	union xpc_ucmd_buffer buf;
 	unsigned int nr = _IOC_NR(cmd);
@@ -481,7 +530,7 @@ static int xpc_dispatch(unsigned int cmd, void __user *ubuffer,
 	if (_IOC_TYPE(cmd) != XPCOPY_TYPE || nr >= ARRAY_SIZE(xpc_ops))
 		return -ENOTTY;
 	op = &xpc_ops[nr];
-	if (!op->execute || (cmd & ~size_mask) != (op->ioctl_num & ~size_mask))
+	if (!op->execute || !xpc_is_cmd(cmd, op->ioctl_num))
 		return -ENOTTY;
 
 	ucmd->ubuffer = ubuffer;
@@ -514,7 +563,8 @@ static long xpc_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
  *	holds (a reference on its users) until the request ends
  * @job: the job a worker runs, standing in for the submitter
  * @ioucmd: the io_uring command, marked cancelable
- * @ucopied: the submitter's struct xpcopy_copy's @copied
+ * @ucopied: the submitter's struct xpcopy_copy's @copied (NULL: an
+ *	XPCOPY_SQE_COPY, whose count is only the CQE's)
  * @publish: publish @seq after a whole copy
  * @seq: the value
  * @ret: the command's result: -ECANCELED until the job runs
@@ -607,7 +657,7 @@ static void xpc_async_run(struct xpc_job *job)
 	if (signal_pending(current))
 		flush_signals(current);
 	/* A cancel's SIGKILL after the flush fails the fault: not a bad address. */
-	if (!a->ret && put_user(a->st.copied, a->ucopied))
+	if (!a->ret && a->ucopied && put_user(a->st.copied, a->ucopied))
 		a->ret = xpc_req_cancelled(job->req) ? -ECANCELED : -EFAULT;
 }
 
@@ -712,10 +762,53 @@ static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
 #endif /* XPC_URING_ASYNC */
 
 #if XPC_URING_CMD
+/* The bytes of sqe->cmd in a 128-byte SQE. */
+#define XPC_SQE128_CMD_BYTES	(2 * sizeof(struct io_uring_sqe) - \
+				 offsetof(struct io_uring_sqe, cmd))
+
+/*
+ * XPCOPY_SQE_COPY: the copy command is the SQE's own struct
+ * xpcopy_sqe_copy, read once (the SQE may be in the ring, which userspace
+ * can write), and run as an XPCOPY_COPY of one range a side, with no
+ * struct of the caller's to read or write.
+ */
+static int xpc_sqe_copy(struct io_uring_cmd *ioucmd, unsigned int issue_flags,
+			struct xpc_ucmd *ucmd)
+{
+	union {
+		struct xpcopy_sqe_copy sc;
+		u8 bytes[XPC_SQE128_CMD_BYTES];
+	} u;
+	struct xpcopy_iovec iov[2];
+	struct xpcopy_copy cmd = {};
+	u64 len;
+
+	if (!(issue_flags & IO_URING_F_SQE128))
+		return -EINVAL;
+	memcpy(&u, xpc_uring_cmd_bytes(ioucmd, issue_flags), sizeof(u));
+	if (u.sc.__reserved ||
+	    memchr_inv(u.bytes + sizeof(u.sc), 0, sizeof(u) - sizeof(u.sc)))
+		return -EINVAL;
+	/* As process_vm_writev(): the count must fit the CQE. */
+	len = min_t(u64, u.sc.len, MAX_RW_COUNT);
+	iov[0] = (struct xpcopy_iovec){ .addr = u.sc.local, .len = len };
+	iov[1] = (struct xpcopy_iovec){ .addr = u.sc.remote, .len = len };
+	cmd.size = sizeof(cmd);
+	cmd.flags = u.sc.flags;
+	cmd.pid = u.sc.pid;
+	cmd.local_cnt = 1;
+	cmd.remote_cnt = 1;
+	cmd.seq = u.sc.seq;
+	ucmd->cmd = &cmd;
+	ucmd->sqe_iov = iov;
+	return xpc_copy(ucmd);
+}
+
 /**
  * xpc_uring_cmd() - IORING_OP_URING_CMD on /dev/xpcopy
  * @ioucmd: the command: cmd_op is an ioctl number, sqe->cmd a
- *	struct xpcopy_uring_cmd holding the address of the command's struct
+ *	struct xpcopy_uring_cmd holding the address of the command's struct,
+ *	or for XPCOPY_SQE_COPY a struct xpcopy_sqe_copy
  * @issue_flags: IO_URING_F_* flags of this issue
  *
  * Submission must never wait. A small copy on the automatic path (no
@@ -730,6 +823,9 @@ static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
  * short by -EAGAIN is copied again whole there). Cancellation and ring exit
  * send the worker a notify signal (TIF_NOTIFY_SIGNAL), which
  * signal_pending() reports, so the copy's waits end as for a signal.
+ *
+ * XPCOPY_SQE_COPY (a ring of 128-byte SQEs) is an XPCOPY_COPY whose command
+ * is in the SQE itself (xpc_sqe_copy()), on the same paths.
  *
  * From the io-wq worker the result is posted with io_uring_cmd_done(), not
  * returned: see xpc_uring_cmd_done().
@@ -751,7 +847,8 @@ static int xpc_uring_async(struct xpc_ucmd *ucmd, struct xpc_copy_state *st)
 static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct xpc_ucmd ucmd = { .uring = true };
-	bool copy = _IOC_NR(ioucmd->cmd_op) == XPCOPY_CMD_COPY;
+	bool sqe = xpc_is_cmd(ioucmd->cmd_op, XPCOPY_SQE_COPY);
+	bool copy = sqe || xpc_is_cmd(ioucmd->cmd_op, XPCOPY_COPY);
 	struct xpcopy_uring_cmd uc;
 	int ret;
 
@@ -769,19 +866,20 @@ static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		ucmd.ioucmd = ioucmd;
 		ucmd.issue_flags = issue_flags;
 	}
-	memcpy(&uc, xpc_uring_cmd_bytes(ioucmd, issue_flags), sizeof(uc));
-	if (uc.__reserved) {
-		ret = -EINVAL;
+	if (sqe) {
+		ret = xpc_sqe_copy(ioucmd, issue_flags, &ucmd);
 	} else {
-		ret = xpc_dispatch(ioucmd->cmd_op, u64_to_user_ptr(uc.cmd),
+		memcpy(&uc, xpc_uring_cmd_bytes(ioucmd, issue_flags), sizeof(uc));
+		ret = uc.__reserved ? -EINVAL :
+		      xpc_dispatch(ioucmd->cmd_op, u64_to_user_ptr(uc.cmd),
 				   &ucmd);
-		if (ret == -EIOCBQUEUED)
-			return ret;	/* the workers took it */
-		if (ret == -EAGAIN && ucmd.nonblock)
-			goto punt;
-		if (!ret && copy)
-			ret = min_t(u64, ucmd.copied, INT_MAX);
 	}
+	if (ret == -EIOCBQUEUED)
+		return ret;	/* the workers took it */
+	if (ret == -EAGAIN && ucmd.nonblock)
+		goto punt;
+	if (!ret && copy)
+		ret = min_t(u64, ucmd.copied, INT_MAX);
 	if (ucmd.nonblock) {
 		xpc_stat_add(XPC_URING_ISSUED, 1);
 		return ret;

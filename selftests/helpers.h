@@ -187,6 +187,65 @@ static inline int xp_uring_copy(struct io_uring *ring, int fd, __u32 flags,
 		return res;
 	return res == xp_uring_copy_res(c.copied) ? 0 : -EPROTO;
 }
+
+/*
+ * An XPCOPY_SQE_COPY in @sqe, a slot of a ring of 128-byte SQEs, laid out
+ * as the UAPI header's "Copies in the SQE" says: the command in the 80
+ * bytes of sqe->cmd, the rest of them zero.
+ */
+static inline void xp_prep_sqe_copy(struct io_uring_sqe *sqe, int fd,
+				    __u32 flags, int target, __u64 local,
+				    __u64 remote, __u64 len, __u64 seq,
+				    __u64 user_data)
+{
+	struct xpcopy_sqe_copy sc = {
+		.flags = flags, .pid = target, .local = local,
+		.remote = remote, .len = len, .seq = seq,
+	};
+
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = XPCOPY_SQE_COPY;
+	sqe->user_data = user_data;
+	memcpy(sqe->cmd, &sc, sizeof(sc));
+}
+
+/*
+ * One XPCOPY_SQE_COPY through @ring (made with IORING_SETUP_SQE128),
+ * waited for: 0 with the count in *@copied, or -errno.
+ */
+static inline int xp_sqe_copy(struct io_uring *ring, int fd, __u32 flags,
+			      int target, __u64 local, __u64 remote,
+			      __u64 len, __u64 *copied)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int ret, res;
+
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		return -EBUSY;
+	xp_prep_sqe_copy(sqe, fd, flags, target, local, remote, len, 0,
+			 0x5eed);
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	do
+		ret = io_uring_wait_cqe(ring, &cqe);
+	while (ret == -EINTR);
+	if (ret)
+		return ret;
+	res = cqe->res;
+	if (cqe->user_data != 0x5eed)
+		res = -EPROTO;
+	io_uring_cqe_seen(ring, cqe);
+	if (res < 0)
+		return res;
+	if (copied)
+		*copied = (__u64)res;
+	return 0;
+}
 #endif /* LIB_URING_H */
 
 int xp_features(int fd, struct xpcopy_features *f);

@@ -949,6 +949,8 @@ TEST_F_TIMEOUT(copy, virtual_4g, 240)
 	if (variant->uring && (variant->bounce ||
 			       (variant->flags & XPCOPY_COPY_INLINE)))
 		SKIP(return, "4 GiB through io_uring: worker path variants only (the inline and bounce paths run through the ioctl)");
+	if (variant->sqe)
+		SKIP(return, "XPCOPY_SQE_COPY copies at most MAX_RW_COUNT bytes a command, as process_vm_writev (sqe.len_clamped)");
 
 	src_mfd = memfd_pattern("xpcopy-src", V_SRC_MFD, SEED_L);
 	dst_mfd = memfd_pattern("xpcopy-dst", V_DST_MFD, SEED_R);

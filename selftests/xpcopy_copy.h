@@ -35,6 +35,7 @@ FIXTURE_VARIANT(copy)
 	bool read;	/* remote -> local */
 	bool bounce;
 	bool uring;	/* through io_uring, not the ioctl */
+	bool sqe;	/* as XPCOPY_SQE_COPY where it can say the copy */
 };
 
 /*
@@ -119,6 +120,27 @@ FIXTURE_VARIANT_ADD(copy, read_bounce_uring)
 	.uring = true,
 };
 
+/*
+ * And as XPCOPY_SQE_COPY, the command whole in a 128-byte SQE, on the
+ * worker path (through io-wq, so that io_uring's copy of the SQE is what
+ * the copy reads). A copy it cannot say (more than one range a side, or
+ * sides of different lengths) goes as XPCOPY_COPY on the same ring.
+ */
+FIXTURE_VARIANT_ADD(copy, write_sqe_uring)
+{
+	.flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER,
+	.uring = true,
+	.sqe = true,
+};
+
+FIXTURE_VARIANT_ADD(copy, read_sqe_uring)
+{
+	.flags = XPCOPY_COPY_READ | XPCOPY_COPY_WORKER,
+	.read = true,
+	.uring = true,
+	.sqe = true,
+};
+
 FIXTURE_SETUP(copy)
 {
 	xp_target_init(&self->t);
@@ -129,7 +151,10 @@ FIXTURE_SETUP(copy)
 		int ret;
 
 		XPCOPY_URING_CMD_OR_SKIP(self->fd);
-		ret = io_uring_queue_init(8, &self->ring, 0);
+		if (variant->sqe && !xp_has_cap(self->fd, XPCOPY_CAP_SQE_COPY))
+			SKIP(return, "the module has no XPCOPY_SQE_COPY (XPCOPY_CAP_SQE_COPY)");
+		ret = io_uring_queue_init(8, &self->ring,
+					  variant->sqe ? IORING_SETUP_SQE128 : 0);
 		if (ret == -ENOSYS || ret == -EPERM)
 			SKIP(return, "io_uring_setup: %s", strerror(-ret));
 		ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s",
@@ -160,6 +185,12 @@ static inline int do_copy_flags(FIXTURE_DATA(copy) *self,
 			 const struct xpcopy_iovec *r, __u32 rcnt,
 			 __u64 *copied)
 {
+	if (variant->sqe && lcnt == 1 && rcnt == 1 && l->len == r->len) {
+		if (copied)
+			*copied = 0;
+		return xp_sqe_copy(&self->ring, self->fd, flags, pid, l->addr,
+				   r->addr, l->len, copied);
+	}
 	if (variant->uring)
 		return xp_uring_copy(&self->ring, self->fd, flags, pid, l,
 				     lcnt, r, rcnt, copied);

@@ -470,6 +470,62 @@ TEST_F(dev, uring_prep_and_wait)
 	EXPECT_EQ(0, xp_target_stop(&self->t));
 }
 
+/*
+ * xpcopy_prep_sqe_copy(): eight copies into a child, each whole in a
+ * 128-byte SQE (XPCOPY_SQE_COPY), submitted at once; each completion's
+ * result is its count, the bytes are checked.
+ */
+TEST_F(dev, uring_prep_sqe_copy)
+{
+	uint8_t *remote = xp_map_guarded(UR_N * UR_LEN);
+	uint8_t *local = xp_map(UR_N * UR_LEN, PROT_READ | PROT_WRITE);
+	bool seen[UR_N] = { false };
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	int ret;
+
+	XPCOPY_URING_CMD_OR_SKIP(self->fd);
+	if (!xp_has_cap(self->fd, XPCOPY_CAP_SQE_COPY))
+		SKIP(return, "the module has no XPCOPY_SQE_COPY (XPCOPY_CAP_SQE_COPY)");
+	ASSERT_NE(NULL, remote);
+	ASSERT_NE(NULL, local);
+	ret = io_uring_queue_init(UR_N, &ring, IORING_SETUP_SQE128);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	memset(remote, 0, UR_N * UR_LEN);
+	xp_fill(local, UR_N * UR_LEN, S_A, 0);
+	ASSERT_EQ(0, xp_target_start(&self->t, NULL, 0, NULL, NULL));
+	for (int i = 0; i < UR_N; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+		ASSERT_NE(NULL, sqe);
+		xpcopy_prep_sqe_copy(sqe, self->fd, XPCOPY_COPY_WRITE,
+				     self->t.pid, local + i * UR_LEN,
+				     xp_ptr(remote + i * UR_LEN), UR_LEN - i,
+				     0);
+		sqe->user_data = i;
+	}
+	ASSERT_EQ(UR_N, io_uring_submit(&ring));
+	for (int i = 0; i < UR_N; i++) {
+		__u64 k;
+
+		ASSERT_EQ(0, io_uring_wait_cqe(&ring, &cqe));
+		k = cqe->user_data;
+		ASSERT_TRUE(k < UR_N && !seen[k]);
+		seen[k] = true;
+		EXPECT_EQ((int)(UR_LEN - k), cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	for (int i = 0; i < UR_N; i++) {
+		EXPECT_EQ(-1, xp_target_patcheck(&self->t,
+				xp_ptr(remote + i * UR_LEN), UR_LEN - i, S_A,
+				(uint64_t)i * UR_LEN));
+	}
+	io_uring_queue_exit(&ring);
+	EXPECT_EQ(0, xp_target_stop(&self->t));
+}
+
 TEST_F(dev, vectored)
 {
 	enum { LEN = 64 * 1024 };

@@ -1333,4 +1333,336 @@ TEST_F_TIMEOUT(ur, large_with_no_free_worker, 120)
 	XP_EXPECT_PINS_BACK(s0, 5000);
 }
 
+/* ---- XPCOPY_SQE_COPY: the command whole in a 128-byte SQE ---- */
+
+FIXTURE(sqe)
+{
+	int fd;
+	struct io_uring ring;	/* IORING_SETUP_SQE128 */
+	bool have_ring;
+	uint8_t *normal;	/* ours, MANY_LEN, SEED_N: the "remote" side */
+	uint8_t *local;		/* ours, MANY_LEN, SEED_L */
+};
+
+FIXTURE_SETUP(sqe)
+{
+	int ret;
+
+	self->have_ring = false;
+	XPCOPY_OPEN_OR_SKIP(self->fd);
+	XPCOPY_URING_CMD_OR_SKIP(self->fd);
+	if (!xp_has_cap(self->fd, XPCOPY_CAP_SQE_COPY))
+		SKIP(return, "the module has no XPCOPY_SQE_COPY (XPCOPY_CAP_SQE_COPY)");
+	ret = io_uring_queue_init(64, &self->ring, IORING_SETUP_SQE128);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", strerror(-ret));
+	self->have_ring = true;
+	self->normal = xp_map_filled(MANY_LEN, SEED_N);
+	self->local = xp_map_filled(MANY_LEN, SEED_L);
+	ASSERT_NE(NULL, self->normal);
+	ASSERT_NE(NULL, self->local);
+}
+
+FIXTURE_TEARDOWN(sqe)
+{
+	if (self->have_ring)
+		io_uring_queue_exit(&self->ring);
+	close(self->fd);
+}
+
+/* A pid no process has: a child's, reaped. */
+static pid_t reaped_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
+/* One XPCOPY_SQE_COPY of this process's, its CQE's result. */
+static int sqe_one(FIXTURE_DATA(sqe) *self, __u32 flags, int target,
+		   __u64 local, __u64 remote, __u64 len)
+{
+	__u64 copied = 0;
+	int ret;
+
+	ret = xp_sqe_copy(&self->ring, self->fd, flags, target, local, remote,
+			  len, &copied);
+	return ret ? ret : (int)copied;
+}
+
+/*
+ * @n copies of @len bytes, @stride apart, from self->local to self->normal
+ * (write) or back (read), by pid (this process) or through grant @gfd of
+ * self->normal, in one io_uring_enter(): each CQE says @len. The growth of
+ * uring_issued, uring_punts and uring_workers into @grew.
+ */
+static void sqe_batch(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(sqe) *self, int gfd, __u32 dir, int n,
+		      size_t len, size_t stride, uint64_t grew[3])
+{
+	uint64_t c0[3] = { 0 }, c1[3] = { 0 };
+	__u32 flags = dir | (gfd >= 0 ? XPCOPY_COPY_GRANT : 0);
+	int i, res;
+	__u64 ud;
+
+	ASSERT_EQ(0, uring_counts(&c0[0], &c0[1]));
+	ASSERT_EQ(0, xp_stat("uring_workers", &c0[2]));
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+		__u64 remote = gfd >= 0 ? i * stride :
+				xp_ptr(self->normal + i * stride);
+
+		ASSERT_NE(NULL, sqe);
+		xp_prep_sqe_copy(sqe, self->fd, flags,
+				 gfd >= 0 ? gfd : getpid(),
+				 xp_ptr(self->local + i * stride), remote,
+				 len, 0, i);
+	}
+	ASSERT_EQ(n, io_uring_submit(&self->ring));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
+		EXPECT_EQ((int)len, res)
+			TH_LOG("copy %llu: %s", (unsigned long long)ud,
+			       res < 0 ? strerror(-res) : "short");
+	}
+	ASSERT_EQ(0, uring_counts(&c1[0], &c1[1]));
+	ASSERT_EQ(0, xp_stat("uring_workers", &c1[2]));
+	for (i = 0; i < 3; i++)
+		grew[i] = c1[i] - c0[i];
+}
+
+/*
+ * 32 XPCOPY_SQE_COPY of 4 KiB in one io_uring_enter(), each way, by pid
+ * and through a pinned grant: every one completes in the submission
+ * (uring_issued + 32, no io-wq thread, no worker), byte-exact.
+ */
+TEST_F_TIMEOUT(sqe, in_submission, 120)
+{
+	const int n = 32;
+	const size_t len = 4096, stride = 2 * len;
+	uint64_t grew[3];
+	int gfd, mode, dir, i;
+
+	gfd = pinned_grant(self->fd, self->normal, n * stride);
+	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT pinned: %s", strerror(-gfd));
+	for (mode = 0; mode < 2; mode++) {
+		for (dir = 0; dir < 2; dir++) {
+			sqe_batch(_metadata, self, mode ? gfd : -1,
+				  dir ? XPCOPY_COPY_READ : XPCOPY_COPY_WRITE,
+				  n, len, stride, grew);
+			EXPECT_EQ((uint64_t)n, grew[0]) TH_LOG("mode %d", mode);
+			EXPECT_EQ(0ULL, grew[1]) TH_LOG("mode %d", mode);
+			EXPECT_EQ(0ULL, grew[2]) TH_LOG("mode %d", mode);
+			for (i = 0; i < n; i++) {
+				long long d = xp_check(dir ?
+						self->local + i * stride :
+						self->normal + i * stride,
+						len, SEED_L, i * stride);
+
+				EXPECT_EQ(-1, d)
+					TH_LOG("mode %d dir %d copy %d, byte %lld",
+					       mode, dir, i, d);
+			}
+			/* What comes back must be what went. */
+			for (i = 0; i < n && !dir; i++)
+				memset(self->local + i * stride, 0, len);
+		}
+		xp_fill(self->normal, MANY_LEN, SEED_N, 0);
+		xp_fill(self->local, MANY_LEN, SEED_L, 0);
+	}
+	close(gfd);
+}
+
+/*
+ * The errnos of XPCOPY_COPY, and the SQE's own: a non-zero reserved field
+ * or byte past the struct, and a ring of 64-byte SQEs, are EINVAL; as an
+ * ioctl it is ENOTTY.
+ */
+TEST_F(sqe, errnos)
+{
+	__u64 l = xp_ptr(self->local), r = xp_ptr(self->normal);
+	struct xpcopy_sqe_copy sc = { .flags = XPCOPY_COPY_WRITE };
+	struct xpcopy_grant rg = {
+		.size = sizeof(rg), .flags = XPCOPY_GRANT_READ,
+		.addr = r, .len = 4096,
+	};
+	const __u32 w = XPCOPY_COPY_WRITE, gw = w | XPCOPY_COPY_GRANT;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring64;
+	pid_t me = getpid();
+	int gfd, res, ret;
+	__u64 ud;
+
+	EXPECT_EQ(-ENOTTY, xp_ioctl(self->fd, XPCOPY_SQE_COPY, &sc));
+	EXPECT_EQ(64, sqe_one(self, w, me, l, r, 64));
+	EXPECT_EQ(0, sqe_one(self, w, me, l, r, 0));
+	EXPECT_EQ(-EINVAL, sqe_one(self, w | XPCOPY_COPY_READ, me, l, r, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, 0, me, l, r, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, w | (1U << 31), me, l, r, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, w, -1, l, r, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, w | XPCOPY_COPY_INLINE |
+				   XPCOPY_COPY_WORKER, me, l, r, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, w, me, ~0ULL - 10, r, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, w, me, l, ~0ULL - 10, 64));
+	EXPECT_EQ(-EFAULT, sqe_one(self, w, me, l, XP_KERNEL_ADDR, 64));
+	EXPECT_EQ(-EFAULT, sqe_one(self, w, me, 4096, r, 64));
+	EXPECT_EQ(-ESRCH, sqe_one(self, w, reaped_pid(), l, r, 64));
+	EXPECT_EQ(-EBADF, sqe_one(self, gw, 1000000, l, 0, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, gw, self->fd, l, 0, 64));
+	EXPECT_EQ(-EINVAL, sqe_one(self, gw | XPCOPY_COPY_PUBLISH, self->fd,
+				   l, 0, 64));
+	gfd = xp_ioctl(self->fd, XPCOPY_GRANT, &rg);
+	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT: %s", strerror(-gfd));
+	EXPECT_EQ(-EACCES, sqe_one(self, gw, gfd, l, 0, 64));
+	EXPECT_EQ(-ERANGE, sqe_one(self, XPCOPY_COPY_READ | XPCOPY_COPY_GRANT,
+				   gfd, l, 4000, 200));
+	EXPECT_EQ(64, sqe_one(self, XPCOPY_COPY_READ | XPCOPY_COPY_GRANT,
+			      gfd, l, 4032, 64));
+	close(gfd);
+
+	/* __reserved, then the last byte of the 80 past the struct */
+	for (int k = 0; k < 2; k++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		ASSERT_NE(NULL, sqe);
+		xp_prep_sqe_copy(sqe, self->fd, w, me, l, r, 64, 0, 9);
+		if (k)
+			((uint8_t *)sqe)[127] = 1;
+		else
+			((struct xpcopy_sqe_copy *)sqe->cmd)->__reserved = 1;
+		ASSERT_EQ(1, io_uring_submit(&self->ring));
+		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
+		EXPECT_EQ(-EINVAL, res) TH_LOG("case %d", k);
+	}
+
+	/* a ring of 64-byte SQEs: the command does not fit */
+	ret = io_uring_queue_init(4, &ring64, 0);
+	ASSERT_EQ(0, ret);
+	sqe = io_uring_get_sqe(&ring64);
+	ASSERT_NE(NULL, sqe);
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = self->fd;
+	sqe->cmd_op = XPCOPY_SQE_COPY;
+	sqe->user_data = 5;
+	ASSERT_EQ(1, io_uring_submit(&ring64));
+	ASSERT_EQ(0, wait_cqe(&ring64, &ud, &res));
+	EXPECT_EQ(-EINVAL, res);
+	io_uring_queue_exit(&ring64);
+}
+
+/*
+ * A length past MAX_RW_COUNT is cut to it, as by process_vm_writev(), so
+ * that the count fits the CQE: a copy of ~0 bytes (which would wrap around
+ * the address space uncut: EINVAL) copies the one page mapped before a
+ * hole, and says so.
+ */
+TEST_F(sqe, len_clamped)
+{
+	uint8_t *two = xp_map(2 * 4096, PROT_READ | PROT_WRITE);
+
+	ASSERT_NE(NULL, two);
+	ASSERT_EQ(0, munmap(two + 4096, 4096));
+	memset(two, 0x5a, 4096);
+	EXPECT_EQ(4096, sqe_one(self, XPCOPY_COPY_WRITE, getpid(),
+				xp_ptr(two), xp_ptr(self->normal), ~0ULL));
+	EXPECT_EQ(0, memcmp(self->normal, two, 4096));
+	munmap(two, 4096);
+}
+
+/*
+ * A large one (1 MiB, more than inline_max) through a grant with a
+ * sequence word, published: the CQE says the whole length, the word holds
+ * the value, and the bytes are exact; where the kernel lets the module's
+ * workers post CQEs, one of them ran it (no io-wq thread).
+ */
+TEST_F_TIMEOUT(sqe, large_publish, 120)
+{
+	const size_t len = 1 * MiB;
+	struct xpcopy_grant g = {
+		.size = sizeof(g),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE |
+			 XPCOPY_GRANT_SEQ,
+		.addr = xp_ptr(self->normal), .len = len,
+	};
+	uint64_t wk0 = 0, wk1 = 0, *seq;
+	struct io_uring_sqe *sqe;
+	int gfd, res;
+	__u64 ud;
+
+	seq = xp_map(4096, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, seq);
+	g.seq_addr = xp_ptr(seq);
+	gfd = xp_ioctl(self->fd, XPCOPY_GRANT, &g);
+	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT: %s", strerror(-gfd));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk0));
+	sqe = io_uring_get_sqe(&self->ring);
+	ASSERT_NE(NULL, sqe);
+	xp_prep_sqe_copy(sqe, self->fd, XPCOPY_COPY_WRITE | XPCOPY_COPY_GRANT |
+			 XPCOPY_COPY_PUBLISH, gfd, xp_ptr(self->local), 0, len,
+			 0x1234, 3);
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
+	EXPECT_EQ(3ULL, ud);
+	EXPECT_EQ((int)len, res) TH_LOG("%s", res < 0 ? strerror(-res) : "short");
+	EXPECT_EQ(0x1234ULL, __atomic_load_n(seq, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(-1, xp_check(self->normal, len, SEED_L, 0));
+	ASSERT_EQ(0, xp_stat("uring_workers", &wk1));
+	if (uring_workers(self->fd))
+		EXPECT_EQ(1ULL, wk1 - wk0);
+	close(gfd);
+	munmap(seq, 4096);
+}
+
+/*
+ * The SQE may be reused as soon as it is submitted: a copy that runs later
+ * on an io-wq thread (a forced path) reads io_uring's copy of the command,
+ * not the slot, which is scribbled over right after submission; both
+ * XPCOPY_SQE_COPY and XPCOPY_COPY (whose SQE holds the struct's address).
+ * (6.11 to 6.13 leave the command's pointer in the ring: the module reads
+ * io_uring's copy itself there.)
+ */
+TEST_F_TIMEOUT(sqe, slot_reused, 60)
+{
+	const size_t len = 64 * KiB;
+	struct xpcopy_iovec iov[8][2];
+	struct xpcopy_copy c[8];
+	struct io_uring_sqe *sqe;
+	int i, res;
+	__u64 ud;
+
+	for (i = 0; i < 8; i++) {
+		const __u32 flags = XPCOPY_COPY_WRITE | XPCOPY_COPY_WORKER;
+		uint8_t *l = self->local + i * len, *r = self->normal + i * len;
+
+		sqe = io_uring_get_sqe(&self->ring);
+		ASSERT_NE(NULL, sqe);
+		if (i % 2) {
+			iov[i][0].addr = xp_ptr(l);
+			iov[i][0].len = len;
+			iov[i][1].addr = xp_ptr(r);
+			iov[i][1].len = len;
+			xp_copy_init(&c[i], flags, getpid(), &iov[i][0], 1,
+				     &iov[i][1], 1);
+			xp_prep_uring_cmd(sqe, self->fd, XPCOPY_COPY, &c[i], i);
+		} else {
+			xp_prep_sqe_copy(sqe, self->fd, flags, getpid(),
+					 xp_ptr(l), xp_ptr(r), len, 0, i);
+		}
+		ASSERT_EQ(1, io_uring_submit(&self->ring));
+		memset(sqe, 0xff, 2 * sizeof(*sqe));
+	}
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, wait_cqe(&self->ring, &ud, &res));
+		EXPECT_EQ((int)len, res) TH_LOG("copy %llu: %s",
+						(unsigned long long)ud,
+						res < 0 ? strerror(-res) : "short");
+	}
+	EXPECT_EQ(-1, xp_check(self->normal, 8 * len, SEED_L, 0));
+}
+
 TEST_HARNESS_MAIN

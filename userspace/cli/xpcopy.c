@@ -298,6 +298,10 @@ static const char *const copy_flag_names[] = {
 	"WRITE", "READ", "BOUNCE", "GRANT", "PUBLISH", "INLINE", "WORKER",
 };
 
+static const char *const cap_names[] = {
+	"URING_CMD", "URING_WORKERS", "GRANT_PIN", "SQE_COPY",
+};
+
 static void print_bits(uint64_t mask, const char *const *names,
 		       unsigned int n)
 {
@@ -380,6 +384,9 @@ static int cmd_features(int argc, char **argv)
 		printf("],\"copy_flags_mask\":%llu,\"copy_flags\":[",
 		       (unsigned long long)f.copy_flags);
 		print_bits(f.copy_flags, copy_flag_names, 7);
+		printf("],\"caps_mask\":%llu,\"caps\":[",
+		       (unsigned long long)f.caps);
+		print_bits(f.caps, cap_names, 4);
 		printf("],\"library\":{\"version\":\"%d.%d\","
 		       "\"abi_version\":%d}}\n", XPCOPY_LIB_MAJOR,
 		       XPCOPY_LIB_MINOR, XPCOPY_ABI_VERSION);
@@ -400,6 +407,10 @@ static int cmd_features(int argc, char **argv)
 	print_bits(f.commands, cmd_names, 6);
 	printf("\ncopy_flags   ");
 	print_bits(f.copy_flags, copy_flag_names, 7);
+	if (f.abi_version >= 2) {
+		printf("\ncaps         ");
+		print_bits(f.caps, cap_names, 4);
+	}
 	printf("\nlibrary       libxpcopy %d.%d, ABI %d\n", XPCOPY_LIB_MAJOR,
 	       XPCOPY_LIB_MINOR, XPCOPY_ABI_VERSION);
 	return 0;

@@ -274,6 +274,43 @@ static inline void xpcopy_prep_copy(struct io_uring_sqe *sqe, int fd,
 	xpcopy_prep_cmd(sqe, fd, XPCOPY_COPY, c);
 }
 
+/**
+ * xpcopy_prep_sqe_copy() - one copy whole in a 128-byte SQE (XPCOPY_SQE_COPY)
+ *
+ * @sqe: an entry of a ring made with IORING_SETUP_SQE128 (all 128 bytes
+ * are written); @flags: XPCOPY_COPY_* as for xpcopy_copy(); @target: the
+ * pid, or with XPCOPY_COPY_GRANT the grant fd; @local: the caller's
+ * address; @remote: the target's address, or with XPCOPY_COPY_GRANT an
+ * offset into the window; @len: bytes; @seq: with XPCOPY_COPY_PUBLISH the
+ * value to publish, else 0. The kernel reads nothing but the SQE: the
+ * entry may be reused once submitted; only the memory copied must stay
+ * valid until the completion, whose result is the count or -errno.
+ * user_data is left 0: set it with io_uring_sqe_set_data() or by hand.
+ * Needs XPCOPY_CAP_SQE_COPY. A NULL @sqe is left alone.
+ */
+static inline void xpcopy_prep_sqe_copy(struct io_uring_sqe *sqe, int fd,
+					unsigned int flags, int target,
+					const void *local, uint64_t remote,
+					uint64_t len, uint64_t seq)
+{
+	struct xpcopy_sqe_copy c;
+
+	if (!sqe)	/* io_uring_get_sqe() found the ring full */
+		return;
+	memset(&c, 0, sizeof(c));
+	c.flags = flags;
+	c.pid = target;
+	c.local = (uint64_t)(uintptr_t)local;
+	c.remote = remote;
+	c.len = len;
+	c.seq = seq;
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = XPCOPY_SQE_COPY;
+	memcpy(sqe->cmd, &c, sizeof(c));
+}
+
 #ifdef LIB_URING_H
 /**
  * xpcopy_uring_wait() - wait for the next CQE of a command prepared with

@@ -241,7 +241,7 @@
 #define XPCOPY_TYPE		'x'
 
 /** @XPCOPY_ABI_VERSION: bumped when the ABI grows */
-#define XPCOPY_ABI_VERSION	3
+#define XPCOPY_ABI_VERSION	4
 
 /** @XPCOPY_IOV_MAX: most segments in one iovec array (as IOV_MAX) */
 #define XPCOPY_IOV_MAX		1024
@@ -253,6 +253,7 @@ enum {
 	XPCOPY_CMD_GRANT_DERIVE = 0x03,
 	XPCOPY_CMD_GRANT_REVOKE = 0x04,
 	XPCOPY_CMD_GRANT_INFO = 0x05,
+	XPCOPY_CMD_SQE_COPY = 0x06,
 };
 
 /**
@@ -262,7 +263,8 @@ enum {
  * @abi_version: out, %XPCOPY_ABI_VERSION of the running module
  * @batch_pages: out, most pages of the caller the module pins at once for
  *	one copy (the module parameter ``batch_pages``)
- * @commands: out, bit n set when command number n is known
+ * @commands: out, bit n set when command number n is known as an ioctl
+ *	(%XPCOPY_CMD_SQE_COPY, which is io_uring's only, is in @caps)
  * @copy_flags: out, every XPCOPY_COPY_* flag this module accepts
  * @max_iov: out, most segments in one iovec array
  * @nr_workers: out, kernel workers that copy into other address spaces
@@ -304,6 +306,13 @@ struct xpcopy_features {
  * "Pinned grants")
  */
 #define XPCOPY_CAP_GRANT_PIN	(1ULL << 2)
+
+/**
+ * @XPCOPY_CAP_SQE_COPY: %XPCOPY_SQE_COPY, a copy carried whole in a
+ * 128-byte SQE, is known (see "Copies in the SQE"); set with
+ * %XPCOPY_CAP_URING_CMD
+ */
+#define XPCOPY_CAP_SQE_COPY	(1ULL << 3)
 
 #define XPCOPY_FEATURES	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_FEATURES, \
 			      struct xpcopy_features)
@@ -523,6 +532,64 @@ struct xpcopy_grant_info {
 
 #define XPCOPY_GRANT_INFO	_IOWR(XPCOPY_TYPE, XPCOPY_CMD_GRANT_INFO, \
 				      struct xpcopy_grant_info)
+
+/**
+ * DOC: Copies in the SQE
+ *
+ * %XPCOPY_SQE_COPY is a copy of one range whose command is the SQE itself:
+ * the kernel reads nothing of the caller's but the bytes it copies, and
+ * writes nothing back but the CQE. It is the cheapest way to move many small
+ * messages, and needs a ring made with ``IORING_SETUP_SQE128``, whose
+ * 80-byte ``sqe->cmd`` holds a &struct xpcopy_sqe_copy.
+ *
+ * - ``sqe->opcode``: ``IORING_OP_URING_CMD``; ``sqe->fd``: /dev/xpcopy (or
+ *   a registered file); ``sqe->cmd_op``: %XPCOPY_SQE_COPY; ``sqe->cmd``: a
+ *   &struct xpcopy_sqe_copy, the rest of the 80 bytes zero (``EINVAL``
+ *   else: they are kept for the struct to grow in). Other SQE fields as for
+ *   every command (see "io_uring").
+ * - On a ring of 64-byte SQEs: ``EINVAL``. As an ioctl: ``ENOTTY`` (it is
+ *   io_uring's only, and not in &xpcopy_features.commands;
+ *   %XPCOPY_CAP_SQE_COPY says the module has it).
+ * - It is %XPCOPY_COPY with one local and one remote range of the same
+ *   length: the same flags, checks, errnos, paths and cancellation; with
+ *   %XPCOPY_COPY_GRANT, @remote is an offset into the grant's window. At
+ *   most ``MAX_RW_COUNT`` (``INT_MAX`` rounded down to a page) bytes are
+ *   copied, as by process_vm_writev(2): a longer @len gets a short count.
+ * - The CQE's ``res`` is the number of bytes copied, or -errno; a short
+ *   count means what it means for %XPCOPY_COPY.
+ * - io_uring copies the SQE when it needs it later: the SQE may be reused
+ *   once submitted. The memory the ranges describe must stay valid until
+ *   the CQE.
+ */
+
+/**
+ * struct xpcopy_sqe_copy - XPCOPY_SQE_COPY: one copy, whole in ``sqe->cmd``
+ * @flags: XPCOPY_COPY_* flags, as for %XPCOPY_COPY
+ * @pid: the target process, as &xpcopy_copy.pid
+ * @grant_fd: with %XPCOPY_COPY_GRANT, in place of @pid: a grant fd
+ * @local: the caller's address
+ * @remote: the target's address; with %XPCOPY_COPY_GRANT, an offset into
+ *	the grant's window
+ * @len: bytes to copy, from @local to @remote (%XPCOPY_COPY_WRITE) or
+ *	from @remote to @local (%XPCOPY_COPY_READ)
+ * @seq: with %XPCOPY_COPY_PUBLISH, the value to publish; else 0
+ * @__reserved: must be 0
+ */
+struct xpcopy_sqe_copy {
+	__u32 flags;
+	union {
+		__s32 pid;
+		__s32 grant_fd;
+	};
+	__u64 local;
+	__u64 remote;
+	__u64 len;
+	__u64 seq;
+	__u64 __reserved;
+};
+
+#define XPCOPY_SQE_COPY	_IOW(XPCOPY_TYPE, XPCOPY_CMD_SQE_COPY, \
+			     struct xpcopy_sqe_copy)
 
 /**
  * struct xpcopy_uring_cmd - the 16 bytes of ``sqe->cmd`` for /dev/xpcopy
