@@ -71,6 +71,7 @@ struct method {
 	bool local;		/* the target buffer is in this process */
 	bool shm;		/* needs the shared memfd mapping */
 	bool pin;		/* through the pinned grant (XPCOPY_GRANT_PIN) */
+	bool sqe;		/* XPCOPY_SQE_COPY on a ring of 128-byte SQEs */
 	unsigned long arg;	/* for the method's own functions */
 	/* 0 ready, 1 skip (reason written to why), -1 error (errmsg) */
 	int (*setup)(const struct method *m, char *why, size_t whylen);
@@ -139,6 +140,19 @@ static const struct method methods[] = {
 		.help = "xpcopy-msgs through a pinned grant (XPCOPY_GRANT_PIN) of the target's buffer: no page-table walk or pin per copy",
 		.dirs = D_WRITE | D_READ, .module = true, .pin = true,
 		.arg = XPCOPY_COPY_GRANT,
+		.setup = msgs_grant_setup, .copy = msgs_copy,
+		.teardown = msgs_grant_teardown,
+	}, {
+		.name = "xpcopy-msgs-sqe",
+		.help = "xpcopy-msgs as XPCOPY_SQE_COPY: each command whole in a 128-byte SQE, nothing of it read from memory",
+		.dirs = D_WRITE | D_READ, .module = true, .sqe = true,
+		.setup = uring_setup, .copy = msgs_copy,
+		.teardown = uring_teardown,
+	}, {
+		.name = "xpcopy-msgs-pin-sqe",
+		.help = "xpcopy-msgs-pin as XPCOPY_SQE_COPY: a pinned grant, each command whole in a 128-byte SQE",
+		.dirs = D_WRITE | D_READ, .module = true, .pin = true,
+		.sqe = true, .arg = XPCOPY_COPY_GRANT,
 		.setup = msgs_grant_setup, .copy = msgs_copy,
 		.teardown = msgs_grant_teardown,
 	}, {
@@ -904,8 +918,9 @@ static int xp_copy(const struct method *m, enum dir dir, size_t len)
  * 4 KiB), then every completion reaped. A short slice is copied again.
  */
 static struct {
-	struct io_uring ring;
-	bool ready;
+	/* [1]: 128-byte SQEs, for the XPCOPY_SQE_COPY methods (m->sqe) */
+	struct io_uring ring[2];
+	bool ready[2];
 	struct xpcopy_copy *c;
 	struct xpcopy_iovec (*iov)[2];
 } ur;
@@ -916,7 +931,7 @@ static int uring_setup(const struct method *m, char *why, size_t whylen)
 
 	if (ret)
 		return ret;
-	if (ur.ready)	/* set up for another io_uring method already */
+	if (ur.ready[m->sqe])	/* set up for another such method already */
 		return 0;
 	/* A module of ABI 1 has no caps: try, the first command tells. */
 	if (g.feat.abi_version >= 2 &&
@@ -924,26 +939,36 @@ static int uring_setup(const struct method *m, char *why, size_t whylen)
 		snprintf(why, whylen, "no io_uring commands on this kernel (IORING_OP_URING_CMD is Linux 5.19+)");
 		return 1;
 	}
-	ur.c = calloc(g.uring_qd, sizeof(*ur.c));
-	ur.iov = calloc(g.uring_qd, sizeof(*ur.iov));
+	if (m->sqe && !(g.feat.caps & XPCOPY_CAP_SQE_COPY)) {
+		snprintf(why, whylen, "the module has no XPCOPY_SQE_COPY (XPCOPY_CAP_SQE_COPY, ABI 4)");
+		return 1;
+	}
+	if (!ur.c)
+		ur.c = calloc(g.uring_qd, sizeof(*ur.c));
+	if (!ur.iov)
+		ur.iov = calloc(g.uring_qd, sizeof(*ur.iov));
 	if (!ur.c || !ur.iov)
 		return fail("out of memory");
-	ret = io_uring_queue_init(g.uring_qd, &ur.ring, 0);
+	ret = io_uring_queue_init(g.uring_qd, &ur.ring[m->sqe],
+				  m->sqe ? IORING_SETUP_SQE128 : 0);
 	if (ret) {
 		snprintf(why, whylen, "io_uring_queue_init: %s",
 			 strerror(-ret));
 		return 1;
 	}
-	ur.ready = true;
+	ur.ready[m->sqe] = true;
 	return 0;
 }
 
+/* Both rings go with the first io_uring method's teardown. */
 static void uring_teardown(const struct method *m)
 {
 	(void)m;
-	if (ur.ready)
-		io_uring_queue_exit(&ur.ring);
-	ur.ready = false;
+	for (int k = 0; k < 2; k++) {
+		if (ur.ready[k])
+			io_uring_queue_exit(&ur.ring[k]);
+		ur.ready[k] = false;
+	}
 	free(ur.c);
 	free(ur.iov);
 	ur.c = NULL;
@@ -954,14 +979,31 @@ static void uring_teardown(const struct method *m)
  * Slot @i's SQE: one XPCOPY_COPY of @len bytes between @local and @remote
  * (with XPCOPY_COPY_GRANT in @flags an offset into the grant's window).
  */
-static int uring_prep(long i, __u32 flags, int gfd, unsigned char *local,
-		      uint64_t remote, size_t len)
+static int uring_prep(const struct method *m, long i, __u32 flags, int gfd,
+		      unsigned char *local, uint64_t remote, size_t len)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring[m->sqe]);
 	struct xpcopy_copy *c = &ur.c[i];
 
 	if (!sqe)
 		return fail("io_uring_get_sqe: ring full");
+	if (m->sqe) {	/* XPCOPY_SQE_COPY: the command in the SQE */
+		struct xpcopy_sqe_copy sc = {
+			.flags = flags,
+			.local = (uintptr_t)local,
+			.remote = remote,
+			.len = len,
+		};
+
+		sc.pid = flags & XPCOPY_COPY_GRANT ? gfd : g.child;
+		memset(sqe, 0, 2 * sizeof(*sqe));
+		sqe->opcode = IORING_OP_URING_CMD;
+		sqe->fd = g.xfd;
+		sqe->cmd_op = XPCOPY_SQE_COPY;
+		sqe->user_data = i;
+		memcpy(sqe->cmd, &sc, sizeof(sc));
+		return 0;
+	}
 	ur.iov[i][0].addr = (uintptr_t)local;
 	ur.iov[i][0].len = len;
 	ur.iov[i][1].addr = remote;
@@ -987,18 +1029,18 @@ static int uring_prep(long i, __u32 flags, int gfd, unsigned char *local,
 }
 
 /* The next CQE's result in *@res; 0, or -1 with errmsg. */
-static int uring_reap(int *res)
+static int uring_reap(const struct method *m, int *res)
 {
 	struct io_uring_cqe *cqe;
 	int ret;
 
 	do
-		ret = io_uring_wait_cqe(&ur.ring, &cqe);
+		ret = io_uring_wait_cqe(&ur.ring[m->sqe], &cqe);
 	while (ret == -EINTR);
 	if (ret)
 		return fail("io_uring_wait_cqe: %s", strerror(-ret));
 	*res = cqe->res;
-	io_uring_cqe_seen(&ur.ring, cqe);
+	io_uring_cqe_seen(&ur.ring[m->sqe], cqe);
 	return 0;
 }
 
@@ -1022,17 +1064,17 @@ static int uring_copy(const struct method *m, enum dir dir, size_t len)
 			size_t l = left - i * slice < slice ?
 				   left - i * slice : slice;
 
-			if (uring_prep(i, flags, g.grant_fd, local + off,
+			if (uring_prep(m, i, flags, g.grant_fd, local + off,
 				       g.remote + off, l))
 				return -1;
 		}
-		if (io_uring_submit(&ur.ring) != n)
+		if (io_uring_submit(&ur.ring[m->sqe]) != n)
 			return fail("io_uring_submit: short");
 		/* every slice must complete before the next round */
 		for (i = 0; i < n; i++) {
 			int ret;
 
-			if (uring_reap(&ret))
+			if (uring_reap(m, &ret))
 				return -1;
 			if (ret < 0)
 				return fail("XPCOPY_COPY via io_uring: %s",
@@ -1171,15 +1213,15 @@ static int msgs_copy(const struct method *m, enum dir dir, size_t len)
 	long n = g.uring_qd, i;
 
 	for (i = 0; i < n; i++)
-		if (uring_prep(i, flags, m->pin ? g.pin_fd : g.grant_fd,
+		if (uring_prep(m, i, flags, m->pin ? g.pin_fd : g.grant_fd,
 			       local, remote, len))
 			return -1;
-	if (io_uring_submit_and_wait(&ur.ring, n) != n)
+	if (io_uring_submit_and_wait(&ur.ring[m->sqe], n) != n)
 		return fail("io_uring_submit_and_wait: short");
 	for (i = 0; i < n; i++) {
 		int ret;
 
-		if (uring_reap(&ret))
+		if (uring_reap(m, &ret))
 			return -1;
 		if (ret != (int)len)
 			return fail("XPCOPY_COPY via io_uring: %s",
