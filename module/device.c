@@ -793,6 +793,22 @@ static int xpc_sqe_copy(struct io_uring_cmd *ioucmd, unsigned int issue_flags,
 	len = min_t(u64, u.sc.len, MAX_RW_COUNT);
 	iov[0] = (struct xpcopy_iovec){ .addr = u.sc.local, .len = len };
 	iov[1] = (struct xpcopy_iovec){ .addr = u.sc.remote, .len = len };
+	/*
+	 * A small message through a pinned grant, in the submission: the
+	 * fast way, or (any check it would fail, anything else) the general.
+	 */
+	if (ucmd->nonblock && len && !u.sc.seq && !xpc_check_iov(iov, 2) &&
+	    (u.sc.flags == (XPCOPY_COPY_GRANT | XPCOPY_COPY_WRITE) ||
+	     u.sc.flags == (XPCOPY_COPY_GRANT | XPCOPY_COPY_READ))) {
+		int ret = xpc_grant_copy_fast(u.sc.grant_fd,
+					      u.sc.flags & XPCOPY_COPY_WRITE,
+					      u.sc.local, u.sc.remote, len);
+
+		if (ret != -EOPNOTSUPP) {
+			ucmd->copied = ret ? 0 : len;
+			return ret;
+		}
+	}
 	cmd.size = sizeof(cmd);
 	cmd.flags = u.sc.flags;
 	cmd.pid = u.sc.pid;

@@ -912,6 +912,61 @@ static int xpc_caller_copy(const struct xpc_xfer *x, struct xpc_iter *lit,
 	return err;
 }
 
+/**
+ * xpc_engine_copy_pinned() - a small copy between pinned pages and the
+ *	caller, whole, that never waits
+ * @pages: the other side's pages, pinned for longer than the copy
+ * @pos: where the copy starts in them: byte @pos counted from the start of
+ *	@pages[0]
+ * @uaddr: the caller's range
+ * @len: bytes, at most inline_max
+ * @write: from @uaddr into the pages (else from the pages to @uaddr)
+ *
+ * io_uring's submission's way for a small copy through a pinned grant
+ * (XPCOPY_SQE_COPY): one range a side, no iterator, no batch, no page
+ * table of the other side, and the caller's pages copied with page faults
+ * off. What the general path does for the same copy, less what it cannot
+ * need.
+ *
+ * Context: any process context; never sleeps.
+ * Return: 0, all @len bytes copied; -E2BIG, more than inline_max (nothing
+ * copied: the general path's, which shares it with the workers); -EAGAIN,
+ * a page of the caller's was not there, or not writable (a short or no
+ * copy: the caller copies it all again where it may fault them in, and
+ * find out).
+ */
+int xpc_engine_copy_pinned(struct page *const *pages, u64 pos,
+			   void __user *uaddr, u64 len, bool write)
+{
+	u64 done = 0;
+
+	if (len > READ_ONCE(inline_max))
+		return -E2BIG;
+	pagefault_disable();
+	while (done < len) {
+		struct page *page = pages[(pos + done) >> PAGE_SHIFT];
+		unsigned int off = offset_in_page(pos + done);
+		size_t n = min_t(u64, len - done, PAGE_SIZE - off);
+		void *kaddr = kmap_local_page(page);
+		size_t left;
+
+		left = xpc_seg_copy(kaddr + off, uaddr + done, n, !write, true);
+		kunmap_local(kaddr);
+		if (left)
+			break;
+		done += n;
+	}
+	pagefault_enable();
+	if (done < len)
+		return -EAGAIN;
+	xpc_stat_add(XPC_COPIES, 1);
+	xpc_stat_add(XPC_BYTES, len);
+	xpc_stat_add(XPC_COPY_BYTES, len);
+	xpc_stat_add(XPC_INLINE_COPIES, 1);
+	xpc_stat_add(XPC_CALLER_BYTES, len);
+	return 0;
+}
+
 /*
  * Most workers one batch is cut for: no more than run at once. The pool
  * has more, so that a copy stalled on pages nobody serves leaves others

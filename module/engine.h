@@ -85,5 +85,7 @@ u64 xpc_xfer_total(const struct xpc_xfer *x);
 int xpc_engine_copy(const struct xpc_xfer *xfer, u64 *copied);
 bool xpc_engine_too_large(const struct xpc_xfer *x);
 int xpc_engine_store_u64(struct mm_struct *mm, u64 addr, u64 val);
+int xpc_engine_copy_pinned(struct page *const *pages, u64 pos,
+			   void __user *uaddr, u64 len, bool write);
 
 #endif /* _XPCOPY_ENGINE_H */

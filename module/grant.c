@@ -742,6 +742,53 @@ err:
 }
 
 /**
+ * xpc_grant_copy_fast() - a small copy through a pinned grant, in io_uring's
+ *	submission
+ * @fd: the grant fd
+ * @write: into the window (else out of it)
+ * @local: the caller's address
+ * @off: the offset into the window
+ * @len: bytes, not 0
+ *
+ * The way through only: a copy any check of xpc_grant_prepare() would stop
+ * (or a grant that is not pinned, or one too large) is left to the general
+ * path, which says why. Takes what that path takes of the grant, less the
+ * owner's mm, which a copy between pinned pages and the caller's never
+ * touches.
+ *
+ * Context: io_uring's non-blocking issue; never sleeps.
+ * Return: 0, all @len bytes copied; -EAGAIN, a page of the caller's is not
+ * there (again, whole, where it may wait); -EOPNOTSUPP, take the general
+ * path.
+ */
+int xpc_grant_copy_fast(int fd, bool write, u64 local, u64 off, u64 len)
+{
+	u32 need = write ? XPCOPY_GRANT_WRITE : XPCOPY_GRANT_READ;
+	struct xpc_grant_src *src;
+	struct xpc_grant *g;
+	int ret = -EOPNOTSUPP;
+
+	g = xpc_grant_get(fd);
+	if (IS_ERR(g))
+		return -EOPNOTSUPP;
+	src = g->src;
+	if (!src->pinned || !(g->rights & need) || off > g->len ||
+	    len > g->len - off || xpc_grant_revoked(g) ||
+	    !xpc_owner_alive(&src->owner) ||
+	    !refcount_inc_not_zero(&src->pin.users))
+		goto out;
+	ret = xpc_engine_copy_pinned(src->pin.pages,
+				     g->base + off - src->pin.start,
+				     u64_to_user_ptr(local), len, write);
+	if (ret == -E2BIG)
+		ret = -EOPNOTSUPP;
+	xpc_pin_put_nowait(src);
+out:
+	xpc_grant_put(g);
+	return ret;
+}
+
+/**
  * xpc_grant_publish() - store a sequence value after a complete copy
  * @g: the grant the data went through, from xpc_grant_prepare()
  * @seq: the value

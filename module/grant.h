@@ -21,6 +21,7 @@ int xpc_grant_info(struct xpcopy_grant_info *cmd);
 
 struct xpc_grant *xpc_grant_prepare(int fd, struct xpc_xfer *x,
 				    struct xpcopy_iovec *riov, bool publish);
+int xpc_grant_copy_fast(int fd, bool write, u64 local, u64 off, u64 len);
 int xpc_grant_publish(struct xpc_grant *g, u64 seq);
 void xpc_grant_finish(struct xpc_grant *g, struct xpc_xfer *x);
 

@@ -1479,6 +1479,71 @@ TEST_F_TIMEOUT(sqe, in_submission, 120)
 }
 
 /*
+ * Through a pinned grant a small XPCOPY_SQE_COPY takes a short way in the
+ * submission; every check still holds there, with the errnos of the long
+ * way: a right the grant lacks (EACCES), a range past the window
+ * (ERANGE), a revoked grant (ESTALE), an fd that is no grant (EINVAL) or
+ * none (EBADF), a local range unmapped (EFAULT). A local page not present
+ * yet is no error: the copy runs again where the page can be faulted in
+ * (an io-wq punt), byte-exact.
+ */
+TEST_F_TIMEOUT(sqe, pinned_checks, 60)
+{
+	const __u32 gw = XPCOPY_COPY_GRANT | XPCOPY_COPY_WRITE;
+	const __u32 gr = XPCOPY_COPY_GRANT | XPCOPY_COPY_READ;
+	const size_t win = 16 * 4096;
+	struct xpcopy_grant rg = {
+		.size = sizeof(rg),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_PIN,
+		.addr = xp_ptr(self->normal), .len = win,
+	};
+	struct xpcopy_grant_revoke rv = { .size = sizeof(rv) };
+	__u64 l = xp_ptr(self->local);
+	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0;
+	uint8_t *fresh;
+	int gfd, rofd;
+
+	gfd = pinned_grant(self->fd, self->normal, win);
+	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT pinned: %s", strerror(-gfd));
+	rofd = xp_ioctl(self->fd, XPCOPY_GRANT, &rg);
+	ASSERT_LE(0, rofd) TH_LOG("XPCOPY_GRANT pinned read-only: %s",
+				  strerror(-rofd));
+
+	EXPECT_EQ(4096, sqe_one(self, gw, gfd, l, 0, 4096));
+	EXPECT_EQ(-1, xp_check(self->normal, 4096, SEED_L, 0));
+	EXPECT_EQ(100, sqe_one(self, gr, gfd, l + 8192, win - 100, 100));
+	EXPECT_EQ(-EACCES, sqe_one(self, gw, rofd, l, 0, 64));
+	EXPECT_EQ(64, sqe_one(self, gr, rofd, l, 0, 64));
+	EXPECT_EQ(-ERANGE, sqe_one(self, gw, gfd, l, win - 64, 65));
+	EXPECT_EQ(-ERANGE, sqe_one(self, gr, gfd, l, win + 4096, 1));
+	EXPECT_EQ(-EINVAL, sqe_one(self, gw, self->fd, l, 0, 64));
+	EXPECT_EQ(-EBADF, sqe_one(self, gw, 1000000, l, 0, 64));
+	EXPECT_EQ(-EFAULT, sqe_one(self, gw, gfd, 4096, 0, 64));
+	EXPECT_EQ(-EFAULT, sqe_one(self, gr, gfd, XP_KERNEL_ADDR, 0, 64));
+
+	/* local pages never touched: not there until faulted in */
+	fresh = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, fresh);
+	ASSERT_EQ(0, uring_counts(&is0, &pu0));
+	EXPECT_EQ(4096, sqe_one(self, gr, gfd, xp_ptr(fresh), 0, 4096));
+	EXPECT_EQ(4096, sqe_one(self, gw, gfd, xp_ptr(fresh + 4096), 4096,
+				4096));
+	ASSERT_EQ(0, uring_counts(&is1, &pu1));
+	EXPECT_LE(1ULL, pu1 - pu0) TH_LOG("no punt: were the pages there?");
+	EXPECT_EQ(-1, xp_check(fresh, 4096, SEED_L, 0));
+	EXPECT_EQ(-1, first_nonzero(self->normal + 4096, 4096));
+
+	rv.grant_fd = gfd;
+	ASSERT_EQ(0, xp_ioctl(self->fd, XPCOPY_GRANT_REVOKE, &rv));
+	EXPECT_EQ(-ESTALE, sqe_one(self, gw, gfd, l, 0, 64));
+	EXPECT_EQ(-ESTALE, sqe_one(self, gr, gfd, l, 0, 64));
+	munmap(fresh, 2 * 4096);
+	close(rofd);
+	close(gfd);
+}
+
+/*
  * The errnos of XPCOPY_COPY, and the SQE's own: a non-zero reserved field
  * or byte past the struct, and a ring of 64-byte SQEs, are EINVAL; as an
  * ioctl it is ENOTTY.
