@@ -218,6 +218,13 @@ static inline size_t xpc_fault_in_writeable(char __user *u, size_t n)
 #endif
 }
 
+/* The file of a struct fd (from fdget()): a member until 6.12. */
+#ifdef XPC_HAVE_FD_FILE
+#define xpc_fd_file(f)	fd_file(f)
+#else
+#define xpc_fd_file(f)	((f).file)
+#endif
+
 #if XPC_URING_CMD
 /*
  * Linux 6.11 to 6.13 keep the copy of an io_uring_cmd's SQE at the start of

@@ -764,13 +764,18 @@ err:
 int xpc_grant_copy_fast(int fd, bool write, u64 local, u64 off, u64 len)
 {
 	u32 need = write ? XPCOPY_GRANT_WRITE : XPCOPY_GRANT_READ;
+	struct fd f = fdget(fd);
+	struct file *file = xpc_fd_file(f);
 	struct xpc_grant_src *src;
 	struct xpc_grant *g;
 	int ret = -EOPNOTSUPP;
 
-	g = xpc_grant_get(fd);
-	if (IS_ERR(g))
+	/* The file (held, or not shared) holds the grant until fdput(). */
+	if (!file)
 		return -EOPNOTSUPP;
+	if (file->f_op != &xpc_grant_fops)
+		goto out;
+	g = file->private_data;
 	src = g->src;
 	if (!src->pinned || !(g->rights & need) || off > g->len ||
 	    len > g->len - off || xpc_grant_revoked(g) ||
@@ -784,7 +789,7 @@ int xpc_grant_copy_fast(int fd, bool write, u64 local, u64 off, u64 len)
 		ret = -EOPNOTSUPP;
 	xpc_pin_put_nowait(src);
 out:
-	xpc_grant_put(g);
+	fdput(f);
 	return ret;
 }
 

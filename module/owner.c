@@ -154,10 +154,14 @@ bool xpc_process_runs_on(struct pid *tgid, struct mm_struct *mm)
 	/* The group leader; its ->mm is NULL if it exited before the rest. */
 	leader = pid_task(tgid, PIDTYPE_TGID);
 	if (leader) {
+		/*
+		 * No task_lock(): only the pointer is compared, and @mm's
+		 * address is not reused while it is held. An exec that
+		 * races the check may go either way; once it is over, t->mm
+		 * is the new mm.
+		 */
 		for_each_thread(leader, t) {
-			task_lock(t);
-			alive = t->mm == mm;
-			task_unlock(t);
+			alive = READ_ONCE(t->mm) == mm;
 			if (alive)
 				break;
 		}
