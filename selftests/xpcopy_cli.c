@@ -222,13 +222,15 @@ TEST_F(cli, features_json)
 	snprintf(abi, sizeof(abi), "\"abi_version\":%u", XPCOPY_ABI_VERSION);
 	ret = XPCOPY("features", "--json");
 	json_ok(_metadata, ret, out, err, (const char *const[]){
-		abi, "\"ok\":true", "\"GRANT_INFO\"", NULL });
+		abi, "\"ok\":true", "\"GRANT_INFO\"", "\"caps_mask\":",
+		"\"GRANT_PIN\"", NULL });
 	ASSERT_EQ(0, err[0]);
 
 	/* The plain form, and --json before the command. */
 	ret = XPCOPY("features");
 	ASSERT_EQ(0, ret) TH_LOG("stderr: %s", err);
 	ASSERT_NE(NULL, strstr(out, "abi_version"));
+	ASSERT_NE(NULL, strstr(out, "GRANT_PIN")) TH_LOG("stdout: %s", out);
 	ret = XPCOPY("--json", "features");
 	json_ok(_metadata, ret, out, err, (const char *const[]){ NULL });
 }
