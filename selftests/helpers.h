@@ -150,6 +150,29 @@ static inline int xp_uring_copy_res(__u64 copied)
 }
 
 /*
+ * Submit the one SQE prepared in @ring with user_data 0x5eed and wait for
+ * its CQE: its result in *@res (-EPROTO if another CQE came), 0; or the
+ * -errno of the submission or the wait.
+ */
+static inline int xp_uring_one(struct io_uring *ring, int *res)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	do
+		ret = io_uring_wait_cqe(ring, &cqe);
+	while (ret == -EINTR);
+	if (ret)
+		return ret;
+	*res = cqe->user_data == 0x5eed ? cqe->res : -EPROTO;
+	io_uring_cqe_seen(ring, cqe);
+	return 0;
+}
+
+/*
  * One XPCOPY_COPY through @ring, waited for: returns what xp_copy() would
  * (0 or -errno), or -EPROTO when the CQE disagrees with the struct (a
  * success whose result is not the count written to xpcopy_copy.copied).
@@ -159,7 +182,6 @@ static inline int xp_uring_copy(struct io_uring *ring, int fd, __u32 flags,
 				__u32 lcnt, const struct xpcopy_iovec *r,
 				__u32 rcnt, __u64 *copied)
 {
-	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	struct xpcopy_copy c;
 	int ret, res;
@@ -169,18 +191,9 @@ static inline int xp_uring_copy(struct io_uring *ring, int fd, __u32 flags,
 	if (!sqe)
 		return -EBUSY;
 	xp_prep_uring_cmd(sqe, fd, XPCOPY_COPY, &c, 0x5eed);
-	ret = io_uring_submit(ring);
-	if (ret != 1)
-		return ret < 0 ? ret : -EIO;
-	do
-		ret = io_uring_wait_cqe(ring, &cqe);
-	while (ret == -EINTR);
+	ret = xp_uring_one(ring, &res);
 	if (ret)
 		return ret;
-	res = cqe->res;
-	if (cqe->user_data != 0x5eed)
-		res = -EPROTO;
-	io_uring_cqe_seen(ring, cqe);
 	if (copied)
 		*copied = c.copied;
 	if (res < 0)
@@ -219,7 +232,6 @@ static inline int xp_sqe_copy(struct io_uring *ring, int fd, __u32 flags,
 			      int target, __u64 local, __u64 remote,
 			      __u64 len, __u64 *copied)
 {
-	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int ret, res;
 
@@ -228,18 +240,9 @@ static inline int xp_sqe_copy(struct io_uring *ring, int fd, __u32 flags,
 		return -EBUSY;
 	xp_prep_sqe_copy(sqe, fd, flags, target, local, remote, len, 0,
 			 0x5eed);
-	ret = io_uring_submit(ring);
-	if (ret != 1)
-		return ret < 0 ? ret : -EIO;
-	do
-		ret = io_uring_wait_cqe(ring, &cqe);
-	while (ret == -EINTR);
+	ret = xp_uring_one(ring, &res);
 	if (ret)
 		return ret;
-	res = cqe->res;
-	if (cqe->user_data != 0x5eed)
-		res = -EPROTO;
-	io_uring_cqe_seen(ring, cqe);
 	if (res < 0)
 		return res;
 	if (copied)

@@ -304,24 +304,36 @@ FIXTURE(urpin)
 	uint8_t *local;		/* ours, MANY_LEN, SEED_L */
 };
 
+/*
+ * The setup of the fixtures with a device, a ring of 64 entries (@flags)
+ * and two buffers (urpin, sqe): the module must have @cap (else skip, with
+ * @nocap).
+ */
+#define RING_BUFS_SETUP(self, cap, nocap, flags) do {			\
+	int ret_;							\
+									\
+	(self)->have_ring = false;					\
+	XPCOPY_OPEN_OR_SKIP((self)->fd);				\
+	XPCOPY_URING_CMD_OR_SKIP((self)->fd);				\
+	if (!xp_has_cap((self)->fd, cap))				\
+		SKIP(return, "%s", nocap);				\
+	ret_ = io_uring_queue_init(64, &(self)->ring, flags);		\
+	if (ret_ == -ENOSYS || ret_ == -EPERM)				\
+		SKIP(return, "io_uring_setup: %s", strerror(-ret_));	\
+	ASSERT_EQ(0, ret_) TH_LOG("io_uring_queue_init: %s",		\
+				  strerror(-ret_));			\
+	(self)->have_ring = true;					\
+	(self)->normal = xp_map_filled(MANY_LEN, SEED_N);		\
+	(self)->local = xp_map_filled(MANY_LEN, SEED_L);		\
+	ASSERT_NE(NULL, (self)->normal);				\
+	ASSERT_NE(NULL, (self)->local);					\
+} while (0)
+
 FIXTURE_SETUP(urpin)
 {
-	int ret;
-
-	self->have_ring = false;
-	XPCOPY_OPEN_OR_SKIP(self->fd);
-	XPCOPY_URING_CMD_OR_SKIP(self->fd);
-	if (!xp_has_cap(self->fd, XPCOPY_CAP_GRANT_PIN))
-		SKIP(return, "the module has no pinned grants (XPCOPY_CAP_GRANT_PIN)");
-	ret = ring_init(&self->ring, 64);
-	if (ret == -ENOSYS || ret == -EPERM)
-		SKIP(return, "io_uring_setup: %s", strerror(-ret));
-	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", strerror(-ret));
-	self->have_ring = true;
-	self->normal = xp_map_filled(MANY_LEN, SEED_N);
-	self->local = xp_map_filled(MANY_LEN, SEED_L);
-	ASSERT_NE(NULL, self->normal);
-	ASSERT_NE(NULL, self->local);
+	RING_BUFS_SETUP(self, XPCOPY_CAP_GRANT_PIN,
+			"the module has no pinned grants (XPCOPY_CAP_GRANT_PIN)",
+			0);
 }
 
 FIXTURE_TEARDOWN(urpin)
@@ -1346,22 +1358,9 @@ FIXTURE(sqe)
 
 FIXTURE_SETUP(sqe)
 {
-	int ret;
-
-	self->have_ring = false;
-	XPCOPY_OPEN_OR_SKIP(self->fd);
-	XPCOPY_URING_CMD_OR_SKIP(self->fd);
-	if (!xp_has_cap(self->fd, XPCOPY_CAP_SQE_COPY))
-		SKIP(return, "the module has no XPCOPY_SQE_COPY (XPCOPY_CAP_SQE_COPY)");
-	ret = io_uring_queue_init(64, &self->ring, IORING_SETUP_SQE128);
-	if (ret == -ENOSYS || ret == -EPERM)
-		SKIP(return, "io_uring_setup: %s", strerror(-ret));
-	ASSERT_EQ(0, ret) TH_LOG("io_uring_queue_init: %s", strerror(-ret));
-	self->have_ring = true;
-	self->normal = xp_map_filled(MANY_LEN, SEED_N);
-	self->local = xp_map_filled(MANY_LEN, SEED_L);
-	ASSERT_NE(NULL, self->normal);
-	ASSERT_NE(NULL, self->local);
+	RING_BUFS_SETUP(self, XPCOPY_CAP_SQE_COPY,
+			"the module has no XPCOPY_SQE_COPY (XPCOPY_CAP_SQE_COPY)",
+			IORING_SETUP_SQE128);
 }
 
 FIXTURE_TEARDOWN(sqe)
