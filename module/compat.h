@@ -227,36 +227,47 @@ static inline size_t xpc_fault_in_writeable(char __user *u, size_t n)
 
 #if XPC_URING_CMD
 /*
- * Linux 6.11 to 6.13 keep the copy of an io_uring_cmd's SQE at the start of
- * the request's async data, but when a non-blocking issue returns -EAGAIN
- * they copy the SQE there and leave ioucmd->sqe pointing into the
- * submission ring, which the application may fill with other SQEs by the
- * time io-wq issues the command again: it would read another command.
- * Upstream fixed it in 6.14; 6.12's stable updates do not have it. On those
- * kernels (XPC_HAVE_URING_CMD_SQE_STALE, which only the version can tell)
- * an io-wq issue reads the copy, which is also where a forced async
- * command's SQE is.
- *
- * xpc_uring_cmd_bytes(): the command bytes of an IORING_OP_URING_CMD SQE (16, or 80 in a ring of
- * 128-byte SQEs), for an issue with @issue_flags. 6.1 points at them
- * (ioucmd->cmd); later kernels (6.12, 7.2) keep a pointer to the whole SQE
- * (ioucmd->sqe). In the submission they may be in the ring, which userspace
- * can write: read them once. By the time a command goes to an io-wq worker
- * io_uring has copied them out of the ring (6.11-6.13: see above).
+ * The command bytes of an IORING_OP_URING_CMD SQE (16, or 80 in a ring of
+ * 128-byte SQEs). 6.1 points at them (ioucmd->cmd); later kernels (6.12,
+ * 7.2) keep a pointer to the whole SQE (ioucmd->sqe). In the submission
+ * they may be in the ring, which userspace can write: read them once. By
+ * the time a command is punted to io-wq io_uring has copied them out of
+ * the ring (on 6.11-6.13 with xpc_uring_sqe_keep()'s help).
  */
-static inline const void *xpc_uring_cmd_bytes(struct io_uring_cmd *ioucmd,
-					      unsigned int issue_flags)
+static inline const void *xpc_uring_cmd_bytes(const struct io_uring_cmd *ioucmd)
 {
-#ifdef XPC_HAVE_URING_CMD_SQE_STALE
-	const struct io_kiocb *req = cmd_to_io_kiocb(ioucmd);
-
-	if ((issue_flags & IO_URING_F_IOWQ) && req->async_data)
-		return ((const struct io_uring_sqe *)req->async_data)->cmd;
-#endif
 #ifdef XPC_HAVE_URING_CMD_SQE
 	return ioucmd->sqe->cmd;
 #else
 	return ioucmd->cmd;
+#endif
+}
+
+/*
+ * Before a non-blocking issue returns -EAGAIN (io-wq will issue it again).
+ * Linux 6.11 to 6.13 then copy the SQE into the request's async data (a
+ * struct uring_cache, the SQE at its start) but leave ioucmd->sqe pointing
+ * into the submission ring, which the application may fill with other SQEs
+ * before io-wq issues the command: it would read another command. Upstream
+ * fixed it in 6.14 by pointing ioucmd->sqe at the copy; 6.12's stable
+ * updates lack that. On those kernels (XPC_HAVE_URING_CMD_SQE_STALE, which
+ * only the version can tell) the module makes the copy and points at it
+ * itself, and io_uring, seeing it made, does not copy again. (A command
+ * issued first on io-wq as part of a link still reads the ring there:
+ * io_uring's own, out of the module's reach.)
+ */
+static inline void xpc_uring_sqe_keep(struct io_uring_cmd *ioucmd,
+				      unsigned int issue_flags)
+{
+#ifdef XPC_HAVE_URING_CMD_SQE_STALE
+	struct io_kiocb *req = cmd_to_io_kiocb(ioucmd);
+	size_t n = issue_flags & IO_URING_F_SQE128 ?
+		   2 * sizeof(struct io_uring_sqe) : sizeof(struct io_uring_sqe);
+
+	if (req->async_data && ioucmd->sqe != req->async_data) {
+		memcpy(req->async_data, ioucmd->sqe, n);
+		ioucmd->sqe = req->async_data;
+	}
 #endif
 }
 

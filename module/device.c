@@ -785,7 +785,7 @@ static int xpc_sqe_copy(struct io_uring_cmd *ioucmd, unsigned int issue_flags,
 
 	if (!(issue_flags & IO_URING_F_SQE128))
 		return -EINVAL;
-	memcpy(&u, xpc_uring_cmd_bytes(ioucmd, issue_flags), sizeof(u));
+	memcpy(&u, xpc_uring_cmd_bytes(ioucmd), sizeof(u));
 	if (u.sc.__reserved ||
 	    memchr_inv(u.bytes + sizeof(u.sc), 0, sizeof(u) - sizeof(u.sc)))
 		return -EINVAL;
@@ -885,7 +885,7 @@ static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	if (sqe) {
 		ret = xpc_sqe_copy(ioucmd, issue_flags, &ucmd);
 	} else {
-		memcpy(&uc, xpc_uring_cmd_bytes(ioucmd, issue_flags), sizeof(uc));
+		memcpy(&uc, xpc_uring_cmd_bytes(ioucmd), sizeof(uc));
 		ret = uc.__reserved ? -EINVAL :
 		      xpc_dispatch(ioucmd->cmd_op, u64_to_user_ptr(uc.cmd),
 				   &ucmd);
@@ -904,6 +904,7 @@ static int xpc_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	return -EIOCBQUEUED;
 
 punt:
+	xpc_uring_sqe_keep(ioucmd, issue_flags);
 	xpc_stat_add(XPC_URING_PUNTS, 1);
 	return -EAGAIN;
 }

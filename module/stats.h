@@ -28,7 +28,8 @@
  * @XPC_NS_RELEASE: time spent releasing the callers' pages (as
  *	@XPC_NS_TAKE)
  * @XPC_NS_WORKER: time workers spent copying (summed over the workers)
- * @XPC_NS_INLINE: time callers spent copying in their own context
+ * @XPC_NS_INLINE: time callers spent copying in their own context (not
+ *	timed: the io_uring short way through a pinned grant)
  * @XPC_URING_ISSUED: io_uring copies completed in the submission itself
  *	(their pages were present: no io-wq thread, no worker)
  * @XPC_URING_PUNTS: io_uring commands handed to an io-wq thread

@@ -1481,10 +1481,12 @@ TEST_F_TIMEOUT(sqe, in_submission, 120)
  * Through a pinned grant a small XPCOPY_SQE_COPY takes a short way in the
  * submission; every check still holds there, with the errnos of the long
  * way: a right the grant lacks (EACCES), a range past the window
- * (ERANGE), a revoked grant (ESTALE), an fd that is no grant (EINVAL) or
- * none (EBADF), a local range unmapped (EFAULT). A local page not present
- * yet is no error: the copy runs again where the page can be faulted in
- * (an io-wq punt), byte-exact.
+ * (ERANGE), a revoked grant (ESTALE: a derived one, whose pages the
+ * original keeps pinned, and the original), an fd that is no grant
+ * (EINVAL) or none (EBADF), a local range unmapped (EFAULT). A grant
+ * derived at an offset that is no page boundary reaches the right bytes.
+ * A local page not present yet is no error: the copy runs again where the
+ * page can be faulted in (an io-wq punt), byte-exact.
  */
 TEST_F_TIMEOUT(sqe, pinned_checks, 60)
 {
@@ -1497,10 +1499,15 @@ TEST_F_TIMEOUT(sqe, pinned_checks, 60)
 		.addr = xp_ptr(self->normal), .len = win,
 	};
 	struct xpcopy_grant_revoke rv = { .size = sizeof(rv) };
+	struct xpcopy_grant_derive dv = {
+		.size = sizeof(dv),
+		.flags = XPCOPY_GRANT_READ | XPCOPY_GRANT_WRITE,
+		.offset = 4096 + 100, .len = 3 * 4096,
+	};
 	__u64 l = xp_ptr(self->local);
 	uint64_t is0 = 0, pu0 = 0, is1 = 0, pu1 = 0;
 	uint8_t *fresh;
-	int gfd, rofd;
+	int gfd, rofd, dfd;
 
 	gfd = pinned_grant(self->fd, self->normal, win);
 	ASSERT_LE(0, gfd) TH_LOG("XPCOPY_GRANT pinned: %s", strerror(-gfd));
@@ -1532,6 +1539,24 @@ TEST_F_TIMEOUT(sqe, pinned_checks, 60)
 	EXPECT_LE(1ULL, pu1 - pu0) TH_LOG("no punt: were the pages there?");
 	EXPECT_EQ(-1, xp_check(fresh, 4096, SEED_L, 0));
 	EXPECT_EQ(-1, first_nonzero(self->normal + 4096, 4096));
+
+	/* derived at 4196: its offset 100 is the window's 4296 */
+	dv.grant_fd = gfd;
+	dfd = xp_ioctl(self->fd, XPCOPY_GRANT_DERIVE, &dv);
+	ASSERT_LE(0, dfd) TH_LOG("XPCOPY_GRANT_DERIVE: %s", strerror(-dfd));
+	memset(self->local + 3 * 4096, 0x7e, 5000);
+	EXPECT_EQ(5000, sqe_one(self, gw, dfd, l + 3 * 4096, 100, 5000));
+	EXPECT_EQ(0, memcmp(self->normal + 4296, self->local + 3 * 4096,
+			    5000));
+	EXPECT_NE(0x7e, self->normal[4295]);
+	EXPECT_NE(0x7e, self->normal[4296 + 5000]);
+	EXPECT_EQ(-ERANGE, sqe_one(self, gr, dfd, l, 3 * 4096 - 10, 11));
+	rv.grant_fd = dfd;
+	ASSERT_EQ(0, xp_ioctl(self->fd, XPCOPY_GRANT_REVOKE, &rv));
+	EXPECT_EQ(-ESTALE, sqe_one(self, gw, dfd, l, 0, 64));
+	EXPECT_EQ(-ESTALE, sqe_one(self, gr, dfd, l, 0, 64));
+	EXPECT_EQ(64, sqe_one(self, gr, gfd, l, 0, 64));
+	close(dfd);
 
 	rv.grant_fd = gfd;
 	ASSERT_EQ(0, xp_ioctl(self->fd, XPCOPY_GRANT_REVOKE, &rv));

@@ -6,8 +6,9 @@
  * ("io_uring/uring_cmd: switch sqe to async_data on EAGAIN" fixed it in
  * 6.14; 6.12's stable updates lack it). That is io_uring's own code, not its
  * headers: only the version tells, so this probe builds in that window of
- * kernels that point at the whole SQE (->sqe). module/compat.h reads the
- * copy there on an io-wq issue.
+ * kernels that point at the whole SQE (->sqe). module/compat.h makes the
+ * copy and points at it there before a punt to io-wq. (6.10 may have the
+ * same code; it was not checked, and is left out.)
  */
 #include <linux/version.h>
 #include <linux/io_uring/cmd.h>
@@ -18,8 +19,8 @@
 #error "io_uring moves ioucmd->sqe to its copy itself"
 #endif
 
-const void *probe(struct io_uring_cmd *c);
-const void *probe(struct io_uring_cmd *c)
+void probe(struct io_uring_cmd *c);
+void probe(struct io_uring_cmd *c)
 {
-	return ((const struct io_uring_sqe *)cmd_to_io_kiocb(c)->async_data)->cmd;
+	c->sqe = cmd_to_io_kiocb(c)->async_data;
 }

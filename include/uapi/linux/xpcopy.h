@@ -558,7 +558,9 @@ struct xpcopy_grant_info {
  * - The CQE's ``res`` is the number of bytes copied, or -errno; a short
  *   count means what it means for %XPCOPY_COPY.
  * - io_uring copies the SQE when it needs it later: the SQE may be reused
- *   once submitted. The memory the ranges describe must stay valid until
+ *   once submitted (on Linux 6.11 to 6.13, not a command linked behind
+ *   another, IOSQE_IO_LINK, which io_uring itself reads from the ring when
+ *   its turn comes). The memory the ranges describe must stay valid until
  *   the CQE.
  */
 
