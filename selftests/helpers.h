@@ -226,7 +226,9 @@ static inline void xp_prep_sqe_copy(struct io_uring_sqe *sqe, int fd,
 
 /*
  * One XPCOPY_SQE_COPY through @ring (made with IORING_SETUP_SQE128),
- * waited for: 0 with the count in *@copied, or -errno.
+ * waited for: 0 with the count in *@copied, or -errno with *@copied
+ * XP_COPIED_POISON, as an XPCOPY_COPY's untouched count (the kernel wrote
+ * none).
  */
 static inline int xp_sqe_copy(struct io_uring *ring, int fd, __u32 flags,
 			      int target, __u64 local, __u64 remote,
@@ -241,13 +243,11 @@ static inline int xp_sqe_copy(struct io_uring *ring, int fd, __u32 flags,
 	xp_prep_sqe_copy(sqe, fd, flags, target, local, remote, len, 0,
 			 0x5eed);
 	ret = xp_uring_one(ring, &res);
+	if (copied)
+		*copied = ret || res < 0 ? XP_COPIED_POISON : (__u64)res;
 	if (ret)
 		return ret;
-	if (res < 0)
-		return res;
-	if (copied)
-		*copied = (__u64)res;
-	return 0;
+	return res < 0 ? res : 0;
 }
 #endif /* LIB_URING_H */
 

@@ -185,12 +185,9 @@ static inline int do_copy_flags(FIXTURE_DATA(copy) *self,
 			 const struct xpcopy_iovec *r, __u32 rcnt,
 			 __u64 *copied)
 {
-	if (variant->sqe && lcnt == 1 && rcnt == 1 && l->len == r->len) {
-		if (copied)
-			*copied = 0;
+	if (variant->sqe && lcnt == 1 && rcnt == 1 && l->len == r->len)
 		return xp_sqe_copy(&self->ring, self->fd, flags, pid, l->addr,
 				   r->addr, l->len, copied);
-	}
 	if (variant->uring)
 		return xp_uring_copy(&self->ring, self->fd, flags, pid, l,
 				     lcnt, r, rcnt, copied);
